@@ -1,0 +1,60 @@
+//! The API's one error type: a clear message and code for the caller, internals only in logs.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::lifecycle::TransitionError;
+use crate::service::ServiceError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Form(e) => Self::BadRequest(e.to_string()),
+            ServiceError::Invalid(m) => Self::BadRequest(m),
+            ServiceError::Transition(e @ TransitionError::Forbidden { .. }) => Self::Forbidden(e.to_string()),
+            ServiceError::Transition(e) => Self::Conflict(e.to_string()),
+            ServiceError::Forbidden(m) => Self::Forbidden(m),
+            ServiceError::NotFound(m) => Self::NotFound(format!("{m} not found")),
+            ServiceError::Conflict(m) => Self::Conflict(m),
+            other => Self::Internal(Box::new(other)),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self {
+            Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::Internal(e) => {
+                tracing::error!(error = %e, source = ?std::error::Error::source(e.as_ref()), "internal error in API");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
+        };
+        (status, Json(json!({ "error": { "code": code, "message": self.to_string() } }))).into_response()
+    }
+}

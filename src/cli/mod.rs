@@ -1,0 +1,141 @@
+//! The command-line interface, grouped by noun (`kolokasi request …`, `kolokasi capacity …`).
+//! One file per noun; each turns flags into domain values and calls the service layer.
+
+mod audit;
+mod capacity;
+mod datacenter;
+mod demo;
+mod output;
+mod request;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+use crate::lifecycle::{Actor, Role};
+use crate::service::Service;
+use crate::store::Store;
+
+#[derive(Debug, Parser)]
+#[command(name = "kolokasi", version, about = "Co-location and application hosting, from request to handover (SOP Diskominfo Kaltim)")]
+pub struct Cli {
+    /// Configuration file (YAML); also KOLOKASI_CONFIG.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// sqlite://FILE or postgres://…; also KOLOKASI_DATABASE_URL.
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    /// Who is acting (account name); also KOLOKASI_ACTOR.
+    #[arg(long, global = true, env = "KOLOKASI_ACTOR")]
+    actor: Option<String>,
+    /// The SOP role acted in: requester, admin, supervisor, operator, inspector, head, auditor.
+    #[arg(long, global = true, env = "KOLOKASI_ROLE")]
+    role: Option<Role>,
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Noun,
+}
+
+#[derive(Debug, Subcommand)]
+enum Noun {
+    /// Requests: submit, list, show, and every SOP step.
+    #[command(subcommand)]
+    Request(request::RequestCmd),
+    /// Capacity check of a request (SOP step 3).
+    #[command(subcommand)]
+    Capacity(capacity::CapacityCmd),
+    /// The data-center inventory and what requests hold.
+    #[command(subcommand)]
+    Datacenter(datacenter::DatacenterCmd),
+    /// The audit trail.
+    #[command(subcommand)]
+    Audit(audit::AuditCmd),
+    /// Serve the REST API.
+    Serve(serve::ServeArgs),
+    /// Walk a sample request through the SOP on a fresh SQLite store.
+    Demo(demo::DemoArgs),
+}
+
+/// What every command needs.
+pub(crate) struct Ctx {
+    pub settings: Settings,
+    pub actor: Option<Actor>,
+    pub json: bool,
+}
+
+impl Ctx {
+    pub async fn service(&self) -> anyhow::Result<Service> {
+        // The key first: a new embedded store gets its key file before the database exists.
+        let key = self.settings.master_key()?;
+        let store = Store::connect(&self.settings.database_url)
+            .await
+            .with_context(|| format!("cannot open the database {}", redact_url(&self.settings.database_url)))?;
+        Ok(Service::new(store, self.settings.inventory()?, self.settings.calendar()?, key))
+    }
+
+    pub fn actor(&self) -> anyhow::Result<&Actor> {
+        self.actor.as_ref().context("say who acts: --actor NAME --role ROLE (or KOLOKASI_ACTOR and KOLOKASI_ROLE)")
+    }
+}
+
+/// Hides a password in a database URL for messages.
+pub(crate) fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}://{}:[redacted]@{}", &url[..s], user, &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let mut settings = Settings::load(cli.config.as_deref(), |k| std::env::var(k).ok())?;
+    if let Some(url) = cli.database_url {
+        settings.database_url = url;
+    }
+    init_tracing(&settings.log_format);
+    let actor = match (cli.actor, cli.role) {
+        (Some(name), Some(role)) => Some(Actor::new(&name, role)?),
+        (None, None) => None,
+        _ => anyhow::bail!("--actor and --role go together"),
+    };
+    let ctx = Ctx { settings, actor, json: cli.json };
+    match cli.command {
+        Noun::Request(cmd) => request::run(&ctx, cmd).await,
+        Noun::Capacity(cmd) => capacity::run(&ctx, cmd).await,
+        Noun::Datacenter(cmd) => datacenter::run(&ctx, cmd).await,
+        Noun::Audit(cmd) => audit::run(&ctx, cmd).await,
+        Noun::Serve(args) => serve::run(&ctx, args).await,
+        Noun::Demo(args) => demo::run(&ctx, args).await,
+    }
+}
+
+fn init_tracing(format: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("KOLOKASI_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if format == "json" { builder.json().try_init() } else { builder.try_init() };
+}

@@ -1,0 +1,313 @@
+//! `kolokasi request …`: submit, list, show, and the SOP steps.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use super::Ctx;
+use super::output::{print_json, print_table, wita};
+use crate::domain::{HardwareReceipt, Nip, Official, RequestForm, RequestId, RequestKind, Revocation, Text};
+use crate::lifecycle::State;
+use crate::secrets::Secret;
+use crate::service::{ApproveInput, Command, RejectInput, RequestView};
+use crate::store::ListFilter;
+
+#[derive(Debug, Subcommand)]
+pub enum RequestCmd {
+    /// Submit a request from a YAML or JSON file (SOP step 1).
+    Submit { file: PathBuf },
+    /// List requests.
+    List(ListArgs),
+    /// Show one request: form, approval, capacity, SLA, history.
+    Show { id: String },
+    /// Verify and disposition to the supervisor and DC team (SOP step 2; admin).
+    Verify(Reason),
+    /// Complete the Form Pengajuan, optionally with a corrected file (SOP step 4; requester).
+    CompleteForm {
+        id: String,
+        #[arg(long)]
+        file: Option<PathBuf>,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Approve: Form Persetujuan (SOP step 5; admin). Reserves the placement.
+    Approve(ApproveArgs),
+    /// Reject with reasons: Form Persetujuan (SOP step 5; admin).
+    Reject(RejectArgs),
+    /// Tell the unit it is approved; co-location then waits for hardware (SOP step 6).
+    Start(Reason),
+    /// Record the delivered server (SOP step 7).
+    Hardware(HardwareArgs),
+    /// Record the signed handover (SOP step 8).
+    Handover(Reason),
+    /// Report the service live to the unit and the Kepala Bidang (SOP step 9).
+    Live(Reason),
+    /// File a Form Pencabutan (revocation).
+    Revoke {
+        id: String,
+        /// A reason (pertimbangan); repeat for several.
+        #[arg(long = "reason", required = true)]
+        reasons: Vec<String>,
+    },
+    /// Approve the revocation's terms; decommissioning starts (head or admin).
+    ApproveRevocation(Reason),
+    /// Record decommissioning as finished (releases capacity).
+    Decommissioned(Reason),
+    /// Withdraw a request before provisioning.
+    Withdraw {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct Reason {
+    id: String,
+    /// Why (kept in the audit trail).
+    #[arg(long)]
+    reason: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[arg(long)]
+    state: Option<String>,
+    #[arg(long)]
+    unit: Option<String>,
+    #[arg(long)]
+    kind: Option<String>,
+    /// Only requests past their SLA due time.
+    #[arg(long)]
+    overdue: bool,
+    /// Continue after this request number (pagination).
+    #[arg(long)]
+    after: Option<String>,
+    #[arg(long, default_value_t = 100)]
+    limit: i64,
+}
+
+#[derive(Debug, Args)]
+pub struct Signer {
+    /// Name of the Kepala Bidang who signs.
+    #[arg(long, requires = "signer_nip")]
+    signer_name: Option<String>,
+    #[arg(long, requires = "signer_name")]
+    signer_nip: Option<String>,
+}
+
+impl Signer {
+    fn official(&self) -> anyhow::Result<Option<Official>> {
+        let (Some(name), Some(nip)) = (&self.signer_name, &self.signer_nip) else { return Ok(None) };
+        Ok(Some(Official { name: Text::parse(name).context("--signer-name")?, nip: Nip::parse(nip).context("--signer-nip")?, position: None }))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    id: String,
+    /// Where the form is signed.
+    #[arg(long, default_value = "Samarinda")]
+    place: String,
+    /// A reason (pertimbangan); repeat for several.
+    #[arg(long = "reason")]
+    reasons: Vec<String>,
+    #[arg(long)]
+    host_admin_user: Option<String>,
+    /// Read the host admin password from this file (never pass it as an argument).
+    #[arg(long, conflicts_with = "host_admin_password_stdin")]
+    host_admin_password_file: Option<PathBuf>,
+    /// Read the host admin password from standard input.
+    #[arg(long)]
+    host_admin_password_stdin: bool,
+    #[command(flatten)]
+    signer: Signer,
+}
+
+#[derive(Debug, Args)]
+pub struct RejectArgs {
+    id: String,
+    #[arg(long, default_value = "Samarinda")]
+    place: String,
+    #[arg(long = "reason", required = true)]
+    reasons: Vec<String>,
+    #[command(flatten)]
+    signer: Signer,
+}
+
+#[derive(Debug, Args)]
+pub struct HardwareArgs {
+    id: String,
+    #[arg(long)]
+    serial: String,
+    #[arg(long)]
+    type_brand: String,
+    /// The switch port the server is plugged into.
+    #[arg(long)]
+    port: Option<String>,
+    #[arg(long)]
+    reason: Option<String>,
+}
+
+fn id(raw: &str) -> anyhow::Result<RequestId> {
+    Ok(RequestId::parse(raw)?)
+}
+
+fn texts(values: &[String], what: &str) -> anyhow::Result<Vec<Text>> {
+    values.iter().map(|v| Text::parse(v).with_context(|| format!("{what} {v:?}"))).collect()
+}
+
+pub async fn run(ctx: &Ctx, cmd: RequestCmd) -> anyhow::Result<ExitCode> {
+    let service = ctx.service().await?;
+    let (target, command) = match cmd {
+        RequestCmd::Submit { file } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let form = RequestForm::from_yaml(&text).with_context(|| format!("{} is not a valid request", file.display()))?;
+            let id = service.submit(ctx.actor()?, form).await?;
+            if ctx.json {
+                print_json(&json!({ "id": id, "state": State::Submitted }));
+            } else {
+                println!("{id} submitted ({})", State::Submitted.label_id());
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        RequestCmd::List(a) => {
+            let filter = ListFilter {
+                state: a.state.map(|s| s.parse()).transpose()?,
+                unit: a.unit,
+                kind: a.kind.map(|k| RequestKind::parse(&k).with_context(|| format!("unknown kind {k:?}"))).transpose()?,
+                due_before: a.overdue.then(time::OffsetDateTime::now_utc),
+                after: a.after,
+                limit: a.limit,
+            };
+            let items = service.list(&filter).await?;
+            if ctx.json {
+                print_json(&items);
+            } else {
+                let rows: Vec<Vec<String>> = items
+                    .iter()
+                    .map(|r| vec![r.id.clone(), r.kind.as_str().into(), r.state.to_string(), r.unit.clone(), r.domain.clone(), r.sla_due_at.map(wita).unwrap_or_else(|| "-".into())])
+                    .collect();
+                print_table(&["REQUEST", "KIND", "STATE", "UNIT", "DOMAIN", "SLA DUE"], &rows);
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        RequestCmd::Show { id: raw } => {
+            let view = service.request(&id(&raw)?).await?;
+            if ctx.json { print_json(&view) } else { print_view(&view) }
+            return Ok(ExitCode::SUCCESS);
+        }
+        RequestCmd::Verify(r) => (r.id, Command::Verify { reason: r.reason }),
+        RequestCmd::CompleteForm { id, file, reason } => {
+            let form = file
+                .map(|f| -> anyhow::Result<_> {
+                    let text = std::fs::read_to_string(&f).with_context(|| format!("cannot read {}", f.display()))?;
+                    Ok(Box::new(RequestForm::from_yaml(&text)?))
+                })
+                .transpose()?;
+            (id, Command::CompleteForm { form, reason })
+        }
+        RequestCmd::Approve(a) => {
+            let password = if a.host_admin_password_stdin {
+                let mut s = String::new();
+                std::io::stdin().read_to_string(&mut s)?;
+                Some(Secret::new(s.trim_end_matches(['\r', '\n'])))
+            } else if let Some(f) = &a.host_admin_password_file {
+                let s = std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
+                Some(Secret::new(s.trim_end_matches(['\r', '\n'])))
+            } else {
+                None
+            };
+            let input = ApproveInput {
+                place: Text::parse(&a.place).context("--place")?,
+                reasons: texts(&a.reasons, "--reason")?,
+                signed_by: a.signer.official()?,
+                host_admin_user: a.host_admin_user.as_deref().map(Text::parse).transpose().context("--host-admin-user")?,
+                host_admin_password: password,
+            };
+            (a.id, Command::Approve(input))
+        }
+        RequestCmd::Reject(a) => {
+            let input = RejectInput { place: Text::parse(&a.place).context("--place")?, reasons: texts(&a.reasons, "--reason")?, signed_by: a.signer.official()? };
+            (a.id, Command::Reject(input))
+        }
+        RequestCmd::Start(r) => (r.id, Command::StartProvisioning { reason: r.reason }),
+        RequestCmd::Hardware(h) => {
+            let receipt = HardwareReceipt {
+                serial_number: Text::parse(&h.serial).context("--serial")?,
+                type_brand: Text::parse(&h.type_brand).context("--type-brand")?,
+                switch_port: h.port.as_deref().map(Text::parse).transpose().context("--port")?,
+            };
+            (h.id, Command::HardwareReceived { receipt, reason: h.reason })
+        }
+        RequestCmd::Handover(r) => (r.id, Command::HandOver { reason: r.reason }),
+        RequestCmd::Live(r) => (r.id, Command::ReportLive { reason: r.reason }),
+        RequestCmd::Revoke { id, reasons } => {
+            (id, Command::RequestRevocation { revocation: Revocation { reasons: texts(&reasons, "--reason")?, effective: None, approved_by: None } })
+        }
+        RequestCmd::ApproveRevocation(r) => (r.id, Command::ApproveRevocation { approved_by: None, reason: r.reason }),
+        RequestCmd::Decommissioned(r) => (r.id, Command::Decommissioned { reason: r.reason }),
+        RequestCmd::Withdraw { id, reason } => (id, Command::Withdraw { reason }),
+    };
+    let target = id(&target)?;
+    let state = service.apply(ctx.actor()?, &target, command).await?;
+    if ctx.json {
+        print_json(&json!({ "id": target, "state": state, "state_label": state.label_id() }));
+    } else {
+        println!("{target}: {} ({})", state, state.label_id());
+        if state == State::ClosedNoCapacity {
+            let view = service.request(&target).await?;
+            if let Some(v) = view.capacity {
+                println!("  {}", v.summary());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_view(v: &RequestView) {
+    let f = &v.form;
+    println!("{}  [{}]  {}", v.id, v.kind.as_str(), v.state_label);
+    println!("  Nama Unit        : {}", f.unit.name);
+    println!("  Penanggung Jawab : {} (NIP {})", f.official.name, f.official.nip.grouped());
+    println!("  Kontak           : {}", f.contact);
+    println!("  Nama Domain      : {} (aktif {})", f.domain, f.domain_active_from);
+    for s in &f.servers {
+        println!(
+            "  Server {:<10}: {} / {} core / {} GB RAM / {} GB storage / PSU {} W / {} U / {} {}",
+            s.name, s.processor, s.cpu_cores, s.ram_gb, s.storage_gb, s.psu_watts, s.rack_units, s.os.name, s.os.version
+        );
+    }
+    if let Some(c) = &v.capacity {
+        println!("  Kapasitas        : {}", c.summary());
+    }
+    if let Some(a) = &v.approval {
+        println!("  Persetujuan      : {}", a["decision"].as_str().unwrap_or("-"));
+        if let Some(loc) = a.pointer("/data_center/server_location").and_then(|x| x.as_str()) {
+            println!("  Letak Server     : {} {}", a.pointer("/data_center/noc").and_then(|x| x.as_str()).unwrap_or(""), loc);
+        }
+    }
+    let sla = &v.sla;
+    let status = if sla.stopped {
+        "selesai".to_string()
+    } else if sla.paused {
+        "dijeda (menunggu OPD)".to_string()
+    } else {
+        sla.due_at.map(|d| format!("batas {}", wita(d))).unwrap_or_default()
+    };
+    println!(
+        "  SLA              : {:.1} of 4 hari kerja used, {status}{}",
+        sla.used_seconds as f64 / 86_400.0,
+        if sla.overdue { " — TERLAMBAT" } else { "" }
+    );
+    println!("  Riwayat:");
+    println!("    {:<20} {:<22} {:<20} {}", "WAKTU", "LANGKAH", "OLEH", "ALASAN");
+    println!("    {:<20} {:<22} {:<20}", wita(v.submitted_at), "submit", f.official.name.as_str());
+    for e in &v.history {
+        println!("    {:<20} {:<22} {:<20} {}", wita(e.at), e.event, format!("{} ({})", e.actor, e.role), e.reason.as_deref().unwrap_or(""));
+    }
+}

@@ -1,0 +1,182 @@
+//! Layered settings: defaults, then a YAML file (`--config` or `KOLOKASI_CONFIG`), then
+//! `KOLOKASI_*` environment variables, then command-line flags.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::capacity::{Inventory, InventoryError};
+use crate::lifecycle::Calendar;
+use crate::lifecycle::sla::CalendarError;
+use crate::secrets::{CipherError, MasterKey, Secret};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// `sqlite://FILE` (default `sqlite://kolokasi.db`) or `postgres://…`.
+    pub database_url: String,
+    /// The data-center inventory; without it the example inventory is used (and said so).
+    pub inventory_file: Option<PathBuf>,
+    /// A folder of holiday calendars (`YEAR.yaml`); without it the shipped 2026 calendar.
+    pub calendar_dir: Option<PathBuf>,
+    /// File holding the master key (base64 of 32 bytes).
+    pub master_key_file: Option<PathBuf>,
+    /// The master key itself (prefer the file or `KOLOKASI_MASTER_KEY`).
+    pub master_key: Option<Secret>,
+    /// Address for `serve`.
+    pub listen: String,
+    /// `text` or `json`.
+    pub log_format: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://kolokasi.db".into(),
+            inventory_file: None,
+            calendar_dir: None,
+            master_key_file: None,
+            master_key: None,
+            listen: "127.0.0.1:8080".into(),
+            log_format: "text".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("configuration {path} is not valid: {message}")]
+    Parse { path: String, message: String },
+    #[error(transparent)]
+    Inventory(#[from] InventoryError),
+    #[error(transparent)]
+    Calendar(#[from] CalendarError),
+    #[error(transparent)]
+    Key(#[from] CipherError),
+    #[error("cannot create the master key file {path}")]
+    KeyCreate {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Settings {
+    /// Defaults ← file ← environment. `env` is passed in so tests do not touch the process's.
+    pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let file = file.map(Path::to_path_buf).or_else(|| env("KOLOKASI_CONFIG").map(PathBuf::from));
+        let mut s = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
+                serde_yaml_ng::from_str(&text)
+                    .map_err(|e| ConfigError::Parse { path: path.display().to_string(), message: e.to_string() })?
+            }
+            None => Self::default(),
+        };
+        if let Some(v) = env("KOLOKASI_DATABASE_URL") {
+            s.database_url = v;
+        }
+        if let Some(v) = env("KOLOKASI_INVENTORY_FILE") {
+            s.inventory_file = Some(v.into());
+        }
+        if let Some(v) = env("KOLOKASI_CALENDAR_DIR") {
+            s.calendar_dir = Some(v.into());
+        }
+        if let Some(v) = env("KOLOKASI_MASTER_KEY_FILE") {
+            s.master_key_file = Some(v.into());
+        }
+        if let Some(v) = env("KOLOKASI_MASTER_KEY") {
+            s.master_key = Some(Secret::new(v));
+        }
+        if let Some(v) = env("KOLOKASI_LISTEN") {
+            s.listen = v;
+        }
+        if let Some(v) = env("KOLOKASI_LOG_FORMAT") {
+            s.log_format = v;
+        }
+        Ok(s)
+    }
+
+    pub fn inventory(&self) -> Result<Inventory, ConfigError> {
+        match &self.inventory_file {
+            Some(p) => Ok(Inventory::load(p)?),
+            None => Ok(Inventory::example()),
+        }
+    }
+
+    pub fn calendar(&self) -> Result<Calendar, ConfigError> {
+        match &self.calendar_dir {
+            Some(p) => Ok(Calendar::load_dir(p)?),
+            None => Ok(Calendar::builtin_2026()),
+        }
+    }
+
+    /// The master key: from the environment, the configured file, or — for an embedded SQLite
+    /// store only — a key file next to the database, created on first use (mode 0600).
+    pub fn master_key(&self) -> Result<Option<MasterKey>, ConfigError> {
+        if let Some(k) = &self.master_key {
+            return Ok(Some(MasterKey::from_base64(k.expose())?));
+        }
+        if let Some(p) = &self.master_key_file {
+            return Ok(Some(MasterKey::from_file(p)?));
+        }
+        let Some(db) = self.sqlite_path() else { return Ok(None) };
+        let path = db.with_extension("key");
+        if path.exists() {
+            return Ok(Some(MasterKey::from_file(&path)?));
+        }
+        if db.exists() {
+            // An existing store without its key: secrets sealed in it cannot be opened, and a
+            // new key would not help. Sealing new secrets fails with a clear NoKey error.
+            return Ok(None);
+        }
+        let key = MasterKey::generate_file(&path).map_err(|source| ConfigError::KeyCreate { path: path.display().to_string(), source })?;
+        eprintln!("kolokasi: created master key {} (keep it safe and out of backups of the database)", path.display());
+        Ok(Some(key))
+    }
+
+    fn sqlite_path(&self) -> Option<PathBuf> {
+        let rest = self.database_url.strip_prefix("sqlite:")?;
+        let rest = rest.trim_start_matches("//");
+        let path = rest.split('?').next()?;
+        (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_file_and_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("k.yaml");
+        std::fs::write(&file, "database_url: sqlite://a.db\nlisten: 0.0.0.0:9000\n").unwrap();
+        let env = |k: &str| (k == "KOLOKASI_DATABASE_URL").then(|| "postgres://x/y".to_string());
+        let s = Settings::load(Some(&file), env).unwrap();
+        assert_eq!(s.database_url, "postgres://x/y");
+        assert_eq!(s.listen, "0.0.0.0:9000");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("k.yaml");
+        std::fs::write(&file, "databse_url: oops\n").unwrap();
+        assert!(Settings::load(Some(&file), |_| None).unwrap_err().to_string().contains("databse_url"));
+    }
+
+    #[test]
+    fn master_key_is_never_printed() {
+        let s = Settings::load(None, |k| (k == "KOLOKASI_MASTER_KEY").then(|| "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".to_string())).unwrap();
+        assert!(!format!("{s:?}").contains("AAAAAAAA"));
+        assert!(s.master_key().unwrap().is_some());
+    }
+}

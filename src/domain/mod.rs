@@ -1,0 +1,20 @@
+//! Domain values, parsed once at the edge and carried typed from then on.
+//!
+//! A raw `String` from a form never goes past this module: each newtype's `parse` rejects bad
+//! input with a message that names what is wrong.
+
+mod approval;
+mod fqdn;
+mod nip;
+mod request;
+mod server_spec;
+mod text;
+
+pub use approval::{Approval, ApprovalDecision, ColocationBlock, DataCenterBlock, HardwareReceipt, HostAdmin, Revocation};
+pub use fqdn::{Fqdn, FqdnError};
+pub use nip::{Nip, NipError};
+pub use request::{FormError, Official, RequestForm, RequestId, RequestIdError, RequestKind, Unit, Validity};
+pub use server_spec::{
+    ApplicationSpec, CompareOp, Hostname, OsSpec, PackageName, Protocol, ServerSpec, ServicePort, SpecError, VersionConstraint,
+};
+pub use text::{DateError, Email, EmailError, Phone, PhoneError, Text, TextError, iso_date, parse_date};

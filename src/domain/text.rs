@@ -1,0 +1,288 @@
+//! Small validated scalars from forms: free text, phone numbers, e-mail addresses and dates.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use time::Date;
+
+/// Free text from a form (a unit name, an address, a processor model): trimmed, 1–200 characters,
+/// no control characters. Free text never reaches a device; drivers take their own typed values.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Text(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TextError {
+    #[error("must not be empty")]
+    Empty,
+    #[error("must be at most {max} characters (got {got})")]
+    TooLong { max: usize, got: usize },
+    #[error("must not contain control characters (line breaks, tabs, escapes)")]
+    Control,
+}
+
+impl Text {
+    pub const MAX: usize = 200;
+
+    pub fn parse(input: &str) -> Result<Self, TextError> {
+        let t = input.trim();
+        if t.is_empty() {
+            return Err(TextError::Empty);
+        }
+        let n = t.chars().count();
+        if n > Self::MAX {
+            return Err(TextError::TooLong { max: Self::MAX, got: n });
+        }
+        if t.chars().any(char::is_control) {
+            return Err(TextError::Control);
+        }
+        Ok(Self(t.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Text {
+    type Error = TextError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+impl From<Text> for String {
+    fn from(value: Text) -> Self {
+        value.0
+    }
+}
+impl fmt::Display for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl fmt::Debug for Text {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+/// An Indonesian phone number, normalised to E.164 (`+625417412345`).
+/// Accepts `0541-741234`, `+62 812 3456 7890`, `(0541) 741234`, `62812…`.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Phone(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PhoneError {
+    #[error("phone number may contain only digits, spaces, '-', '(', ')' and a leading '+'")]
+    Characters,
+    #[error("phone number must start with 0, 62 or +62 (an Indonesian number)")]
+    Prefix,
+    #[error("phone number must have 7 to 12 digits after the country code (got {0})")]
+    Length(usize),
+}
+
+impl Phone {
+    pub fn parse(input: &str) -> Result<Self, PhoneError> {
+        let t = input.trim();
+        let (plus, rest) = match t.strip_prefix('+') {
+            Some(r) => (true, r),
+            None => (false, t),
+        };
+        if !rest.chars().all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')')) {
+            return Err(PhoneError::Characters);
+        }
+        let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
+        let national = if let Some(n) = digits.strip_prefix("62") {
+            n.to_string()
+        } else if !plus && digits.starts_with('0') {
+            digits[1..].to_string()
+        } else {
+            return Err(PhoneError::Prefix);
+        };
+        if !(7..=12).contains(&national.len()) || national.starts_with('0') {
+            return Err(PhoneError::Length(national.len()));
+        }
+        Ok(Self(format!("+62{national}")))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Phone {
+    type Error = PhoneError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+impl From<Phone> for String {
+    fn from(value: Phone) -> Self {
+        value.0
+    }
+}
+impl fmt::Display for Phone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl fmt::Debug for Phone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Phone(***{})", &self.0[self.0.len() - 3..])
+    }
+}
+
+/// An e-mail address for notices: a deliberately plain check (one `@`, a valid domain, no spaces
+/// or control characters); delivery is the real test.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Email(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EmailError {
+    #[error("e-mail address must look like name@domain")]
+    Shape,
+    #[error("e-mail domain is invalid")]
+    Domain(#[source] super::FqdnError),
+}
+
+impl Email {
+    pub fn parse(input: &str) -> Result<Self, EmailError> {
+        let t = input.trim();
+        let (local, domain) = t.split_once('@').ok_or(EmailError::Shape)?;
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && local.bytes().all(|b| b.is_ascii_alphanumeric() || b"._+-".contains(&b));
+        if !local_ok {
+            return Err(EmailError::Shape);
+        }
+        let domain = super::Fqdn::parse(domain).map_err(EmailError::Domain)?;
+        Ok(Self(format!("{local}@{domain}")))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Email {
+    type Error = EmailError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+impl From<Email> for String {
+    fn from(value: Email) -> Self {
+        value.0
+    }
+}
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl fmt::Debug for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Email({})", self.0)
+    }
+}
+
+/// Parses a calendar date written `YYYY-MM-DD` (what forms and files use).
+pub fn parse_date(input: &str) -> Result<Date, DateError> {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    Date::parse(input.trim(), &fmt).map_err(|_| DateError(input.trim().to_string()))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a valid date; write it as YYYY-MM-DD, e.g. 2026-12-01")]
+pub struct DateError(pub String);
+
+/// Serde support for `time::Date` as `YYYY-MM-DD` with the clear error above.
+pub mod iso_date {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use time::Date;
+
+    pub fn serialize<S: Serializer>(date: &Date, s: S) -> Result<S::Ok, S::Error> {
+        let fmt = time::macros::format_description!("[year]-[month]-[day]");
+        s.serialize_str(&date.format(&fmt).map_err(serde::ser::Error::custom)?)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Date, D::Error> {
+        let s = String::deserialize(d)?;
+        super::parse_date(&s).map_err(serde::de::Error::custom)
+    }
+
+    pub mod option {
+        use serde::{Deserialize, Deserializer, Serializer};
+        use time::Date;
+
+        pub fn serialize<S: Serializer>(date: &Option<Date>, s: S) -> Result<S::Ok, S::Error> {
+            match date {
+                Some(d) => super::serialize(d, s),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Date>, D::Error> {
+            Option::<String>::deserialize(d)?
+                .map(|s| super::super::parse_date(&s).map_err(serde::de::Error::custom))
+                .transpose()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn phone_numbers_normalise_to_e164() {
+        assert_eq!(Phone::parse("0541-741234").unwrap().as_str(), "+62541741234");
+        assert_eq!(Phone::parse("+62 812 3456 7890").unwrap().as_str(), "+6281234567890");
+        assert_eq!(Phone::parse("(0541) 741234").unwrap().as_str(), "+62541741234");
+        assert_eq!(Phone::parse("0541;reboot"), Err(PhoneError::Characters));
+        assert_eq!(Phone::parse("+1 555 1234"), Err(PhoneError::Prefix));
+        assert_eq!(Phone::parse("0541"), Err(PhoneError::Length(3)));
+    }
+
+    #[test]
+    fn text_rejects_control_characters_and_overlong_input() {
+        assert_eq!(Text::parse("  Dinas Kominfo  ").unwrap().as_str(), "Dinas Kominfo");
+        assert_eq!(Text::parse("a\r\nshow run"), Err(TextError::Control));
+        assert_eq!(Text::parse("   "), Err(TextError::Empty));
+        assert!(matches!(Text::parse(&"x".repeat(201)), Err(TextError::TooLong { .. })));
+    }
+
+    #[test]
+    fn email_addresses() {
+        assert_eq!(Email::parse("TIK@Diskominfo.KaltimProv.go.id").unwrap().as_str(), "TIK@diskominfo.kaltimprov.go.id");
+        assert!(Email::parse("no-at-sign").is_err());
+        assert!(Email::parse("a b@x.id").is_err());
+    }
+
+    #[test]
+    fn dates_are_strict_iso() {
+        assert_eq!(parse_date("2026-12-01").unwrap(), time::macros::date!(2026 - 12 - 01));
+        assert!(parse_date("2026-02-30").is_err());
+        assert!(parse_date("01/12/2026").is_err());
+        assert!(parse_date("2026-12-1x").is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn every_real_date_roundtrips(days in 0i32..40_000) {
+            let d = time::macros::date!(1950 - 01 - 01) + time::Duration::days(days as i64);
+            let fmt = time::macros::format_description!("[year]-[month]-[day]");
+            prop_assert_eq!(parse_date(&d.format(&fmt).unwrap()).unwrap(), d);
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics_date_or_phone(s in "\\PC{0,24}") {
+            let _ = parse_date(&s);
+            let _ = Phone::parse(&s);
+            let _ = Email::parse(&s);
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! kolokasi — runs Diskominfo Kaltim's co-location and application-hosting SOP as a tracked
+//! request, and does the technical part of it (addresses, DNS, switch port, firewall, inspection,
+//! handover) itself.
+//!
+//! # Layout
+//! - [`domain`]: typed values parsed once from forms (NIP, FQDN, server spec, the four SOP forms).
+//! - [`lifecycle`]: the SOP as a state machine, the roles that may move it, and the SLA clock.
+//! - [`capacity`]: the data-center inventory (NOC, racks, power, UPS, genset, uplinks) and placement.
+//! - [`secrets`]: the `Secret` type that never prints, and AEAD sealing under the master key.
+//! - [`store`]: SQLite or PostgreSQL through one portable schema; requests, history, audit.
+//! - [`service`]: the operations every front end shares (CLI, REST API), each one audited.
+//! - [`api`]: the REST API (axum), its error type and OpenAPI document.
+//! - [`cli`]: the command-line interface, one file per noun.
+//! - [`config`]: layered settings (file, then `KOLOKASI_*` environment).
+
+pub mod api;
+pub mod capacity;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod lifecycle;
+pub mod secrets;
+pub mod service;
+pub mod store;

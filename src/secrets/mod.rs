@@ -1,0 +1,11 @@
+//! Secrets: the `Secret` type that never prints itself, and the AEAD that seals secrets at rest.
+//!
+//! Owns: redaction (`Secret`), the master key (`MasterKey`, from a file or the environment, never
+//! from the database or the repository) and sealing/opening (`Sealed`). It must not log, audit or
+//! store anything itself; callers audit reveals.
+
+mod cipher;
+pub(crate) mod secret;
+
+pub use cipher::{CipherError, MasterKey, Sealed};
+pub use secret::Secret;

@@ -1,0 +1,67 @@
+//! The service layer: every operation the CLI, the REST API and (later) the console offer, each
+//! checked against the lifecycle and written with its audit row in one transaction.
+//!
+//! Owns no I/O of its own beyond the store; front ends parse input into domain types first.
+
+mod commands;
+mod requests;
+
+use std::sync::Arc;
+
+use crate::capacity::Inventory;
+use crate::domain::FormError;
+use crate::lifecycle::{Calendar, TransitionError};
+use crate::secrets::{CipherError, MasterKey};
+use crate::store::{Store, StoreError};
+
+pub use commands::{ApproveInput, Command, RejectInput};
+pub use requests::{RequestView, view_approval};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Form(#[from] FormError),
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("storage failed")]
+    Store(#[source] StoreError),
+    #[error("secret handling failed")]
+    Cipher(#[from] CipherError),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => Self::NotFound(what),
+            StoreError::Conflict(why) => Self::Conflict(why),
+            other => Self::Store(other),
+        }
+    }
+}
+
+/// Shared state of one kolokasi process.
+#[derive(Clone)]
+pub struct Service {
+    pub store: Store,
+    pub inventory: Arc<Inventory>,
+    pub calendar: Arc<Calendar>,
+    key: Option<Arc<MasterKey>>,
+}
+
+impl Service {
+    pub fn new(store: Store, inventory: Inventory, calendar: Calendar, key: Option<MasterKey>) -> Self {
+        Self { store, inventory: Arc::new(inventory), calendar: Arc::new(calendar), key: key.map(Arc::new) }
+    }
+
+    pub(crate) fn key(&self) -> Result<&MasterKey, ServiceError> {
+        self.key.as_deref().ok_or(ServiceError::Cipher(CipherError::NoKey))
+    }
+}

@@ -1,0 +1,259 @@
+//! Submitting, reading and moving requests.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use super::{Command, Service, ServiceError};
+use crate::capacity::{self, Verdict};
+use crate::domain::{Approval, ApprovalDecision, ColocationBlock, DataCenterBlock, HostAdmin, RequestForm, RequestId, RequestKind, Text};
+use crate::lifecycle::{Actor, EventKind, Role, SlaStatus, State, next_state, sla};
+use crate::secrets::secret::REDACTED;
+use crate::store::{AuditEntry, EventRecord, ListFilter, RequestRow, RequestSummary};
+
+/// A request as people see it: the form, the SOP records, the SLA and the history.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestView {
+    pub id: String,
+    pub kind: RequestKind,
+    pub state: State,
+    pub state_label: &'static str,
+    pub sop_step: u8,
+    #[serde(with = "time::serde::rfc3339")]
+    pub submitted_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    pub form: RequestForm,
+    pub approval: Option<Value>,
+    pub hardware: Option<crate::domain::HardwareReceipt>,
+    pub revocation: Option<crate::domain::Revocation>,
+    pub capacity: Option<Verdict>,
+    pub sla: SlaStatus,
+    pub history: Vec<EventRecord>,
+}
+
+/// The approval as shown anywhere outside the store: the sealed password becomes `[redacted]`.
+pub fn view_approval(a: &Approval) -> Value {
+    let mut v = serde_json::to_value(a).expect("serialisable");
+    if let Some(p) = v.pointer_mut("/colocation/host_admin/password") {
+        *p = Value::String(REDACTED.into());
+    }
+    v
+}
+
+fn sla_history(row: &RequestRow, events: &[EventRecord]) -> Vec<(OffsetDateTime, State)> {
+    std::iter::once((row.submitted_at, State::Submitted)).chain(events.iter().map(|e| (e.at, e.to_state))).collect()
+}
+
+impl Service {
+    /// SOP step 1: a unit files its request.
+    pub async fn submit(&self, actor: &Actor, form: RequestForm) -> Result<RequestId, ServiceError> {
+        if !matches!(actor.role, Role::Requester | Role::Admin) {
+            return Err(ServiceError::Forbidden(format!("submitting a request needs the role requester or admin; {} may not", actor.role)));
+        }
+        form.validate()?;
+        let now = OffsetDateTime::now_utc();
+        let due = self.calendar.add_working_time(now, sla::SERVICE_TIME);
+        let mut w = self.store.write().await?;
+        let id = w.insert_request(&form, now, Some(due)).await?;
+        w.audit(AuditEntry {
+            actor: actor.clone(),
+            request_id: Some(id.to_string()),
+            action: "request.submit".into(),
+            reason: None,
+            before: None,
+            after: Some(json!({ "state": State::Submitted, "kind": form.kind, "unit": form.unit.name, "domain": form.domain })),
+        })
+        .await?;
+        w.commit().await?;
+        tracing::info!(request = %id, actor = %actor.name, "request submitted");
+        Ok(id)
+    }
+
+    pub async fn request(&self, id: &RequestId) -> Result<RequestView, ServiceError> {
+        let (row, history) = tokio::try_join!(self.store.request(id), self.store.request_events(id))?;
+        let sla = sla::evaluate(&self.calendar, &sla_history(&row, &history), OffsetDateTime::now_utc());
+        Ok(RequestView {
+            id: row.id.to_string(),
+            kind: row.form.kind,
+            state: row.state,
+            state_label: row.state.label_id(),
+            sop_step: row.state.sop_step(),
+            submitted_at: row.submitted_at,
+            updated_at: row.updated_at,
+            approval: row.approval.as_ref().map(view_approval),
+            form: row.form,
+            hardware: row.hardware,
+            revocation: row.revocation,
+            capacity: row.capacity,
+            sla,
+            history,
+        })
+    }
+
+    pub async fn list(&self, filter: &ListFilter) -> Result<Vec<RequestSummary>, ServiceError> {
+        Ok(self.store.list_requests(filter).await?)
+    }
+
+    /// Requests whose SLA due time has passed while the data center holds the ball.
+    pub async fn overdue(&self, limit: i64) -> Result<Vec<RequestSummary>, ServiceError> {
+        let f = ListFilter { due_before: Some(OffsetDateTime::now_utc()), limit, ..ListFilter::default() };
+        Ok(self.store.list_requests(&f).await?)
+    }
+
+    /// The capacity verdict for a request as things stand, without recording anything.
+    pub async fn capacity_preview(&self, id: &RequestId) -> Result<Verdict, ServiceError> {
+        let (row, usage) = tokio::try_join!(self.store.request(id), self.store.capacity_usage())?;
+        Ok(capacity::check(&self.inventory, &usage, &row.form))
+    }
+
+    /// Applies one SOP command: checks the transition and role, changes the record, writes the
+    /// history and the audit row, all in one transaction. Returns the new state.
+    pub async fn apply(&self, actor: &Actor, id: &RequestId, command: Command) -> Result<State, ServiceError> {
+        let now = OffsetDateTime::now_utc();
+        let mut w = self.store.write().await?;
+        let mut row = w.load_request(id).await?;
+        let before_state = row.state;
+
+        // Capacity checks decide their own event from the verdict.
+        let mut verdict = None;
+        if matches!(command, Command::CheckCapacity { .. } | Command::Approve(_)) {
+            let usage = w.capacity_usage().await?;
+            verdict = Some(capacity::check(&self.inventory, &usage, &row.form));
+        }
+        let capacity_ok = verdict.as_ref().is_none_or(|v| v.ok);
+        let event = command.event(capacity_ok);
+        let next = next_state(row.state, event, row.form.kind, actor.role)?;
+        let mut reason = command.reason();
+        let mut detail = json!({});
+
+        match command {
+            Command::Verify { .. } | Command::HandOver { .. } | Command::ReportLive { .. } | Command::StartProvisioning { .. } => {}
+            Command::CheckCapacity { .. } => {
+                let v = verdict.clone().expect("computed above");
+                if !v.ok {
+                    reason = Some(reason.map_or_else(|| v.summary(), |r| format!("{r}; {}", v.summary())));
+                }
+                detail = json!({ "capacity": v });
+                row.capacity = Some(v);
+            }
+            Command::CompleteForm { form, .. } => {
+                if let Some(form) = form {
+                    form.validate()?;
+                    if form.kind != row.form.kind {
+                        return Err(ServiceError::Invalid("the completed form must keep the request kind".into()));
+                    }
+                    detail = json!({ "form_changed": true });
+                    row.form = *form;
+                }
+            }
+            Command::Approve(input) => {
+                let v = verdict.expect("computed above");
+                if !v.ok {
+                    return Err(ServiceError::Conflict(format!("capacity is no longer available: {}; run the capacity check again", v.summary())));
+                }
+                w.reserve_capacity(id, &row.form, &v, now).await?;
+                let location = v.placements.iter().map(|p| p.location()).collect::<Vec<_>>().join(", ");
+                let noc = Text::parse(v.noc.as_deref().unwrap_or("-")).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+                let location = Text::parse(if location.is_empty() { "platform hosting" } else { &location })
+                    .map_err(|e| ServiceError::Invalid(e.to_string()))?;
+                let host_admin = match (input.host_admin_user, input.host_admin_password) {
+                    (Some(user), password) => Some(HostAdmin {
+                        user,
+                        password: password.map(|p| self.key().map(|k| k.seal(&p, &HostAdmin::seal_context(id)))).transpose()?,
+                    }),
+                    (None, Some(_)) => return Err(ServiceError::Invalid("a host admin password needs a host admin user".into())),
+                    (None, None) => None,
+                };
+                let approval = Approval {
+                    decision: ApprovalDecision::Approve,
+                    place: input.place,
+                    date: now.to_offset(sla::WITA).date(),
+                    reasons: input.reasons,
+                    signed_by: input.signed_by,
+                    data_center: Some(DataCenterBlock { noc: noc.clone(), server_location: location.clone(), domain: row.form.domain.clone() }),
+                    colocation: (row.form.kind == RequestKind::Colocation).then(|| ColocationBlock {
+                        noc,
+                        server_location: location,
+                        serial_number: None,
+                        type_brand: None,
+                        domain: row.form.domain.clone(),
+                        host_admin,
+                        ip_address: None,
+                    }),
+                };
+                detail = json!({ "approval": view_approval(&approval), "placements": v.placements });
+                row.approval = Some(approval);
+                row.capacity = Some(v);
+            }
+            Command::Reject(input) => {
+                if input.reasons.is_empty() {
+                    return Err(ServiceError::Invalid("a rejection needs at least one reason (pertimbangan)".into()));
+                }
+                let approval = Approval {
+                    decision: ApprovalDecision::Reject,
+                    place: input.place,
+                    date: now.to_offset(sla::WITA).date(),
+                    reasons: input.reasons,
+                    signed_by: input.signed_by,
+                    data_center: None,
+                    colocation: None,
+                };
+                detail = json!({ "approval": view_approval(&approval) });
+                row.approval = Some(approval);
+            }
+            Command::HardwareReceived { receipt, .. } => {
+                if let Some(block) = row.approval.as_mut().and_then(|a| a.colocation.as_mut()) {
+                    block.serial_number = Some(receipt.serial_number.clone());
+                    block.type_brand = Some(receipt.type_brand.clone());
+                }
+                detail = json!({ "hardware": receipt });
+                row.hardware = Some(receipt);
+            }
+            Command::RequestRevocation { revocation } => {
+                if revocation.reasons.is_empty() {
+                    return Err(ServiceError::Invalid("a revocation needs at least one reason (pertimbangan)".into()));
+                }
+                detail = json!({ "revocation": revocation });
+                row.revocation = Some(revocation);
+            }
+            Command::ApproveRevocation { approved_by, .. } => {
+                if let Some(r) = row.revocation.as_mut() {
+                    r.approved_by = approved_by;
+                }
+            }
+            Command::Decommissioned { .. } => w.release_capacity(id, now).await?,
+            Command::Withdraw { .. } => {
+                if reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+                    return Err(ServiceError::Invalid("withdrawing needs a reason".into()));
+                }
+                w.release_capacity(id, now).await?;
+            }
+        }
+
+        w.add_event(id, event, before_state, next, actor, now, reason.as_deref()).await?;
+        let events = w.events(id).await?;
+        row.state = next;
+        row.updated_at = now;
+        row.sla_due_at = sla::evaluate(&self.calendar, &sla_history(&row, &events), now).due_at;
+        w.save_request(&row).await?;
+        w.audit(AuditEntry {
+            actor: actor.clone(),
+            request_id: Some(id.to_string()),
+            action: format!("request.{}", event.as_str()),
+            reason,
+            before: Some(json!({ "state": before_state })),
+            after: Some(json!({ "state": next, "detail": detail })),
+        })
+        .await?;
+        w.commit().await?;
+        tracing::info!(request = %id, actor = %actor.name, role = %actor.role, event = %event, from = %before_state, to = %next, "request moved");
+        Ok(next)
+    }
+
+    /// True if the event is allowed for this request in its current state and the actor's role.
+    pub async fn can(&self, actor: &Actor, id: &RequestId, event: EventKind) -> Result<bool, ServiceError> {
+        let row = self.store.request(id).await?;
+        Ok(next_state(row.state, event, row.form.kind, actor.role).is_ok())
+    }
+}

@@ -1,0 +1,94 @@
+//! The portable schema: one DDL for SQLite and PostgreSQL.
+//!
+//! Portable types only (TEXT, BIGINT): timestamps are UTC microseconds since the epoch, JSON is
+//! TEXT, addresses are TEXT plus a sortable key. Migrations are append-only: never edit a shipped
+//! step, add a new one.
+
+/// `(version, statements)`; each statement runs on its own.
+pub const MIGRATIONS: &[(i64, &[&str])] = &[(
+    1,
+    &[
+        "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS requests (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            state TEXT NOT NULL,
+            unit_name TEXT NOT NULL,
+            domain TEXT NOT NULL,
+            official_nip TEXT NOT NULL,
+            submitted_at BIGINT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            sla_due_at BIGINT,
+            form_json TEXT NOT NULL,
+            approval_json TEXT,
+            hardware_json TEXT,
+            revocation_json TEXT,
+            capacity_json TEXT,
+            version BIGINT NOT NULL
+        )",
+        "CREATE INDEX IF NOT EXISTS requests_state ON requests (state, id)",
+        "CREATE INDEX IF NOT EXISTS requests_unit ON requests (unit_name, id)",
+        "CREATE INDEX IF NOT EXISTS requests_due ON requests (sla_due_at)",
+        "CREATE INDEX IF NOT EXISTS requests_nip ON requests (official_nip)",
+        "CREATE TABLE IF NOT EXISTS request_events (
+            request_id TEXT NOT NULL,
+            seq BIGINT NOT NULL,
+            event TEXT NOT NULL,
+            from_state TEXT NOT NULL,
+            to_state TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            role TEXT NOT NULL,
+            at BIGINT NOT NULL,
+            reason TEXT,
+            PRIMARY KEY (request_id, seq)
+        )",
+        "CREATE TABLE IF NOT EXISTS audit (
+            seq BIGINT PRIMARY KEY,
+            at BIGINT NOT NULL,
+            actor TEXT NOT NULL,
+            role TEXT NOT NULL,
+            request_id TEXT,
+            action TEXT NOT NULL,
+            reason TEXT,
+            before_json TEXT,
+            after_json TEXT,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        )",
+        "CREATE INDEX IF NOT EXISTS audit_request ON audit (request_id, seq)",
+        "CREATE TABLE IF NOT EXISTS audit_head (id BIGINT PRIMARY KEY, seq BIGINT NOT NULL, hash TEXT NOT NULL)",
+        "INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, 'genesis') ON CONFLICT DO NOTHING",
+        "CREATE TABLE IF NOT EXISTS rack_units (
+            noc TEXT NOT NULL,
+            rack TEXT NOT NULL,
+            u BIGINT NOT NULL,
+            request_id TEXT NOT NULL,
+            PRIMARY KEY (noc, rack, u)
+        )",
+        "CREATE TABLE IF NOT EXISTS placements (
+            request_id TEXT NOT NULL,
+            server TEXT NOT NULL,
+            noc TEXT NOT NULL,
+            rack TEXT NOT NULL,
+            from_u BIGINT NOT NULL,
+            to_u BIGINT NOT NULL,
+            power_w BIGINT NOT NULL,
+            status TEXT NOT NULL,
+            reserved_at BIGINT NOT NULL,
+            released_at BIGINT,
+            PRIMARY KEY (request_id, server)
+        )",
+        "CREATE TABLE IF NOT EXISTS reservations (
+            request_id TEXT PRIMARY KEY,
+            noc TEXT NOT NULL,
+            bandwidth_mbps BIGINT NOT NULL,
+            cpu_cores BIGINT NOT NULL,
+            ram_gb BIGINT NOT NULL,
+            storage_gb BIGINT NOT NULL,
+            status TEXT NOT NULL,
+            reserved_at BIGINT NOT NULL,
+            released_at BIGINT
+        )",
+        "CREATE INDEX IF NOT EXISTS reservations_status ON reservations (status, noc)",
+    ],
+)];

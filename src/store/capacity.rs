@@ -23,7 +23,7 @@ async fn usage(conn: &mut AnyConnection) -> Result<Usage, StoreError> {
         });
     }
     let rows = sqlx::query(
-        "SELECT noc, SUM(bandwidth_mbps), SUM(cpu_cores), SUM(ram_gb), SUM(storage_gb) FROM reservations WHERE status = 'reserved' GROUP BY noc",
+        "SELECT noc, CAST(SUM(bandwidth_mbps) AS BIGINT), CAST(SUM(cpu_cores) AS BIGINT), CAST(SUM(ram_gb) AS BIGINT), CAST(SUM(storage_gb) AS BIGINT) FROM reservations WHERE status = 'reserved' GROUP BY noc",
     )
     .fetch_all(&mut *conn)
     .await?;

@@ -1,7 +1,7 @@
 //! The `requests` and `request_events` tables: the request record and its state history.
 
 use serde::Serialize;
-use sqlx::{AnyConnection, QueryBuilder, Row};
+use sqlx::{AnyConnection, Row};
 use time::OffsetDateTime;
 
 use super::{Store, StoreError, Write, from_micros, micros, parse_enum};
@@ -235,25 +235,42 @@ impl Store {
 
     /// Lists requests by id with optional filters; one query, keyset-paginated.
     pub async fn list_requests(&self, f: &ListFilter) -> Result<Vec<RequestSummary>, StoreError> {
-        let mut q: QueryBuilder<sqlx::Any> =
-            QueryBuilder::new("SELECT id, kind, state, unit_name, domain, submitted_at, sla_due_at FROM requests WHERE 1 = 1");
+        // Placeholders are numbered here ($1, $2, …), which both SQLite and PostgreSQL accept;
+        // only fixed SQL fragments are appended, every value is bound.
+        enum Bind {
+            Text(String),
+            Int(i64),
+        }
+        let mut sql = String::from("SELECT id, kind, state, unit_name, domain, submitted_at, sla_due_at FROM requests WHERE 1 = 1");
+        let mut binds = Vec::new();
+        let mut push = |sql: &mut String, clause: &str, b: Bind| {
+            binds.push(b);
+            sql.push_str(&clause.replace('?', &format!("${}", binds.len())));
+        };
         if let Some(s) = f.state {
-            q.push(" AND state = ").push_bind(s.as_str());
+            push(&mut sql, " AND state = ?", Bind::Text(s.as_str().into()));
         }
         if let Some(u) = &f.unit {
-            q.push(" AND unit_name = ").push_bind(u.clone());
+            push(&mut sql, " AND unit_name = ?", Bind::Text(u.clone()));
         }
         if let Some(k) = f.kind {
-            q.push(" AND kind = ").push_bind(k.as_str());
+            push(&mut sql, " AND kind = ?", Bind::Text(k.as_str().into()));
         }
         if let Some(t) = f.due_before {
-            q.push(" AND sla_due_at IS NOT NULL AND sla_due_at < ").push_bind(micros(t));
+            push(&mut sql, " AND sla_due_at IS NOT NULL AND sla_due_at < ?", Bind::Int(micros(t)));
         }
         if let Some(a) = &f.after {
-            q.push(" AND id > ").push_bind(a.clone());
+            push(&mut sql, " AND id > ?", Bind::Text(a.clone()));
         }
-        q.push(" ORDER BY id LIMIT ").push_bind(f.limit.clamp(1, 1000));
-        let rows = q.build().fetch_all(&self.pool).await?;
+        push(&mut sql, " ORDER BY id LIMIT ?", Bind::Int(f.limit.clamp(1, 1000)));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for b in binds {
+            q = match b {
+                Bind::Text(t) => q.bind(t),
+                Bind::Int(i) => q.bind(i),
+            };
+        }
+        let rows = q.fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 Ok(RequestSummary {

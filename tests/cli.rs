@@ -1,0 +1,105 @@
+//! The `kolokasi` binary as an operator uses it: exit codes, tables, `--json`, and the host
+//! admin password absent from every output even at trace logging.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use common::CANARY;
+
+struct Kolokasi {
+    dir: tempfile::TempDir,
+}
+
+impl Kolokasi {
+    fn new() -> Self {
+        Self { dir: tempfile::tempdir().unwrap() }
+    }
+
+    fn run(&self, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kolokasi"))
+            .args(args)
+            .env("KOLOKASI_DATABASE_URL", format!("sqlite://{}/k.db", self.dir.path().display()))
+            .env("KOLOKASI_LOG", "trace")
+            .env_remove("KOLOKASI_MASTER_KEY")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(s) = stdin {
+            child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+        }
+        drop(child.stdin.take());
+        let out = child.wait_with_output().unwrap();
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let (code, out, err) = self.run(args, None);
+        assert_eq!(code, 0, "kolokasi {args:?} failed:\n{out}\n{err}");
+        assert!(!out.contains(CANARY) && !err.contains(CANARY), "password leaked by {args:?}");
+        out
+    }
+}
+
+#[test]
+fn a_request_walks_through_the_cli_and_the_password_never_shows() {
+    let k = Kolokasi::new();
+    let out = k.ok(&["request", "submit", "deploy/examples/colocation-request.yaml", "--actor", "budi", "--role", "requester", "--json"]);
+    let id = serde_json::from_str::<serde_json::Value>(&out).unwrap()["id"].as_str().unwrap().to_string();
+    assert!(k.dir.path().join("k.key").exists(), "a new embedded store gets its own key file");
+    k.ok(&["request", "verify", &id, "--actor", "admin.tik", "--role", "admin", "--reason", "lengkap"]);
+    let out = k.ok(&["capacity", "check", &id, "--actor", "pengelola", "--role", "operator"]);
+    assert!(out.contains("R01 U5"), "{out}");
+    k.ok(&["request", "complete-form", &id, "--actor", "budi", "--role", "requester"]);
+    let (code, out, err) = k.run(
+        &["request", "approve", &id, "--actor", "admin.tik", "--role", "admin", "--reason", "ok", "--host-admin-user", "root", "--host-admin-password-stdin"],
+        Some(&format!("{CANARY}\n")),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!out.contains(CANARY) && !err.contains(CANARY));
+    let out = k.ok(&["request", "show", &id]);
+    assert!(out.contains("Letak Server") && out.contains("R01 U5"), "{out}");
+    let out = k.ok(&["request", "show", &id, "--json"]);
+    assert!(out.contains("[redacted]"));
+    k.ok(&["audit", "show", "--request", &id]);
+    k.ok(&["audit", "show", "--request", &id, "--json"]);
+    let out = k.ok(&["request", "list"]);
+    assert!(out.contains(&id) && out.contains("approved"), "{out}");
+    let out = k.ok(&["audit", "verify"]);
+    assert!(out.contains("intact"));
+    k.ok(&["datacenter", "show"]);
+}
+
+#[test]
+fn bad_input_gives_a_clear_error_and_a_nonzero_exit() {
+    let k = Kolokasi::new();
+    let bad = k.dir.path().join("bad.yaml");
+    std::fs::write(&bad, include_str!("../deploy/examples/colocation-request.yaml").replace("198503152010011002", "1985")).unwrap();
+    let (code, _, err) = k.run(&["request", "submit", bad.to_str().unwrap(), "--actor", "budi", "--role", "requester"], None);
+    assert_eq!(code, 1);
+    assert!(err.contains("NIP must be exactly 18 digits"), "{err}");
+    let (code, _, err) = k.run(&["request", "submit", "deploy/examples/colocation-request.yaml"], None);
+    assert_eq!(code, 1);
+    assert!(err.contains("--actor NAME --role ROLE"), "{err}");
+    let (code, _, err) = k.run(&["request", "verify", "KLK-2026-00001", "--actor", "a", "--role", "king"], None);
+    assert_ne!(code, 0);
+    assert!(err.contains("unknown role"), "{err}");
+    let (code, _, err) = k.run(&["request", "show", "KLK-2026-00009"], None);
+    assert_eq!(code, 1);
+    assert!(err.contains("request KLK-2026-00009 not found"), "{err}");
+    let (code, _, err) = k.run(&["request", "list", "--state", "bogus"], None);
+    assert_eq!(code, 1);
+    assert!(err.contains("unknown state"), "{err}");
+}
+
+#[test]
+fn the_demo_walks_the_whole_sop() {
+    let k = Kolokasi::new();
+    let out = k.ok(&["demo", "--dir", k.dir.path().join("demo").to_str().unwrap()]);
+    assert!(out.contains("9. laporan selesai") && out.contains("Aktif"), "{out}");
+    assert!(out.contains("audit chain: 9 rows intact"), "{out}");
+}

@@ -1,0 +1,137 @@
+//! Test helpers: a fresh store per test on SQLite (a temp file) or PostgreSQL (a new database
+//! on the lab's server), and the SOP's actors.
+//!
+//! PostgreSQL tests never skip: without a server they fail and say how to start one.
+#![allow(dead_code)]
+
+use kolokasi::capacity::Inventory;
+use kolokasi::domain::{RequestForm, Text};
+use kolokasi::lifecycle::{Actor, Calendar, Role};
+use kolokasi::secrets::{MasterKey, Secret};
+use kolokasi::service::{ApproveInput, Command, Service};
+use kolokasi::store::Store;
+
+pub const DEFAULT_PG: &str = "postgres://kolokasi:kolokasi-lab@127.0.0.1:5432/kolokasi_test";
+pub const CANARY: &str = "CANARY-h0st-Adm1n-pa55";
+
+#[derive(Debug, Clone, Copy)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+pub fn pg_admin_url() -> String {
+    std::env::var("KOLOKASI_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_PG.to_string())
+}
+
+/// A fresh, empty database.
+pub async fn fresh_db(db: Db) -> TestDb {
+    match db {
+        Db::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}/kolokasi.db", dir.path().display());
+            TestDb { url, _dir: Some(dir) }
+        }
+        Db::Postgres => {
+            use sqlx::Connection;
+            sqlx::any::install_default_drivers();
+            let admin = pg_admin_url();
+            let mut conn = sqlx::AnyConnection::connect(&admin).await.unwrap_or_else(|e| {
+                panic!(
+                    "PostgreSQL is not reachable at {admin}: {e}\n\
+                     Start it with `bash deploy/lab/postgres.sh up` (or set KOLOKASI_TEST_POSTGRES_URL)."
+                )
+            });
+            let name = format!("kolokasi_t_{}", rand_suffix());
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+            let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap();
+            TestDb { url: format!("{base}/{name}"), _dir: None }
+        }
+    }
+}
+
+fn rand_suffix() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{}_{}_{}", std::process::id(), t % 1_000_000_000, N.fetch_add(1, Ordering::Relaxed))
+}
+
+pub async fn service(db: &TestDb) -> Service {
+    service_with(db, Inventory::example()).await
+}
+
+pub async fn service_with(db: &TestDb, inventory: Inventory) -> Service {
+    let store = Store::connect(&db.url).await.unwrap();
+    Service::new(store, inventory, Calendar::builtin_2026(), Some(MasterKey::from_bytes([42; 32])))
+}
+
+pub fn sample_form() -> RequestForm {
+    RequestForm::from_yaml(include_str!("../../deploy/examples/colocation-request.yaml")).unwrap()
+}
+
+pub fn hosting_form() -> RequestForm {
+    RequestForm::from_yaml(include_str!("../../deploy/examples/hosting-request.yaml")).unwrap()
+}
+
+pub fn actor(name: &str, role: Role) -> Actor {
+    Actor::new(name, role).unwrap()
+}
+
+pub fn requester() -> Actor {
+    actor("budi", Role::Requester)
+}
+pub fn admin() -> Actor {
+    actor("admin.tik", Role::Admin)
+}
+pub fn operator() -> Actor {
+    actor("pengelola", Role::Operator)
+}
+pub fn inspector() -> Actor {
+    actor("pemeriksa", Role::Inspector)
+}
+pub fn head() -> Actor {
+    actor("kabid", Role::Head)
+}
+
+pub fn text(s: &str) -> Text {
+    Text::parse(s).unwrap()
+}
+
+pub fn approve_with_canary() -> Command {
+    Command::Approve(ApproveInput {
+        place: text("Samarinda"),
+        reasons: vec![text("kapasitas mencukupi")],
+        signed_by: None,
+        host_admin_user: Some(text("opd-admin")),
+        host_admin_password: Some(Secret::new(CANARY)),
+    })
+}
+
+/// Runs a new request up to (and including) approval; returns its id.
+pub async fn approved_request(svc: &Service, form: RequestForm) -> kolokasi::domain::RequestId {
+    let id = svc.submit(&requester(), form).await.unwrap();
+    svc.apply(&admin(), &id, Command::Verify { reason: None }).await.unwrap();
+    svc.apply(&operator(), &id, Command::CheckCapacity { reason: None }).await.unwrap();
+    svc.apply(&requester(), &id, Command::CompleteForm { form: None, reason: None }).await.unwrap();
+    svc.apply(&admin(), &id, approve_with_canary()).await.unwrap();
+    id
+}
+
+/// Declares one `#[tokio::test]` per backend for an async fn taking a `Db`.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name($crate::common::Db::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name($crate::common::Db::Postgres).await } )*
+        }
+    };
+}

@@ -6,6 +6,7 @@
 //! - [`domain`]: typed values parsed once from forms (NIP, FQDN, server spec, the four SOP forms).
 //! - [`lifecycle`]: the SOP as a state machine, the roles that may move it, and the SLA clock.
 //! - [`capacity`]: the data-center inventory (NOC, racks, power, UPS, genset, uplinks) and placement.
+//! - [`ipam`]: IP pools per NOC/VLAN and the offset arithmetic behind race-free allocation.
 //! - [`secrets`]: the `Secret` type that never prints, and AEAD sealing under the master key.
 //! - [`store`]: SQLite or PostgreSQL through one portable schema; requests, history, audit.
 //! - [`service`]: the operations every front end shares (CLI, REST API), each one audited.
@@ -18,6 +19,7 @@ pub mod capacity;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod ipam;
 pub mod lifecycle;
 pub mod secrets;
 pub mod service;

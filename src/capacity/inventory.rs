@@ -28,6 +28,9 @@ pub struct Inventory {
     pub sites: Vec<Site>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hosting_platform: Option<HostingPlatform>,
+    /// Address pools created in the store on first start (then edited with `kolokasi ipam`).
+    #[serde(default)]
+    pub ip_pools: Vec<crate::ipam::PoolSpec>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -126,6 +129,9 @@ impl Inventory {
 
     fn validate(&self) -> Result<(), InventoryError> {
         let bad = |m: String| Err(InventoryError::Invalid(m));
+        for pool in &self.ip_pools {
+            pool.validate().map_err(|e| InventoryError::Invalid(format!("ip pool {}: {e}", pool.name)))?;
+        }
         let mut nocs = std::collections::BTreeSet::new();
         for site in &self.sites {
             if !nocs.insert(site.noc.as_str()) {

@@ -5,6 +5,7 @@ mod audit;
 mod capacity;
 mod datacenter;
 mod demo;
+mod ipam;
 mod output;
 mod request;
 mod serve;
@@ -53,6 +54,9 @@ enum Noun {
     /// The data-center inventory and what requests hold.
     #[command(subcommand)]
     Datacenter(datacenter::DatacenterCmd),
+    /// IP address pools, allocations and their history.
+    #[command(subcommand)]
+    Ipam(ipam::IpamCmd),
     /// The audit trail.
     #[command(subcommand)]
     Audit(audit::AuditCmd),
@@ -76,7 +80,9 @@ impl Ctx {
         let store = Store::connect(&self.settings.database_url)
             .await
             .with_context(|| format!("cannot open the database {}", redact_url(&self.settings.database_url)))?;
-        Ok(Service::new(store, self.settings.inventory()?, self.settings.calendar()?, key))
+        let service = Service::new(store, self.settings.inventory()?, self.settings.calendar()?, key);
+        service.ensure_pools().await?;
+        Ok(service)
     }
 
     pub fn actor(&self) -> anyhow::Result<&Actor> {
@@ -127,6 +133,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Noun::Request(cmd) => request::run(&ctx, cmd).await,
         Noun::Capacity(cmd) => capacity::run(&ctx, cmd).await,
         Noun::Datacenter(cmd) => datacenter::run(&ctx, cmd).await,
+        Noun::Ipam(cmd) => ipam::run(&ctx, cmd).await,
         Noun::Audit(cmd) => audit::run(&ctx, cmd).await,
         Noun::Serve(args) => serve::run(&ctx, args).await,
         Noun::Demo(args) => demo::run(&ctx, args).await,

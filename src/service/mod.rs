@@ -4,6 +4,7 @@
 //! Owns no I/O of its own beyond the store; front ends parse input into domain types first.
 
 mod commands;
+mod ipam;
 mod requests;
 
 use std::sync::Arc;

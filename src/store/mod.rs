@@ -6,6 +6,7 @@
 
 mod audit;
 mod capacity;
+mod ipam;
 mod requests;
 mod schema;
 
@@ -16,6 +17,7 @@ use sqlx::{AnyPool, Row};
 use time::OffsetDateTime;
 
 pub use audit::{AuditEntry, AuditRecord, ChainBreak};
+pub use ipam::{AllocationRecord, PoolUsage};
 pub use requests::{EventRecord, ListFilter, RequestRow, RequestSummary};
 
 #[derive(Debug, thiserror::Error)]

@@ -5,7 +5,8 @@
 //! step, add a new one.
 
 /// `(version, statements)`; each statement runs on its own.
-pub const MIGRATIONS: &[(i64, &[&str])] = &[(
+pub const MIGRATIONS: &[(i64, &[&str])] = &[
+    (
     1,
     &[
         "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
@@ -91,4 +92,41 @@ pub const MIGRATIONS: &[(i64, &[&str])] = &[(
         )",
         "CREATE INDEX IF NOT EXISTS reservations_status ON reservations (status, noc)",
     ],
-)];
+),
+    (
+        2,
+        &[
+            "CREATE TABLE IF NOT EXISTS ip_pools (
+                name TEXT PRIMARY KEY,
+                noc TEXT NOT NULL,
+                vlan BIGINT NOT NULL,
+                family BIGINT NOT NULL,
+                cidr TEXT NOT NULL,
+                spec_json TEXT NOT NULL,
+                created_at BIGINT NOT NULL
+            )",
+            "CREATE TABLE IF NOT EXISTS ip_free (
+                pool TEXT NOT NULL,
+                from_off BIGINT NOT NULL,
+                to_off BIGINT NOT NULL,
+                PRIMARY KEY (pool, from_off)
+            )",
+            "CREATE INDEX IF NOT EXISTS ip_free_to ON ip_free (pool, to_off)",
+            "CREATE TABLE IF NOT EXISTS ip_allocations (
+                id TEXT PRIMARY KEY,
+                pool TEXT NOT NULL,
+                off BIGINT NOT NULL,
+                address TEXT NOT NULL,
+                request_id TEXT NOT NULL,
+                purpose TEXT NOT NULL,
+                allocated_at BIGINT NOT NULL,
+                allocated_by TEXT NOT NULL,
+                released_at BIGINT,
+                released_by TEXT
+            )",
+            "CREATE UNIQUE INDEX IF NOT EXISTS ip_alloc_active ON ip_allocations (pool, off) WHERE released_at IS NULL",
+            "CREATE UNIQUE INDEX IF NOT EXISTS ip_alloc_owner ON ip_allocations (request_id, purpose) WHERE released_at IS NULL",
+            "CREATE INDEX IF NOT EXISTS ip_alloc_request ON ip_allocations (request_id)",
+        ],
+    ),
+];

@@ -68,7 +68,9 @@ pub async fn service(db: &TestDb) -> Service {
 
 pub async fn service_with(db: &TestDb, inventory: Inventory) -> Service {
     let store = Store::connect(&db.url).await.unwrap();
-    Service::new(store, inventory, Calendar::builtin_2026(), Some(MasterKey::from_bytes([42; 32])))
+    let svc = Service::new(store, inventory, Calendar::builtin_2026(), Some(MasterKey::from_bytes([42; 32])));
+    svc.ensure_pools().await.unwrap();
+    svc
 }
 
 pub fn sample_form() -> RequestForm {

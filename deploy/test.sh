@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs every kolokasi test against the real local lab and PostgreSQL, starting both first
+# (as root; installs missing Debian packages). Extra arguments go to `cargo test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+bash deploy/lab/lab.sh up
+bash deploy/lab/postgres.sh up
+KOLOKASI_TEST_POSTGRES_URL="$(bash deploy/lab/postgres.sh url)"
+export KOLOKASI_TEST_POSTGRES_URL
+cargo test --locked "$@"

@@ -23,6 +23,9 @@ pub struct Settings {
     pub master_key_file: Option<PathBuf>,
     /// The master key itself (prefer the file or `KOLOKASI_MASTER_KEY`).
     pub master_key: Option<Secret>,
+    /// Folder of playbooks (`colocation.yaml`, `hosting.yaml`, `decommission.yaml`); without it
+    /// `./playbooks` if present, else the built-in copies.
+    pub playbook_dir: Option<PathBuf>,
     /// Address for `serve`.
     pub listen: String,
     /// `text` or `json`.
@@ -37,6 +40,7 @@ impl Default for Settings {
             calendar_dir: None,
             master_key_file: None,
             master_key: None,
+            playbook_dir: None,
             listen: "127.0.0.1:8080".into(),
             log_format: "text".into(),
         }
@@ -95,6 +99,9 @@ impl Settings {
         if let Some(v) = env("KOLOKASI_MASTER_KEY") {
             s.master_key = Some(Secret::new(v));
         }
+        if let Some(v) = env("KOLOKASI_PLAYBOOK_DIR") {
+            s.playbook_dir = Some(v.into());
+        }
         if let Some(v) = env("KOLOKASI_LISTEN") {
             s.listen = v;
         }
@@ -116,6 +123,11 @@ impl Settings {
             Some(p) => Ok(Calendar::load_dir(p)?),
             None => Ok(Calendar::builtin_2026()),
         }
+    }
+
+    /// The playbook folder in use, if any (else the built-in playbooks).
+    pub fn playbook_dir(&self) -> Option<PathBuf> {
+        self.playbook_dir.clone().or_else(|| Path::new("playbooks").is_dir().then(|| PathBuf::from("playbooks")))
     }
 
     /// The master key: from the environment, the configured file, or — for an embedded SQLite

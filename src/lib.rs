@@ -7,19 +7,27 @@
 //! - [`lifecycle`]: the SOP as a state machine, the roles that may move it, and the SLA clock.
 //! - [`capacity`]: the data-center inventory (NOC, racks, power, UPS, genset, uplinks) and placement.
 //! - [`ipam`]: IP pools per NOC/VLAN and the offset arithmetic behind race-free allocation.
+//! - [`lab`]: the description of the local lab of real servers (for tests, demo, benchmarks).
+//! - [`dns`]: DNS providers (RFC 2136 + TSIG, PowerDNS API) with read-back verification.
 //! - [`secrets`]: the `Secret` type that never prints, and AEAD sealing under the master key.
 //! - [`store`]: SQLite or PostgreSQL through one portable schema; requests, history, audit.
 //! - [`service`]: the operations every front end shares (CLI, REST API), each one audited.
+//! - [`engine`]: playbook runs: steps with forward and undo, durable run log, resume, workers.
+//! - [`actions`]: the built-in actions, one file each (address, DNS, gate, …).
 //! - [`api`]: the REST API (axum), its error type and OpenAPI document.
 //! - [`cli`]: the command-line interface, one file per noun.
 //! - [`config`]: layered settings (file, then `KOLOKASI_*` environment).
 
+pub mod actions;
 pub mod api;
 pub mod capacity;
 pub mod cli;
 pub mod config;
+pub mod dns;
 pub mod domain;
+pub mod engine;
 pub mod ipam;
+pub mod lab;
 pub mod lifecycle;
 pub mod secrets;
 pub mod service;

@@ -7,7 +7,9 @@ mod datacenter;
 mod demo;
 mod ipam;
 mod output;
+mod playbook;
 mod request;
+mod run;
 mod serve;
 
 use std::path::PathBuf;
@@ -48,6 +50,12 @@ enum Noun {
     /// Requests: submit, list, show, and every SOP step.
     #[command(subcommand)]
     Request(request::RequestCmd),
+    /// Provisioning and decommissioning runs: start, status, plan, retry, skip, unwind.
+    #[command(subcommand)]
+    Run(run::RunCmd),
+    /// Playbooks: check, list, actions.
+    #[command(subcommand)]
+    Playbook(playbook::PlaybookCmd),
     /// Capacity check of a request (SOP step 3).
     #[command(subcommand)]
     Capacity(capacity::CapacityCmd),
@@ -82,7 +90,18 @@ impl Ctx {
             .with_context(|| format!("cannot open the database {}", redact_url(&self.settings.database_url)))?;
         let service = Service::new(store, self.settings.inventory()?, self.settings.calendar()?, key);
         service.ensure_pools().await?;
-        Ok(service)
+        // Lifecycle events that start runs need the playbook definitions, whichever front end moves them.
+        let playbooks = crate::engine::Engine::load_playbooks(self.settings.playbook_dir().as_deref(), &crate::actions::builtin())?;
+        Ok(service.with_run_definitions(crate::engine::definitions(&playbooks)))
+    }
+
+    /// The engine over the service, with the configured drivers and playbooks.
+    pub async fn engine(&self) -> anyhow::Result<crate::engine::Engine> {
+        let service = self.service().await?;
+        let registry = crate::actions::builtin();
+        let playbooks = crate::engine::Engine::load_playbooks(self.settings.playbook_dir().as_deref(), &registry)?;
+        let drivers = crate::engine::Drivers::default();
+        Ok(crate::engine::Engine::new(service, drivers, registry, playbooks)?)
     }
 
     pub fn actor(&self) -> anyhow::Result<&Actor> {
@@ -131,6 +150,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let ctx = Ctx { settings, actor, json: cli.json };
     match cli.command {
         Noun::Request(cmd) => request::run(&ctx, cmd).await,
+        Noun::Run(cmd) => run::run(&ctx, cmd).await,
+        Noun::Playbook(cmd) => playbook::run(&ctx, cmd).await,
         Noun::Capacity(cmd) => capacity::run(&ctx, cmd).await,
         Noun::Datacenter(cmd) => datacenter::run(&ctx, cmd).await,
         Noun::Ipam(cmd) => ipam::run(&ctx, cmd).await,

@@ -55,11 +55,24 @@ pub struct Service {
     pub inventory: Arc<Inventory>,
     pub calendar: Arc<Calendar>,
     key: Option<Arc<MasterKey>>,
+    /// Playbook definitions by name (JSON), set by the engine: runs are created from them in
+    /// the same transaction as the lifecycle event that starts them.
+    run_definitions: Arc<std::collections::BTreeMap<String, String>>,
 }
 
 impl Service {
     pub fn new(store: Store, inventory: Inventory, calendar: Calendar, key: Option<MasterKey>) -> Self {
-        Self { store, inventory: Arc::new(inventory), calendar: Arc::new(calendar), key: key.map(Arc::new) }
+        Self { store, inventory: Arc::new(inventory), calendar: Arc::new(calendar), key: key.map(Arc::new), run_definitions: Arc::default() }
+    }
+
+    pub fn with_run_definitions(mut self, definitions: std::collections::BTreeMap<String, String>) -> Self {
+        self.run_definitions = Arc::new(definitions);
+        self
+    }
+
+    /// The playbook a request of `kind` is provisioned with.
+    pub fn provisioning_playbook(kind: crate::domain::RequestKind) -> &'static str {
+        kind.as_str()
     }
 
     pub(crate) fn key(&self) -> Result<&MasterKey, ServiceError> {

@@ -231,6 +231,22 @@ impl Service {
             }
         }
 
+        // Runs start in the same transaction as the lifecycle event that starts them.
+        let run_to_create = match event {
+            EventKind::StartProvisioning => Some(Service::provisioning_playbook(row.form.kind)),
+            EventKind::ApproveRevocation => Some("decommission"),
+            _ => None,
+        };
+        if let Some(name) = run_to_create {
+            if let Some(def) = self.run_definitions.get(name) {
+                w.create_run(id.as_str(), name, def).await?;
+            }
+        }
+        if event == EventKind::HardwareReceived {
+            // Wake the provisioning run waiting at its hardware gate.
+            let run_id = format!("{id}/{}", Service::provisioning_playbook(row.form.kind));
+            w.set_run_status(&run_id, "pending").await?;
+        }
         w.add_event(id, event, before_state, next, actor, now, reason.as_deref()).await?;
         let events = w.events(id).await?;
         row.state = next;

@@ -8,6 +8,7 @@ mod audit;
 mod capacity;
 mod ipam;
 mod requests;
+mod runs;
 mod schema;
 
 use std::str::FromStr;
@@ -19,6 +20,7 @@ use time::OffsetDateTime;
 pub use audit::{AuditEntry, AuditRecord, ChainBreak};
 pub use ipam::{AllocationRecord, PoolUsage};
 pub use requests::{EventRecord, ListFilter, RequestRow, RequestSummary};
+pub use runs::{NewRunEvent, RunEvent, RunRow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

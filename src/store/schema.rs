@@ -129,4 +129,35 @@ pub const MIGRATIONS: &[(i64, &[&str])] = &[
             "CREATE INDEX IF NOT EXISTS ip_alloc_request ON ip_allocations (request_id)",
         ],
     ),
+    (
+        3,
+        &[
+            "CREATE TABLE IF NOT EXISTS runs (
+                id TEXT PRIMARY KEY,
+                request_id TEXT NOT NULL,
+                playbook TEXT NOT NULL,
+                definition_json TEXT NOT NULL,
+                status TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                lease_owner TEXT,
+                lease_until BIGINT
+            )",
+            "CREATE UNIQUE INDEX IF NOT EXISTS runs_request_playbook ON runs (request_id, playbook)",
+            "CREATE INDEX IF NOT EXISTS runs_status ON runs (status, created_at)",
+            "CREATE TABLE IF NOT EXISTS run_events (
+                run_id TEXT NOT NULL,
+                step_index BIGINT NOT NULL,
+                attempt BIGINT NOT NULL,
+                event TEXT NOT NULL,
+                seq BIGINT NOT NULL,
+                at BIGINT NOT NULL,
+                actor TEXT NOT NULL,
+                output_json TEXT,
+                error TEXT,
+                reason TEXT,
+                PRIMARY KEY (run_id, step_index, attempt, event)
+            )",
+        ],
+    ),
 ];

@@ -1,0 +1,215 @@
+//! `kolokasi run …`: start a request's provisioning (or decommissioning) run in the foreground
+//! with progress, show its steps, plan it, and the operator's controls.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::Ctx;
+use super::output::{print_json, print_table};
+use crate::domain::RequestId;
+use crate::engine::{Engine, Progress, ProgressPhase, RunStatus, RunView, StepStatus};
+use crate::lifecycle::State;
+use crate::service::{Command, Service};
+
+#[derive(Debug, Subcommand)]
+pub enum RunCmd {
+    /// Start (or resume) the request's run in the foreground, with progress.
+    Start(Target),
+    /// The run's steps and their status.
+    Status(Target),
+    /// What each step would do, without changing anything.
+    Plan(Target),
+    /// Re-run a step (default: the failed one), then continue.
+    Retry {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        step: Option<String>,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Skip a step (default: the failed one) with a recorded reason, then continue.
+    Skip {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        step: Option<String>,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Undo every step that did work, last first.
+    Unwind {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Drive every unfinished run (after a crash or restart).
+    Resume,
+}
+
+#[derive(Debug, Args)]
+pub struct Target {
+    request: String,
+    /// The playbook (default: decommission if it exists, else the provisioning one).
+    #[arg(long)]
+    playbook: Option<String>,
+}
+
+async fn run_id(engine: &Engine, t: &Target) -> anyhow::Result<(RequestId, String)> {
+    let id = RequestId::parse(&t.request)?;
+    if let Some(p) = &t.playbook {
+        return Ok((id.clone(), Engine::run_id(id.as_str(), p)));
+    }
+    let runs = engine.service().store.runs_for_request(id.as_str()).await?;
+    let chosen = runs.iter().find(|r| r.playbook == "decommission").or_else(|| runs.first());
+    match chosen {
+        Some(r) => Ok((id, r.id.clone())),
+        None => {
+            let row = engine.service().store.request(&id).await?;
+            Ok((id, Engine::run_id(row.id.as_str(), Service::provisioning_playbook(row.form.kind))))
+        }
+    }
+}
+
+pub async fn run(ctx: &Ctx, cmd: RunCmd) -> anyhow::Result<ExitCode> {
+    let engine = ctx.engine().await?;
+    match cmd {
+        RunCmd::Start(t) => {
+            let (id, run) = run_id(&engine, &t).await?;
+            let row = engine.service().store.request(&id).await?;
+            if row.state == State::Approved {
+                // SOP step 6: telling the unit it is approved starts provisioning.
+                engine.service().apply(ctx.actor()?, &id, Command::StartProvisioning { reason: None }).await?;
+            }
+            engine.service().store.run(&run).await.with_context(|| format!("{id} has no run yet: it starts when the request is approved and the team starts provisioning"))?;
+            drive(ctx, &engine, &run).await
+        }
+        RunCmd::Status(t) => {
+            let (_, run) = run_id(&engine, &t).await?;
+            let (_, view) = engine.view(&run).await?;
+            if ctx.json { print_json(&serde_json::json!({ "run": run, "view": view })) } else { print_status(&run, &view) }
+            Ok(ExitCode::SUCCESS)
+        }
+        RunCmd::Plan(t) => {
+            let (id, run) = run_id(&engine, &t).await?;
+            let lines = engine.plan(&id, &run).await?;
+            if ctx.json {
+                print_json(&lines);
+            } else {
+                println!("Rencana {run} (tidak ada perubahan):");
+                for (i, (step, what)) in lines.iter().enumerate() {
+                    println!("  {:>2}. {step:<16} {what}", i + 1);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        RunCmd::Retry { target, step, reason } => {
+            let (_, run) = run_id(&engine, &target).await?;
+            let name = engine.retry(ctx.actor()?, &run, step.as_deref(), &reason).await?;
+            eprintln!("re-running step {name}");
+            drive(ctx, &engine, &run).await
+        }
+        RunCmd::Skip { target, step, reason } => {
+            let (_, run) = run_id(&engine, &target).await?;
+            let name = engine.skip(ctx.actor()?, &run, step.as_deref(), &reason).await?;
+            eprintln!("skipped step {name}");
+            drive(ctx, &engine, &run).await
+        }
+        RunCmd::Unwind { target, reason } => {
+            let (_, run) = run_id(&engine, &target).await?;
+            engine.unwind(ctx.actor()?, &run, &reason).await?;
+            drive(ctx, &engine, &run).await
+        }
+        RunCmd::Resume => {
+            let runs = engine.service().store.runs_with_status(&["pending", "running", "unwinding"], 1000).await?;
+            for r in runs {
+                eprintln!("resuming {}", r.id);
+                drive(ctx, &engine, &r.id).await?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Drives a run in the foreground: a progress bar for people, JSON lines with `--json`.
+async fn drive(ctx: &Ctx, engine: &Engine, run: &str) -> anyhow::Result<ExitCode> {
+    let (pb_def, _) = engine.view(run).await?;
+    let bar = ProgressBar::new(pb_def.steps.len() as u64);
+    if ctx.json {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    bar.set_style(ProgressStyle::with_template("{spinner} [{bar:20}] {pos}/{len} {msg}").expect("template").progress_chars("=> "));
+    bar.enable_steady_tick(Duration::from_millis(120));
+    let json = ctx.json;
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let observer = |p: &Progress| {
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({ "run": p.run_id, "step": p.step, "index": p.index, "total": p.total, "phase": format!("{:?}", p.phase).to_lowercase(), "detail": p.detail, "elapsed_ms": p.elapsed_ms as u64 })
+            );
+            return;
+        }
+        let mark = match p.phase {
+            ProgressPhase::Started => {
+                bar.set_message(format!("{} …", p.step));
+                return;
+            }
+            ProgressPhase::Retrying => "↻",
+            ProgressPhase::Succeeded => {
+                bar.inc(1);
+                "✔"
+            }
+            ProgressPhase::Waiting => "⏸",
+            ProgressPhase::Failed => "✘",
+            ProgressPhase::Undoing => return bar.set_message(format!("undo {} …", p.step)),
+            ProgressPhase::Undone => "↺",
+            ProgressPhase::UndoFailed => "✘",
+        };
+        let line = format!("{mark} {:<16} {:>6} ms  {}", p.step, p.elapsed_ms, p.detail);
+        if tty { bar.println(line) } else { eprintln!("{line}") }
+    };
+    let started = std::time::Instant::now();
+    let view = engine.drive(run, &observer).await?;
+    bar.finish_and_clear();
+    if json {
+        print_json(&serde_json::json!({ "run": run, "status": view.status, "elapsed_ms": started.elapsed().as_millis() as u64 }));
+    } else {
+        println!("{run}: {} in {} ms", view.status.as_str(), started.elapsed().as_millis());
+        if let Some(s) = view.current() {
+            match &s.status {
+                StepStatus::Failed { error } => println!("  failed at {}: {error}\n  then: kolokasi run retry|skip|unwind {} --reason …", s.name, run.split('/').next().unwrap_or("")),
+                StepStatus::Waiting { reason } => println!("  waiting at {}: {reason}", s.name),
+                _ => {}
+            }
+        }
+    }
+    Ok(match view.status {
+        RunStatus::Succeeded | RunStatus::Waiting | RunStatus::Unwound => ExitCode::SUCCESS,
+        _ => ExitCode::from(3),
+    })
+}
+
+fn print_status(run: &str, view: &RunView) {
+    println!("{run}: {}", view.status.as_str());
+    let rows: Vec<Vec<String>> = view
+        .steps
+        .iter()
+        .map(|s| {
+            let (status, detail) = match &s.status {
+                StepStatus::Failed { error } => ("failed".to_string(), error.clone()),
+                StepStatus::Waiting { reason } => ("waiting".into(), reason.clone()),
+                StepStatus::Skipped { reason } => ("skipped".into(), reason.clone()),
+                StepStatus::UndoFailed { error } => ("undo_failed".into(), error.clone()),
+                other => (format!("{other:?}").to_lowercase(), s.output.as_ref().map(|o| o.to_string()).unwrap_or_default()),
+            };
+            vec![(s.index + 1).to_string(), s.name.clone(), s.action.clone(), s.attempt.to_string(), status, detail]
+        })
+        .collect();
+    print_table(&["#", "STEP", "ACTION", "TRY", "STATUS", "DETAIL"], &rows);
+}

@@ -1,0 +1,384 @@
+//! Drives one run to its next resting point (succeeded, waiting at a gate, failed, unwound,
+//! stuck), writing the run log before and after every side effect so that a crash anywhere
+//! resumes to the same end state.
+
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+use super::action::{ActionCtx, Outcome, StepError};
+use super::playbook::{Playbook, resolve};
+use super::run_log::{RUN_LEVEL, RunStatus, RunView, StepStatus, derive, needs_undo};
+use super::{Engine, EngineError};
+use crate::lifecycle::{Actor, EventKind, next_state};
+use crate::service::Command;
+use crate::store::{NewRunEvent, RequestRow};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressPhase {
+    Started,
+    Retrying,
+    Succeeded,
+    Waiting,
+    Failed,
+    Undoing,
+    Undone,
+    UndoFailed,
+}
+
+/// What the executor reports as it goes (progress bars, `--json` event streams, metrics).
+#[derive(Debug, Clone)]
+pub struct Progress {
+    pub run_id: String,
+    pub step: String,
+    pub index: usize,
+    pub total: usize,
+    pub phase: ProgressPhase,
+    pub detail: String,
+    pub elapsed_ms: u128,
+}
+
+pub type Observer<'a> = &'a (dyn Fn(&Progress) + Send + Sync);
+
+fn crash_hook(step: &str, phase: &str) {
+    // Test hook for the crash tests: `KOLOKASI_TEST_CRASH_AT=step:phase` aborts the process at
+    // that point, as a SIGKILL would.
+    if let Ok(at) = std::env::var("KOLOKASI_TEST_CRASH_AT") {
+        if at == format!("{step}:{phase}") {
+            eprintln!("kolokasi: test crash at {at}");
+            std::process::abort();
+        }
+    }
+}
+
+impl Engine {
+    pub(crate) fn definition(&self, json: &str) -> Result<Playbook, EngineError> {
+        serde_json::from_str(json).map_err(|e| EngineError::Corrupt(e.to_string()))
+    }
+
+    /// The run's current view, from its log.
+    pub async fn view(&self, run_id: &str) -> Result<(Playbook, RunView), EngineError> {
+        let run = self.service().store.run(run_id).await?;
+        let pb = self.definition(&run.definition_json)?;
+        let events = self.service().store.run_events(run_id).await?;
+        Ok((pb.clone(), derive(&pb, &events)))
+    }
+
+    /// Drives the run until it rests; holds the run's lease while doing so.
+    pub async fn drive(&self, run_id: &str, observer: Observer<'_>) -> Result<RunView, EngineError> {
+        let store = &self.service().store;
+        if !store.take_lease(run_id, &self.owner, self.lease).await? {
+            return Err(EngineError::Leased(run_id.to_string()));
+        }
+        let result = self.drive_leased(run_id, observer).await;
+        store.release_lease(run_id, &self.owner).await?;
+        result
+    }
+
+    pub(crate) async fn drive_leased(&self, run_id: &str, observer: Observer<'_>) -> Result<RunView, EngineError> {
+        let store = &self.service().store;
+        // A run driven while it waits at a gate checks the gate once (the person may have
+        // recorded what it waits for); if it still waits, the run rests again.
+        let mut gate_checked = false;
+        loop {
+            let (pb, view) = self.view(run_id).await?;
+            store.set_run_status(run_id, view.status.as_str()).await?;
+            match view.status {
+                RunStatus::Waiting if !gate_checked => {
+                    gate_checked = true;
+                    let index = view.current().expect("a waiting run has a current step").index;
+                    if self.run_step(run_id, &pb, &view, index, observer).await? {
+                        let (_, view) = self.view(run_id).await?;
+                        store.set_run_status(run_id, view.status.as_str()).await?;
+                        return Ok(view);
+                    }
+                }
+                RunStatus::Succeeded => {
+                    let run = store.run(run_id).await?;
+                    self.apply_on_success(&run.request_id, &pb, run_id).await?;
+                    return Ok(view);
+                }
+                RunStatus::Failed | RunStatus::Waiting | RunStatus::Stuck | RunStatus::Unwound => return Ok(view),
+                RunStatus::Unwinding => {
+                    let step = view.steps.iter().rev().find(|s| needs_undo(s)).expect("unwinding has a step to undo").clone();
+                    self.undo_step(run_id, &pb, &view, step.index, observer).await?;
+                }
+                RunStatus::Pending | RunStatus::Running => {
+                    let index = view.current().expect("a running run has a current step").index;
+                    if !store.renew_lease(run_id, &self.owner, self.lease).await? {
+                        return Err(EngineError::Leased(run_id.to_string()));
+                    }
+                    let waiting = self.run_step(run_id, &pb, &view, index, observer).await?;
+                    if waiting {
+                        let (_, view) = self.view(run_id).await?;
+                        store.set_run_status(run_id, view.status.as_str()).await?;
+                        return Ok(view);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The values references may name.
+    pub(crate) fn scope(&self, request: &RequestRow, view: &RunView) -> Value {
+        let form = &request.form;
+        let steps: serde_json::Map<String, Value> =
+            view.steps.iter().filter_map(|s| s.output.as_ref().map(|o| (s.name.clone(), o.clone()))).collect();
+        let placement = request.capacity.as_ref().and_then(|c| c.placements.first()).map(|p| {
+            json!({ "noc": p.noc, "rack": p.rack, "from_u": p.from_u, "to_u": p.to_u, "location": p.location() })
+        });
+        json!({
+            "request": {
+                "id": request.id,
+                "kind": form.kind,
+                "domain": form.domain,
+                "unit": form.unit.name,
+                "official": form.official.name,
+                "contact": form.contact,
+                "email": form.email,
+                "server": form.servers.first(),
+                "servers": form.servers,
+            },
+            "steps": steps,
+            "hardware": request.hardware,
+            "placement": placement,
+        })
+    }
+
+    /// Runs step `index` once (with in-step retries). Returns true if it waits at a gate.
+    async fn run_step(&self, run_id: &str, pb: &Playbook, view: &RunView, index: usize, observer: Observer<'_>) -> Result<bool, EngineError> {
+        let store = &self.service().store;
+        let step = &pb.steps[index];
+        let sv = &view.steps[index];
+        let action = self.env.registry.get(&step.action).ok_or_else(|| EngineError::Invalid(format!("unknown action {}", step.action)))?.clone();
+        let run = store.run(run_id).await?;
+        let request_id = crate::domain::RequestId::parse(&run.request_id).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+        let request = store.request(&request_id).await?;
+        let report = |phase, detail: String, t: &Instant| {
+            observer(&Progress {
+                run_id: run_id.into(),
+                step: step.name.clone(),
+                index,
+                total: pb.steps.len(),
+                phase,
+                detail,
+                elapsed_ms: t.elapsed().as_millis(),
+            })
+        };
+        let started = Instant::now();
+        let attempt = sv.attempt;
+        let actor = self.owner.as_str();
+
+        // Parameters: those saved when the step first started (a resumed step sees the same).
+        let params = match &sv.params {
+            Some(p) => p.clone(),
+            None => match resolve(&Value::Object(step.with.clone()), &self.scope(&request, view)) {
+                Ok(p) => p,
+                Err(e) => {
+                    let error = format!("cannot resolve parameters: {e}");
+                    store.append_run_event(run_id, &ev(index, attempt, "failed", actor).error(&error)).await?;
+                    report(super::ProgressPhase::Failed, error, &started);
+                    return Ok(false);
+                }
+            },
+        };
+        store.append_run_event(run_id, &ev(index, attempt, "started", actor).output(&params)).await?;
+        report(ProgressPhase::Started, action.describe().into(), &started);
+        crash_hook(&step.name, "before");
+
+        let ctx = ActionCtx { run_id, step: &step.name, request: &request, params: &params, env: &self.env };
+        let _guards = self.env.locks.lock(&action.devices(&params)).await;
+        let mut tries = 0;
+        let outcome = loop {
+            tries += 1;
+            match action.run(&ctx).await {
+                Err(e) if e.is_retryable() && tries < self.retry.attempts => {
+                    report(ProgressPhase::Retrying, format!("try {tries} failed: {e}"), &started);
+                    tokio::time::sleep(self.retry.delay(tries)).await;
+                }
+                other => break other,
+            }
+        };
+        crash_hook(&step.name, "after");
+        match outcome {
+            Ok(Outcome::Done(output)) => {
+                store.append_run_event(run_id, &ev(index, attempt, "succeeded", actor).output(&output)).await?;
+                report(ProgressPhase::Succeeded, summarize(&output), &started);
+                Ok(false)
+            }
+            Ok(Outcome::Wait(reason)) => {
+                store.append_run_event(run_id, &ev(index, attempt, "waiting", actor).reason(&reason)).await?;
+                report(ProgressPhase::Waiting, reason, &started);
+                Ok(true)
+            }
+            Err(e) => {
+                let error = match &e {
+                    StepError::Retryable(m) => format!("{m} (gave up after {tries} tries)"),
+                    StepError::Fatal(m) => m.clone(),
+                };
+                store.append_run_event(run_id, &ev(index, attempt, "failed", actor).error(&error)).await?;
+                report(ProgressPhase::Failed, error, &started);
+                Ok(false)
+            }
+        }
+    }
+
+    async fn undo_step(&self, run_id: &str, pb: &Playbook, view: &RunView, index: usize, observer: Observer<'_>) -> Result<(), EngineError> {
+        let store = &self.service().store;
+        let step = &pb.steps[index];
+        let sv = &view.steps[index];
+        let action = self.env.registry.get(&step.action).ok_or_else(|| EngineError::Invalid(format!("unknown action {}", step.action)))?.clone();
+        let run = store.run(run_id).await?;
+        let request_id = crate::domain::RequestId::parse(&run.request_id).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+        let request = store.request(&request_id).await?;
+        let started = Instant::now();
+        let report = |phase, detail: String| {
+            observer(&Progress {
+                run_id: run_id.into(),
+                step: step.name.clone(),
+                index,
+                total: pb.steps.len(),
+                phase,
+                detail,
+                elapsed_ms: started.elapsed().as_millis(),
+            })
+        };
+        let actor = self.owner.as_str();
+        store.append_run_event(run_id, &ev(index, sv.attempt, "undo_started", actor)).await?;
+        report(ProgressPhase::Undoing, format!("undo {}", action.describe()));
+        crash_hook(&step.name, "undo");
+        let params = sv.params.clone().unwrap_or(Value::Null);
+        let ctx = ActionCtx { run_id, step: &step.name, request: &request, params: &params, env: &self.env };
+        let _guards = self.env.locks.lock(&action.devices(&params)).await;
+        let mut tries = 0;
+        let result = loop {
+            tries += 1;
+            match action.undo(&ctx, sv.output.as_ref()).await {
+                Err(e) if e.is_retryable() && tries < self.retry.attempts => tokio::time::sleep(self.retry.delay(tries)).await,
+                other => break other,
+            }
+        };
+        match result {
+            Ok(()) => {
+                store.append_run_event(run_id, &ev(index, sv.attempt, "undone", actor)).await?;
+                report(ProgressPhase::Undone, String::new());
+            }
+            Err(e) => {
+                // An undo that fails leaves the run stuck, visibly, for an operator.
+                store.append_run_event(run_id, &ev(index, sv.attempt, "undo_failed", actor).error(&e.to_string())).await?;
+                report(ProgressPhase::UndoFailed, e.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the playbook's lifecycle events after success, skipping any already applied.
+    async fn apply_on_success(&self, request_id: &str, pb: &Playbook, run_id: &str) -> Result<(), EngineError> {
+        let id = crate::domain::RequestId::parse(request_id).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+        for event in &pb.on_success {
+            let row = self.service().store.request(&id).await?;
+            let role = event.allowed_roles()[0];
+            if next_state(row.state, *event, row.form.kind, role).is_err() {
+                continue;
+            }
+            let reason = Some(format!("run {run_id} succeeded"));
+            let command = match event {
+                EventKind::HandOver => Command::HandOver { reason },
+                EventKind::ReportLive => Command::ReportLive { reason },
+                EventKind::Decommissioned => Command::Decommissioned { reason },
+                other => return Err(EngineError::Invalid(format!("on_success cannot apply {other}"))),
+            };
+            let actor = Actor { name: "kolokasi".into(), role };
+            self.service().apply(&actor, &id, command).await?;
+        }
+        Ok(())
+    }
+}
+
+/// A short, secret-free summary of a step output for progress lines.
+fn summarize(output: &Value) -> String {
+    match output {
+        Value::Object(m) => m
+            .iter()
+            .filter(|(_, v)| v.is_string() || v.is_number())
+            .take(3)
+            .map(|(k, v)| format!("{k}={}", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => String::new(),
+    }
+}
+
+pub(crate) fn ev<'a>(step_index: usize, attempt: i64, event: &'a str, actor: &'a str) -> NewRunEvent<'a> {
+    NewRunEvent { step_index: step_index as i64, attempt, event, actor, output: None, error: None, reason: None }
+}
+
+pub(crate) fn run_ev<'a>(attempt: i64, event: &'a str, actor: &'a str) -> NewRunEvent<'a> {
+    NewRunEvent { step_index: RUN_LEVEL, attempt, event, actor, output: None, error: None, reason: None }
+}
+
+impl<'a> NewRunEvent<'a> {
+    pub fn output(mut self, v: &'a Value) -> Self {
+        self.output = Some(v);
+        self
+    }
+    pub fn error(mut self, e: &'a str) -> Self {
+        self.error = Some(e);
+        self
+    }
+    pub fn reason(mut self, r: &'a str) -> Self {
+        self.reason = Some(r);
+        self
+    }
+}
+
+/// True if the step's latest attempt may be retried by an operator.
+pub fn retryable_status(s: &StepStatus) -> bool {
+    matches!(s, StepStatus::Failed { .. } | StepStatus::Succeeded | StepStatus::Skipped { .. } | StepStatus::Waiting { .. })
+}
+
+impl Engine {
+    /// What each step would do, without changing anything. References to outputs of steps
+    /// that have not run yet are shown as written.
+    pub async fn plan(&self, request_id: &crate::domain::RequestId, run_id: &str) -> Result<Vec<(String, String)>, EngineError> {
+        let request = self.service().store.request(request_id).await?;
+        let (pb, view) = match self.service().store.run(run_id).await {
+            Ok(run) => {
+                let pb = self.definition(&run.definition_json)?;
+                let events = self.service().store.run_events(run_id).await?;
+                let view = derive(&pb, &events);
+                (pb, view)
+            }
+            Err(crate::store::StoreError::NotFound(_)) => {
+                let name = run_id.rsplit('/').next().unwrap_or_default();
+                let pb = self.playbooks.get(name).cloned().ok_or_else(|| EngineError::Invalid(format!("no playbook {name}")))?;
+                let view = derive(&pb, &[]);
+                (pb, view)
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let scope = self.scope(&request, &view);
+        let mut out = Vec::new();
+        for (step, sv) in pb.steps.iter().zip(&view.steps) {
+            let params = resolve_partial(&Value::Object(step.with.clone()), &scope);
+            let action = self.env.registry.get(&step.action).ok_or_else(|| EngineError::Invalid(format!("unknown action {}", step.action)))?;
+            let ctx = ActionCtx { run_id, step: &step.name, request: &request, params: &params, env: &self.env };
+            let done = match &sv.status {
+                StepStatus::Succeeded => " [done]",
+                StepStatus::Skipped { .. } => " [skipped]",
+                _ => "",
+            };
+            out.push((step.name.clone(), format!("{}{done}", action.plan(&ctx))));
+        }
+        Ok(out)
+    }
+}
+
+/// Resolves what can be resolved; leaves `${…}` that has no value yet as written.
+fn resolve_partial(value: &Value, scope: &Value) -> Value {
+    match value {
+        Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), resolve_partial(v, scope))).collect()),
+        Value::Array(a) => Value::Array(a.iter().map(|v| resolve_partial(v, scope)).collect()),
+        other => resolve(other, scope).unwrap_or_else(|_| other.clone()),
+    }
+}

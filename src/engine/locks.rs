@@ -1,0 +1,37 @@
+//! Per-device serialisation: two runs never interleave their changes on one switch or
+//! firewall; runs on different devices go in parallel.
+//!
+//! In one process a mutex per device name does it. Several `serve` processes on PostgreSQL
+//! also take a session advisory lock keyed by the device name for the step's duration.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::OwnedMutexGuard;
+
+#[derive(Default, Clone)]
+pub struct DeviceLocks {
+    locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+impl DeviceLocks {
+    /// Locks all `devices` in name order (a fixed order cannot deadlock).
+    pub async fn lock(&self, devices: &[String]) -> Vec<OwnedMutexGuard<()>> {
+        let mut names: Vec<&String> = devices.iter().collect();
+        names.sort();
+        names.dedup();
+        let mut guards = Vec::with_capacity(names.len());
+        for name in names {
+            let m = self.locks.lock().expect("lock map").entry(name.clone()).or_default().clone();
+            guards.push(m.lock_owned().await);
+        }
+        guards
+    }
+}
+
+/// A stable 64-bit key for PostgreSQL advisory locks.
+pub fn advisory_key(device: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(format!("kolokasi-device:{device}").as_bytes());
+    i64::from_be_bytes(d[..8].try_into().expect("8 bytes"))
+}

@@ -1,0 +1,133 @@
+//! The provisioning engine: runs of playbooks, step by step, each step a forward action with
+//! its undo (the model is oxidecomputer/steno and omicron's sagas).
+//!
+//! - [`playbook`]: YAML schema, loading and checking, reference resolution.
+//! - [`action`]: the `Action` trait and the registry of actions by name.
+//! - [`run_log`]: step and run status derived from the append-only run log.
+//! - [`executor`]: drives one run: next step, retries, gates, unwinding, crash-safe bookkeeping.
+//! - [`control`]: what operators do to a run: retry a step, skip it, unwind.
+//! - [`worker`]: claims runs with a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL).
+//! - [`retry`], [`locks`]: backoff policy, per-device serialisation.
+//!
+//! Owns the run log; must not change a request's lifecycle except through the service layer.
+
+pub mod action;
+pub mod control;
+pub mod executor;
+pub mod locks;
+pub mod playbook;
+pub mod retry;
+pub mod run_log;
+pub mod worker;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+pub use action::{Action, ActionCtx, BoxFuture, Outcome, Param, ParamKind, Registry, StepError};
+pub use executor::{Progress, ProgressPhase};
+pub use playbook::{Playbook, PlaybookError};
+pub use run_log::{RunStatus, RunView, StepStatus, StepView};
+
+use crate::service::{Service, ServiceError};
+use crate::store::StoreError;
+
+/// The drivers actions reach the world through, configured once per process.
+#[derive(Default, Clone)]
+pub struct Drivers {
+    // TODO(design): DNS providers by name land with the DNS drivers.
+}
+
+/// What actions may use.
+pub struct Env {
+    pub service: Service,
+    pub drivers: Drivers,
+    pub locks: locks::DeviceLocks,
+    /// The actions, by name (decommissioning looks up the provisioning steps' actions here).
+    pub registry: Registry,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Playbook(#[from] PlaybookError),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    #[error("storage failed")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("run {0} is held by another worker")]
+    Leased(String),
+    #[error("stored run definition is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// The engine of one process.
+#[derive(Clone)]
+pub struct Engine {
+    pub env: Arc<Env>,
+    pub playbooks: Arc<BTreeMap<String, Playbook>>,
+    /// This process's worker identity (lease owner).
+    pub owner: String,
+    pub retry: retry::RetryPolicy,
+    pub lease: time::Duration,
+}
+
+/// The playbooks shipped with kolokasi, for when no `playbook_dir` is configured.
+pub const BUILTIN_PLAYBOOKS: &[(&str, &str)] = &[
+    ("playbooks/colocation.yaml", include_str!("../../playbooks/colocation.yaml")),
+    ("playbooks/hosting.yaml", include_str!("../../playbooks/hosting.yaml")),
+    ("playbooks/decommission.yaml", include_str!("../../playbooks/decommission.yaml")),
+];
+
+impl Engine {
+    /// Builds the engine and tells the service which playbook runs to create on which events.
+    pub fn new(service: Service, drivers: Drivers, registry: Registry, playbooks: Vec<Playbook>) -> Result<Self, EngineError> {
+        let map: BTreeMap<String, Playbook> = playbooks.into_iter().map(|p| (p.name.clone(), p)).collect();
+        for needed in ["colocation", "hosting", "decommission"] {
+            if !map.contains_key(needed) {
+                return Err(EngineError::Invalid(format!("the playbook {needed:?} is missing")));
+            }
+        }
+        let service = service.with_run_definitions(definitions(map.values()));
+        let owner = format!("{}-{}", hostname(), std::process::id());
+        Ok(Self {
+            env: Arc::new(Env { service, drivers, locks: locks::DeviceLocks::default(), registry }),
+            playbooks: Arc::new(map),
+            owner,
+            retry: retry::RetryPolicy::default(),
+            lease: time::Duration::seconds(30),
+        })
+    }
+
+    pub fn service(&self) -> &Service {
+        &self.env.service
+    }
+
+    /// Loads and checks playbooks from a folder, or the built-in ones.
+    pub fn load_playbooks(dir: Option<&Path>, registry: &Registry) -> Result<Vec<Playbook>, PlaybookError> {
+        match dir {
+            Some(dir) => {
+                let mut out = Vec::new();
+                let entries = std::fs::read_dir(dir).map_err(|e| PlaybookError::Read { file: dir.display().to_string(), message: e.to_string() })?;
+                let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "yaml")).collect();
+                paths.sort();
+                for p in paths {
+                    out.push(Playbook::load(&p, registry)?);
+                }
+                Ok(out)
+            }
+            None => BUILTIN_PLAYBOOKS.iter().map(|(file, text)| Playbook::parse(text, file, registry)).collect(),
+        }
+    }
+}
+
+/// Playbook definitions by name, as runs store them.
+pub fn definitions<'a>(playbooks: impl IntoIterator<Item = &'a Playbook>) -> BTreeMap<String, String> {
+    playbooks.into_iter().map(|p| (p.name.clone(), serde_json::to_string(p).expect("serialisable"))).collect()
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "kolokasi".into())
+}

@@ -1,0 +1,135 @@
+//! The local lab's description (`$KOLOKASI_LAB_DIR/lab.json`, written by `deploy/lab/lab.sh up`):
+//! addresses, ports, keys and zones of the real servers the tests, the demo and the benchmarks
+//! run against. Reading it fails with a message that says how to start the lab.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::secrets::Secret;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Lab {
+    pub lab_dir: PathBuf,
+    pub bind: BindServer,
+    pub powerdns: PowerDnsServer,
+    pub zones: Zones,
+    pub ssh: SshLogin,
+    pub hosts: BTreeMap<String, LabHost>,
+    pub ipam: LabIpam,
+    #[serde(default)]
+    pub smtp: Option<SmtpSink>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BindServer {
+    pub server: String,
+    pub tsig_key_name: String,
+    pub tsig_algorithm: String,
+    pub tsig_secret_file: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PowerDnsServer {
+    pub server: String,
+    pub api_url: String,
+    pub api_key_file: PathBuf,
+    pub server_id: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Zones {
+    pub forward: String,
+    pub reverse_v4: String,
+    pub reverse_v6: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SshLogin {
+    pub user: String,
+    pub private_key_file: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LabHost {
+    pub address: String,
+    pub ssh_port: u16,
+    pub host_key: String,
+    pub netns: String,
+    #[serde(default)]
+    pub hostname: Option<String>,
+    #[serde(default)]
+    pub ovsdb: Option<String>,
+    #[serde(default)]
+    pub bridge: Option<String>,
+    #[serde(default)]
+    pub ports: Vec<String>,
+    #[serde(default)]
+    pub test_address: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LabIpam {
+    pub v4: String,
+    pub v6: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SmtpSink {
+    pub server: String,
+    pub maildir: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    #[error("the lab is not up ({path} is missing): start it with `bash deploy/lab/lab.sh up` (as root)")]
+    NotUp { path: String },
+    #[error("cannot read {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid lab description: {message}")]
+    Parse { path: String, message: String },
+    #[error("the lab has no host {0:?}")]
+    NoHost(String),
+}
+
+impl Lab {
+    /// The lab folder: `KOLOKASI_LAB_DIR`, else `/tmp/kolokasi-lab`.
+    pub fn dir() -> PathBuf {
+        std::env::var_os("KOLOKASI_LAB_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp/kolokasi-lab"))
+    }
+
+    pub fn load() -> Result<Self, LabError> {
+        Self::load_from(&Self::dir().join("lab.json"))
+    }
+
+    pub fn load_from(path: &Path) -> Result<Self, LabError> {
+        let p = path.display().to_string();
+        if !path.exists() {
+            return Err(LabError::NotUp { path: p });
+        }
+        let text = std::fs::read_to_string(path).map_err(|source| LabError::Read { path: p.clone(), source })?;
+        serde_json::from_str(&text).map_err(|e| LabError::Parse { path: p, message: e.to_string() })
+    }
+
+    pub fn host(&self, name: &str) -> Result<&LabHost, LabError> {
+        self.hosts.get(name).ok_or_else(|| LabError::NoHost(name.to_string()))
+    }
+
+    fn read_secret(path: &Path) -> Result<Secret, LabError> {
+        let text = std::fs::read_to_string(path).map_err(|source| LabError::Read { path: path.display().to_string(), source })?;
+        Ok(Secret::new(text.trim()))
+    }
+
+    pub fn tsig_secret(&self) -> Result<Secret, LabError> {
+        Self::read_secret(&self.bind.tsig_secret_file)
+    }
+
+    pub fn powerdns_api_key(&self) -> Result<Secret, LabError> {
+        Self::read_secret(&self.powerdns.api_key_file)
+    }
+}

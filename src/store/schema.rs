@@ -160,4 +160,5 @@ pub const MIGRATIONS: &[(i64, &[&str])] = &[
             )",
         ],
     ),
+    (4, &["CREATE INDEX IF NOT EXISTS requests_state_unit ON requests (state, unit_name, id)"]),
 ];

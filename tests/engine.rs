@@ -1,0 +1,303 @@
+//! The engine on its own test actions and on the real playbooks, on SQLite and PostgreSQL:
+//! every step re-run gives the same end state; a failure injected at each step, then unwind,
+//! leaves nothing behind; retry, skip, in-step retries, gates, undo failures that leave a run
+//! stuck; playbook errors named with file, line and step.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use kolokasi::domain::HardwareReceipt;
+use kolokasi::engine::{Action, ActionCtx, BoxFuture, Drivers, Engine, Outcome, Param, Playbook, Registry, RunStatus, StepError, StepStatus};
+use kolokasi::lifecycle::State;
+use kolokasi::service::{Command, Service};
+use serde_json::{Value, json};
+use sqlx::Row;
+
+on_both_databases!(
+    real_playbook_every_step_twice_gives_the_same_end_state,
+    real_playbook_failure_at_each_step_then_unwind_leaves_nothing,
+    decommissioning_undoes_provisioning_and_releases_everything,
+    retryable_faults_are_retried_in_the_step_and_fatal_ones_stop_the_run,
+    undo_failure_leaves_the_run_stuck_and_visible,
+);
+
+/// Wraps every action; fails the named step after its forward work (the harshest point: work
+/// done, success not recorded), or fails every undo when asked.
+struct Injector {
+    inner: Arc<dyn Action>,
+    fail_step: Arc<Mutex<Option<String>>>,
+    fail_undo: Arc<Mutex<bool>>,
+}
+
+impl Action for Injector {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+    fn describe(&self) -> &'static str {
+        self.inner.describe()
+    }
+    fn params(&self) -> &'static [Param] {
+        self.inner.params()
+    }
+    fn outputs(&self) -> &'static [&'static str] {
+        self.inner.outputs()
+    }
+    fn plan(&self, ctx: &ActionCtx<'_>) -> String {
+        self.inner.plan(ctx)
+    }
+    fn run<'a>(&'a self, ctx: &'a ActionCtx<'a>) -> BoxFuture<'a, Result<Outcome, StepError>> {
+        Box::pin(async move {
+            let out = self.inner.run(ctx).await?;
+            if self.fail_step.lock().unwrap().as_deref() == Some(ctx.step) {
+                return Err(StepError::Fatal(format!("injected failure at {}", ctx.step)));
+            }
+            Ok(out)
+        })
+    }
+    fn undo<'a>(&'a self, ctx: &'a ActionCtx<'a>, output: Option<&'a Value>) -> BoxFuture<'a, Result<(), StepError>> {
+        Box::pin(async move {
+            if *self.fail_undo.lock().unwrap() {
+                return Err(StepError::Fatal("injected undo failure".into()));
+            }
+            self.inner.undo(ctx, output).await
+        })
+    }
+}
+
+struct Harness {
+    engine: Engine,
+    fail_step: Arc<Mutex<Option<String>>>,
+    fail_undo: Arc<Mutex<bool>>,
+    _db: TestDb,
+}
+
+async fn harness(db: Db, extra: impl FnOnce(&mut Registry)) -> Harness {
+    let db = fresh_db(db).await;
+    let svc = service(&db).await;
+    let fail_step = Arc::new(Mutex::new(None));
+    let fail_undo = Arc::new(Mutex::new(false));
+    let mut registry = Registry::default();
+    for a in kolokasi::actions::builtin().all() {
+        registry.register(Injector { inner: a.clone(), fail_step: fail_step.clone(), fail_undo: fail_undo.clone() });
+    }
+    extra(&mut registry);
+    let playbooks = Engine::load_playbooks(Some(std::path::Path::new("playbooks")), &registry).unwrap();
+    let mut engine = Engine::new(svc, Drivers::default(), registry, playbooks).unwrap();
+    engine.retry.base = std::time::Duration::from_millis(5);
+    Harness { engine, fail_step, fail_undo, _db: db }
+}
+
+fn quiet(_: &kolokasi::engine::Progress) {}
+
+/// An approved request with its hardware recorded, its provisioning run created.
+async fn provisioning_request(svc: &Service) -> (kolokasi::domain::RequestId, String) {
+    let id = approved_request(svc, sample_form()).await;
+    svc.apply(&operator(), &id, Command::StartProvisioning { reason: None }).await.unwrap();
+    let receipt = HardwareReceipt { serial_number: text("SN-1"), type_brand: text("Dell R650"), switch_port: Some(text("r1p1")) };
+    svc.apply(&inspector(), &id, Command::HardwareReceived { receipt, reason: None }).await.unwrap();
+    let run = Engine::run_id(id.as_str(), "colocation");
+    (id, run)
+}
+
+/// Everything provisioning changes outside the run log.
+async fn world(svc: &Service, request: &str) -> Value {
+    let rows = sqlx::query("SELECT pool, address, purpose FROM ip_allocations WHERE request_id = $1 AND released_at IS NULL ORDER BY purpose")
+        .bind(request)
+        .fetch_all(svc.store.pool())
+        .await
+        .unwrap();
+    let addrs: Vec<Value> = rows.iter().map(|r| json!([r.get::<String, _>(0), r.get::<String, _>(1), r.get::<String, _>(2)])).collect();
+    json!({ "addresses": addrs })
+}
+
+async fn real_playbook_every_step_twice_gives_the_same_end_state(db: Db) {
+    let h = harness(db, |_| {}).await;
+    let svc = h.engine.service().clone();
+    let (id, run) = provisioning_request(&svc).await;
+    let view = h.engine.drive(&run, &quiet).await.unwrap();
+    assert_eq!(view.status, RunStatus::Succeeded);
+    let clean = world(&svc, id.as_str()).await;
+    assert_eq!(clean["addresses"].as_array().unwrap().len(), 2);
+    assert_eq!(svc.request(&id).await.unwrap().state, State::Active, "on_success moved the lifecycle");
+    let (pb, _) = h.engine.view(&run).await.unwrap();
+    for step in &pb.steps {
+        h.engine.retry(&operator(), &run, Some(&step.name), "re-run for the test").await.unwrap();
+        let view = h.engine.drive(&run, &quiet).await.unwrap();
+        assert_eq!(view.status, RunStatus::Succeeded, "after re-running {}", step.name);
+        assert_eq!(world(&svc, id.as_str()).await, clean, "re-running {} changed the world", step.name);
+        let s = view.steps.iter().find(|s| s.name == step.name).unwrap();
+        assert_eq!(s.attempt, 2);
+    }
+}
+
+async fn real_playbook_failure_at_each_step_then_unwind_leaves_nothing(db: Db) {
+    let h = harness(db, |_| {}).await;
+    let svc = h.engine.service().clone();
+    let (pb, _) = (h.engine.playbooks["colocation"].clone(), ());
+    for step in &pb.steps {
+        let (id, run) = provisioning_request(&svc).await;
+        *h.fail_step.lock().unwrap() = Some(step.name.clone());
+        let view = h.engine.drive(&run, &quiet).await.unwrap();
+        assert_eq!(view.status, RunStatus::Failed, "injected at {}", step.name);
+        let failed = view.current().unwrap();
+        assert_eq!(failed.name, step.name);
+        assert!(matches!(&failed.status, StepStatus::Failed { error } if error.contains("injected")));
+        *h.fail_step.lock().unwrap() = None;
+        h.engine.unwind(&operator(), &run, "test unwind").await.unwrap();
+        let view = h.engine.drive(&run, &quiet).await.unwrap();
+        assert_eq!(view.status, RunStatus::Unwound);
+        assert_eq!(world(&svc, id.as_str()).await, json!({ "addresses": [] }), "left behind after failing at {}", step.name);
+    }
+}
+
+async fn decommissioning_undoes_provisioning_and_releases_everything(db: Db) {
+    let h = harness(db, |_| {}).await;
+    let svc = h.engine.service().clone();
+    let (id, run) = provisioning_request(&svc).await;
+    h.engine.drive(&run, &quiet).await.unwrap();
+    let revocation = kolokasi::domain::Revocation { reasons: vec![text("aplikasi ditutup")], effective: None, approved_by: None };
+    svc.apply(&requester(), &id, Command::RequestRevocation { revocation }).await.unwrap();
+    svc.apply(&head(), &id, Command::ApproveRevocation { approved_by: None, reason: None }).await.unwrap();
+    let view = h.engine.drive(&Engine::run_id(id.as_str(), "decommission"), &quiet).await.unwrap();
+    assert_eq!(view.status, RunStatus::Succeeded);
+    assert_eq!(world(&svc, id.as_str()).await, json!({ "addresses": [] }));
+    assert_eq!(svc.request(&id).await.unwrap().state, State::Decommissioned);
+    assert!(svc.store.capacity_usage().await.unwrap().units.is_empty());
+    // Evidence stays: the provisioning run and the allocation history.
+    assert_eq!(svc.store.allocations(Some(id.as_str()), None, 10).await.unwrap().len(), 2);
+    assert_eq!(h.engine.view(&run).await.unwrap().1.status, RunStatus::Succeeded);
+}
+
+/// A test action: fails retryably `n` times, then succeeds; fatally if asked.
+struct Flaky {
+    tries: Arc<Mutex<u32>>,
+}
+
+impl Action for Flaky {
+    fn name(&self) -> &'static str {
+        "flaky"
+    }
+    fn describe(&self) -> &'static str {
+        "fails a few times"
+    }
+    fn params(&self) -> &'static [Param] {
+        const P: &[Param] = &[kolokasi::engine::action::required("fail_times", kolokasi::engine::ParamKind::Integer), kolokasi::engine::action::optional("fatal", kolokasi::engine::ParamKind::Bool)];
+        P
+    }
+    fn outputs(&self) -> &'static [&'static str] {
+        &["tries"]
+    }
+    fn plan(&self, _: &ActionCtx<'_>) -> String {
+        "flaky".into()
+    }
+    fn run<'a>(&'a self, ctx: &'a ActionCtx<'a>) -> BoxFuture<'a, Result<Outcome, StepError>> {
+        Box::pin(async move {
+            let n = {
+                let mut t = self.tries.lock().unwrap();
+                *t += 1;
+                *t
+            };
+            if ctx.params["fatal"] == json!(true) {
+                return Err(StepError::Fatal("the device said no".into()));
+            }
+            if u64::from(n) <= ctx.params["fail_times"].as_u64().unwrap() {
+                return Err(StepError::Retryable(format!("connection refused (try {n})")));
+            }
+            Ok(Outcome::Done(json!({ "tries": n })))
+        })
+    }
+    fn undo<'a>(&'a self, _: &'a ActionCtx<'a>, _: Option<&'a Value>) -> BoxFuture<'a, Result<(), StepError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+async fn custom_run(h: &Harness, yaml: &str) -> String {
+    let svc = h.engine.service();
+    let pb = Playbook::parse(yaml, "test.yaml", &h.engine.env.registry).unwrap();
+    let id = svc.submit(&requester(), sample_form()).await.unwrap();
+    let mut w = svc.store.write().await.unwrap();
+    let run = w.create_run(id.as_str(), &pb.name, &serde_json::to_string(&pb).unwrap()).await.unwrap();
+    w.commit().await.unwrap();
+    run
+}
+
+async fn retryable_faults_are_retried_in_the_step_and_fatal_ones_stop_the_run(db: Db) {
+    let tries = Arc::new(Mutex::new(0));
+    let t = tries.clone();
+    let h = harness(db, move |r| {
+        r.register(Flaky { tries: t });
+    })
+    .await;
+    let run = custom_run(&h, "name: t1\nsteps:\n  - name: shaky\n    action: flaky\n    with: { fail_times: 2 }\n").await;
+    let view = h.engine.drive(&run, &quiet).await.unwrap();
+    assert_eq!(view.status, RunStatus::Succeeded);
+    assert_eq!(view.steps[0].output, Some(json!({ "tries": 3 })));
+
+    *tries.lock().unwrap() = 0;
+    let run = custom_run(&h, "name: t2\nsteps:\n  - name: shaky\n    action: flaky\n    with: { fail_times: 10 }\n").await;
+    let view = h.engine.drive(&run, &quiet).await.unwrap();
+    assert_eq!(view.status, RunStatus::Failed);
+    assert!(matches!(&view.steps[0].status, StepStatus::Failed { error } if error.contains("gave up after 4 tries")));
+    // The operator re-runs the step; the device is back.
+    *tries.lock().unwrap() = 100;
+    h.engine.retry(&operator(), &run, None, "perangkat sudah normal").await.unwrap();
+    assert_eq!(h.engine.drive(&run, &quiet).await.unwrap().status, RunStatus::Succeeded);
+
+    let run = custom_run(&h, "name: t3\nsteps:\n  - name: no\n    action: flaky\n    with: { fail_times: 0, fatal: true }\n  - name: after\n    action: flaky\n    with: { fail_times: 0 }\n").await;
+    let before = *tries.lock().unwrap();
+    let view = h.engine.drive(&run, &quiet).await.unwrap();
+    assert_eq!(view.status, RunStatus::Failed);
+    assert_eq!(*tries.lock().unwrap() - before, 1, "fatal errors are not retried");
+    // Skip needs a reason and lets the run go on; it is audited.
+    assert!(h.engine.skip(&operator(), &run, None, " ").await.is_err());
+    h.engine.skip(&operator(), &run, None, "dikerjakan manual").await.unwrap();
+    let view = h.engine.drive(&run, &quiet).await.unwrap();
+    assert_eq!(view.status, RunStatus::Succeeded);
+    assert!(matches!(&view.steps[0].status, StepStatus::Skipped { reason } if reason == "dikerjakan manual"));
+    let request = run.split('/').next().unwrap();
+    let audit = h.engine.service().store.audit_for_request(request).await.unwrap();
+    assert!(audit.iter().any(|a| a.action == "run.skip" && a.reason.as_deref() == Some("dikerjakan manual")));
+    // Requesters may not operate runs.
+    assert!(h.engine.retry(&requester(), &run, Some("no"), "x").await.is_err());
+}
+
+async fn undo_failure_leaves_the_run_stuck_and_visible(db: Db) {
+    let h = harness(db, |_| {}).await;
+    let svc = h.engine.service().clone();
+    let (id, run) = provisioning_request(&svc).await;
+    *h.fail_step.lock().unwrap() = Some("hardware".into());
+    h.engine.drive(&run, &quiet).await.unwrap();
+    *h.fail_step.lock().unwrap() = None;
+    *h.fail_undo.lock().unwrap() = true;
+    h.engine.unwind(&operator(), &run, "batal").await.unwrap();
+    let view = h.engine.drive(&run, &quiet).await.unwrap();
+    assert_eq!(view.status, RunStatus::Stuck);
+    assert!(view.steps.iter().any(|s| matches!(&s.status, StepStatus::UndoFailed { error } if error.contains("injected undo failure"))));
+    assert_eq!(svc.store.run(&run).await.unwrap().status, "stuck");
+    let _ = id;
+}
+
+#[test]
+fn playbook_errors_name_file_line_and_step() {
+    let r = kolokasi::actions::builtin();
+    let err = |yaml: &str| Playbook::parse(yaml, "playbooks/x.yaml", &r).unwrap_err().to_string();
+    let e = err("name: x\nsteps:\n  - name: a\n    action: allocate_address\n    with: { pool: dc-v4 }\n  - name: b\n    action: teleport\n");
+    assert_eq!(e, "playbooks/x.yaml:6: step \"b\": unknown action \"teleport\" (known: allocate_address, gate, undo_provisioning)");
+    let e = err("name: x\nsteps:\n  - name: a\n    action: gate\n    with: { gate: \"${steps.later.address}\" }\n  - name: later\n    action: allocate_address\n    with: { pool: p }\n");
+    assert!(e.contains(":3: step \"a\"") && e.contains("does not come earlier"), "{e}");
+    let e = err("name: x\nsteps:\n  - name: a\n    action: allocate_address\n    with: { pool: p }\n  - name: b\n    action: gate\n    with: { gate: \"${steps.a.mac}\" }\n");
+    assert!(e.contains("has no output \"mac\""), "{e}");
+    let e = err("name: x\nsteps:\n  - name: a\n    action: allocate_address\n    with: { pool: 42 }\n");
+    assert!(e.contains("parameter pool: expected Text"), "{e}");
+    let e = err("name: x\nsteps:\n  - name: a\n    action: allocate_address\n    with: { pol: p }\n");
+    assert!(e.contains("no parameter \"pol\""), "{e}");
+    let e = err("name: x\nsteps:\n  - name: a\n    action: allocate_address\n");
+    assert!(e.contains("needs the parameter pool"), "{e}");
+    let e = err("name: x\nsteps:\n  - name: a\n    action: gate\n    with: { gate: \"${request.password}\" }\n");
+    assert!(e.contains("unknown reference"), "{e}");
+    for (file, text) in kolokasi::engine::BUILTIN_PLAYBOOKS {
+        Playbook::parse(text, file, &r).unwrap();
+    }
+}

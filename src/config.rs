@@ -30,6 +30,10 @@ pub struct Settings {
     pub listen: String,
     /// `text` or `json`.
     pub log_format: String,
+    /// How long a worker's claim on a run lasts without renewal (seconds).
+    pub lease_seconds: u64,
+    /// Whether `serve` runs a worker that claims and drives runs.
+    pub worker: bool,
 }
 
 impl Default for Settings {
@@ -43,6 +47,8 @@ impl Default for Settings {
             playbook_dir: None,
             listen: "127.0.0.1:8080".into(),
             log_format: "text".into(),
+            lease_seconds: 30,
+            worker: true,
         }
     }
 }
@@ -107,6 +113,12 @@ impl Settings {
         }
         if let Some(v) = env("KOLOKASI_LOG_FORMAT") {
             s.log_format = v;
+        }
+        if let Some(v) = env("KOLOKASI_LEASE_SECONDS") {
+            s.lease_seconds = v.parse().map_err(|_| ConfigError::Parse { path: "KOLOKASI_LEASE_SECONDS".into(), message: format!("{v:?} is not a number of seconds") })?;
+        }
+        if let Some(v) = env("KOLOKASI_WORKER") {
+            s.worker = !matches!(v.as_str(), "0" | "false" | "no");
         }
         Ok(s)
     }

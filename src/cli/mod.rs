@@ -101,7 +101,9 @@ impl Ctx {
         let registry = crate::actions::builtin();
         let playbooks = crate::engine::Engine::load_playbooks(self.settings.playbook_dir().as_deref(), &registry)?;
         let drivers = crate::engine::Drivers::default();
-        Ok(crate::engine::Engine::new(service, drivers, registry, playbooks)?)
+        let mut engine = crate::engine::Engine::new(service, drivers, registry, playbooks)?;
+        engine.lease = time::Duration::seconds(self.settings.lease_seconds.max(1) as i64);
+        Ok(engine)
     }
 
     pub fn actor(&self) -> anyhow::Result<&Actor> {

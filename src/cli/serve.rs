@@ -1,6 +1,10 @@
-//! `kolokasi serve`: the REST API, until SIGINT or SIGTERM.
+//! `kolokasi serve`: the REST API and a worker that drives runs, until SIGINT or SIGTERM.
+//! On a signal it stops claiming runs, lets the run in hand rest at its next step boundary
+//! (its lease is released), and stops serving.
 
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use clap::Args;
@@ -15,11 +19,28 @@ pub struct ServeArgs {
 }
 
 pub async fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let service = ctx.service().await?;
+    let engine = ctx.engine().await?;
     let addr = args.listen.unwrap_or_else(|| ctx.settings.listen.clone());
     let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
-    eprintln!("kolokasi: serving on http://{}", listener.local_addr()?);
-    crate::api::serve(service, listener, shutdown_signal()).await?;
+    eprintln!("kolokasi: serving on http://{} (worker {})", listener.local_addr()?, if ctx.settings.worker { engine.owner.as_str() } else { "off" });
+    let stop = Arc::new(AtomicBool::new(false));
+    let worker = ctx.settings.worker.then(|| {
+        let engine = engine.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move { engine.work(stop).await })
+    });
+    let signalled = {
+        let stop = stop.clone();
+        async move {
+            shutdown_signal().await;
+            eprintln!("kolokasi: stopping: no new runs are claimed");
+            stop.store(true, Ordering::Relaxed);
+        }
+    };
+    crate::api::serve(engine.service().clone(), listener, signalled).await?;
+    if let Some(w) = worker {
+        w.await.ok();
+    }
     eprintln!("kolokasi: stopped");
     Ok(ExitCode::SUCCESS)
 }

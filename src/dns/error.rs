@@ -54,8 +54,8 @@ pub enum DnsError {
     },
     #[error("{server} failed to process the request (SERVFAIL)")]
     ServerFailure { server: String },
-    #[error("PowerDNS server error (HTTP {status}): {message}")]
-    PowerDnsServer { status: u16, message: String },
+    #[error("PowerDNS at {api_url} failed (HTTP {status}): {message}")]
+    PowerDnsServer { api_url: String, status: u16, message: String },
 
     // --- anything else from the wire (not retryable: a malformed exchange does not heal) ---
     #[error("DNS exchange with {server} failed")]

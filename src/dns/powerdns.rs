@@ -3,14 +3,23 @@
 //!
 //! One `reqwest::Client` per provider keeps connections to the API alive between changes. The
 //! API key goes out only as the `X-API-Key` header (marked sensitive) and never into an error.
+//!
+//! Changes from one provider (and its clones) go to the API one at a time. PowerDNS on its
+//! SQLite backend (as in the lab) answers concurrent rrset changes with HTTP 500 "database is
+//! locked": two deferred transactions deadlock on the write lock, and SQLite fails one at once
+//! instead of waiting. A change takes a few milliseconds, so queueing them costs little;
+//! read-backs still run in parallel. Several kolokasi processes can still collide; the 500 is
+//! retryable for that case.
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::header::HeaderValue;
 use serde_json::{Value, json};
+use tokio::sync::Mutex;
 
 use crate::domain::Fqdn;
 use crate::secrets::Secret;
@@ -43,6 +52,9 @@ pub struct PowerDns {
     zones_url: String,
     api_key: HeaderValue,
     http: reqwest::Client,
+    /// Held for the duration of each change (see the module doc).
+    write_queue: Arc<Mutex<()>>,
+    timeout: Duration,
     read_back: ReadBack,
 }
 
@@ -74,6 +86,8 @@ impl PowerDns {
             api_url,
             api_key,
             http,
+            write_queue: Arc::default(),
+            timeout: cfg.timeout,
             read_back: ReadBack::new(cfg.dns_server, cfg.timeout),
         })
     }
@@ -116,6 +130,11 @@ impl PowerDns {
     async fn patch(&self, zone: &Fqdn, rrset: Value) -> Result<(), DnsError> {
         // Zone ids in the URL are the absolute name; an `Fqdn` has no characters needing escapes.
         let url = format!("{}/{}", self.zones_url, zone.to_absolute());
+        // Waiting for our turn counts against the timeout too: a hung API must not stall a
+        // queue of callers for a timeout each.
+        let _turn = tokio::time::timeout(self.timeout, self.write_queue.lock())
+            .await
+            .map_err(|_| DnsError::Timeout { server: self.api_url.clone() })?;
         let sent = self
             .http
             .patch(&url)
@@ -152,7 +171,7 @@ impl PowerDns {
                 DnsError::ApiKeyRejected { api_url: self.api_url.clone(), status: status.as_u16() }
             }
             StatusCode::NOT_FOUND => DnsError::ZoneNotFound { zone: zone.clone(), message },
-            s if s.is_server_error() => DnsError::PowerDnsServer { status: s.as_u16(), message },
+            s if s.is_server_error() => DnsError::PowerDnsServer { api_url: self.api_url.clone(), status: s.as_u16(), message },
             s => DnsError::PowerDnsRejected { zone: zone.clone(), status: s.as_u16(), message },
         }
     }

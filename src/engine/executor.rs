@@ -76,6 +76,16 @@ impl Engine {
     }
 
     pub(crate) async fn drive_leased(&self, run_id: &str, observer: Observer<'_>) -> Result<RunView, EngineError> {
+        self.drive_until(run_id, observer, None).await
+    }
+
+    /// Drives the run; with `stop`, rests at the next step boundary once it is set.
+    pub(crate) async fn drive_until(
+        &self,
+        run_id: &str,
+        observer: Observer<'_>,
+        stop: Option<&std::sync::atomic::AtomicBool>,
+    ) -> Result<RunView, EngineError> {
         let store = &self.service().store;
         // A run driven while it waits at a gate checks the gate once (the person may have
         // recorded what it waits for); if it still waits, the run rests again.
@@ -83,6 +93,9 @@ impl Engine {
         loop {
             let (pb, view) = self.view(run_id).await?;
             store.set_run_status(run_id, view.status.as_str()).await?;
+            if stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed)) {
+                return Ok(view);
+            }
             match view.status {
                 RunStatus::Waiting if !gate_checked => {
                     gate_checked = true;

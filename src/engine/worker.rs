@@ -17,7 +17,7 @@ impl Engine {
             match self.service().store.claim_run(&self.owner, self.lease).await {
                 Ok(Some(run_id)) => {
                     tracing::info!(run = %run_id, worker = %self.owner, "claimed run");
-                    if let Err(e) = self.drive_leased(&run_id, &quiet).await {
+                    if let Err(e) = self.drive_until(&run_id, &quiet, Some(&stop)).await {
                         tracing::warn!(run = %run_id, error = %e, "run stopped with an error");
                     }
                     if let Err(e) = self.service().store.release_lease(&run_id, &self.owner).await {

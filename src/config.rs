@@ -34,6 +34,8 @@ pub struct Settings {
     pub lease_seconds: u64,
     /// Whether `serve` runs a worker that claims and drives runs.
     pub worker: bool,
+    /// Configure the drivers from the local lab's `lab.json` (tests, demo, benchmarks).
+    pub use_lab: bool,
 }
 
 impl Default for Settings {
@@ -49,6 +51,7 @@ impl Default for Settings {
             log_format: "text".into(),
             lease_seconds: 30,
             worker: true,
+            use_lab: false,
         }
     }
 }
@@ -116,6 +119,9 @@ impl Settings {
         }
         if let Some(v) = env("KOLOKASI_LEASE_SECONDS") {
             s.lease_seconds = v.parse().map_err(|_| ConfigError::Parse { path: "KOLOKASI_LEASE_SECONDS".into(), message: format!("{v:?} is not a number of seconds") })?;
+        }
+        if let Some(v) = env("KOLOKASI_USE_LAB") {
+            s.use_lab = matches!(v.as_str(), "1" | "true" | "yes");
         }
         if let Some(v) = env("KOLOKASI_WORKER") {
             s.worker = !matches!(v.as_str(), "0" | "false" | "no");

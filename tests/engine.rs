@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use common::*;
 use kolokasi::domain::HardwareReceipt;
-use kolokasi::engine::{Action, ActionCtx, BoxFuture, Drivers, Engine, Outcome, Param, Playbook, Registry, RunStatus, StepError, StepStatus};
+use kolokasi::engine::{Action, ActionCtx, BoxFuture, Engine, Outcome, Param, Playbook, Registry, RunStatus, StepError, StepStatus};
 use kolokasi::lifecycle::State;
 use kolokasi::service::{Command, Service};
 use serde_json::{Value, json};
@@ -67,6 +67,7 @@ impl Action for Injector {
 }
 
 struct Harness {
+    _lab: tokio::sync::MutexGuard<'static, ()>,
     engine: Engine,
     fail_step: Arc<Mutex<Option<String>>>,
     fail_undo: Arc<Mutex<bool>>,
@@ -74,6 +75,7 @@ struct Harness {
 }
 
 async fn harness(db: Db, extra: impl FnOnce(&mut Registry)) -> Harness {
+    let lab = lab_dns_lock().await;
     let db = fresh_db(db).await;
     let svc = service(&db).await;
     let fail_step = Arc::new(Mutex::new(None));
@@ -84,9 +86,9 @@ async fn harness(db: Db, extra: impl FnOnce(&mut Registry)) -> Harness {
     }
     extra(&mut registry);
     let playbooks = Engine::load_playbooks(Some(std::path::Path::new("playbooks")), &registry).unwrap();
-    let mut engine = Engine::new(svc, Drivers::default(), registry, playbooks).unwrap();
+    let mut engine = Engine::new(svc, lab_drivers(), registry, playbooks).unwrap();
     engine.retry.base = std::time::Duration::from_millis(5);
-    Harness { engine, fail_step, fail_undo, _db: db }
+    Harness { _lab: lab, engine, fail_step, fail_undo, _db: db }
 }
 
 fn quiet(_: &kolokasi::engine::Progress) {}
@@ -101,7 +103,8 @@ async fn provisioning_request(svc: &Service) -> (kolokasi::domain::RequestId, St
     (id, run)
 }
 
-/// Everything provisioning changes outside the run log.
+/// Everything provisioning changes outside the run log: active addresses, and the DNS records
+/// of the request's names as the authoritative server answers.
 async fn world(svc: &Service, request: &str) -> Value {
     let rows = sqlx::query("SELECT pool, address, purpose FROM ip_allocations WHERE request_id = $1 AND released_at IS NULL ORDER BY purpose")
         .bind(request)
@@ -109,7 +112,33 @@ async fn world(svc: &Service, request: &str) -> Value {
         .await
         .unwrap();
     let addrs: Vec<Value> = rows.iter().map(|r| json!([r.get::<String, _>(0), r.get::<String, _>(1), r.get::<String, _>(2)])).collect();
-    json!({ "addresses": addrs })
+    let row = svc.store.request(&kolokasi::domain::RequestId::parse(request).unwrap()).await.unwrap();
+    json!({ "addresses": addrs, "dns": dns_world(&row.form.domain).await })
+}
+
+/// What the lab's BIND answers for a domain, its www alias and the PTRs of the lab's first
+/// addresses (the ones a fresh database hands out).
+async fn dns_world(domain: &kolokasi::domain::Fqdn) -> Value {
+    use kolokasi::dns::{RecordKind, reverse_name};
+    use kolokasi::domain::Fqdn;
+    let drivers = lab_drivers();
+    let p = &drivers.dns["bind"].provider;
+    let www = Fqdn::parse(&format!("www.{domain}")).unwrap();
+    let mut out = serde_json::Map::new();
+    out.insert("a".into(), json!(p.read(domain, RecordKind::A).await.unwrap()));
+    out.insert("aaaa".into(), json!(p.read(domain, RecordKind::Aaaa).await.unwrap()));
+    out.insert("www".into(), json!(p.read(&www, RecordKind::Cname).await.unwrap()));
+    for a in ["198.51.100.140", "198.51.100.141", "2001:db8:100::2", "2001:db8:100::3"] {
+        let name = reverse_name(a.parse().unwrap());
+        // Only PTRs that name this request's domain are its own (other tests reuse addresses).
+        let mine: Vec<String> = p.read(&name, RecordKind::Ptr).await.unwrap().into_iter().filter(|v| v.trim_end_matches('.') == domain.as_str()).collect();
+        out.insert(a.into(), json!(mine));
+    }
+    Value::Object(out)
+}
+
+fn nothing(w: &Value) -> bool {
+    w["addresses"].as_array().unwrap().is_empty() && w["dns"].as_object().unwrap().values().all(|v| v.as_array().unwrap().is_empty())
 }
 
 async fn real_playbook_every_step_twice_gives_the_same_end_state(db: Db) {
@@ -120,6 +149,8 @@ async fn real_playbook_every_step_twice_gives_the_same_end_state(db: Db) {
     assert_eq!(view.status, RunStatus::Succeeded);
     let clean = world(&svc, id.as_str()).await;
     assert_eq!(clean["addresses"].as_array().unwrap().len(), 2);
+    assert_eq!(clean["dns"]["a"], json!(["198.51.100.140"]), "{clean}");
+    assert_eq!(clean["dns"]["198.51.100.140"].as_array().unwrap().len(), 1);
     assert_eq!(svc.request(&id).await.unwrap().state, State::Active, "on_success moved the lifecycle");
     let (pb, _) = h.engine.view(&run).await.unwrap();
     for step in &pb.steps {
@@ -130,6 +161,9 @@ async fn real_playbook_every_step_twice_gives_the_same_end_state(db: Db) {
         let s = view.steps.iter().find(|s| s.name == step.name).unwrap();
         assert_eq!(s.attempt, 2);
     }
+    h.engine.unwind(&operator(), &run, "clean up").await.unwrap();
+    assert_eq!(h.engine.drive(&run, &quiet).await.unwrap().status, RunStatus::Unwound);
+    assert!(nothing(&world(&svc, id.as_str()).await));
 }
 
 async fn real_playbook_failure_at_each_step_then_unwind_leaves_nothing(db: Db) {
@@ -148,7 +182,8 @@ async fn real_playbook_failure_at_each_step_then_unwind_leaves_nothing(db: Db) {
         h.engine.unwind(&operator(), &run, "test unwind").await.unwrap();
         let view = h.engine.drive(&run, &quiet).await.unwrap();
         assert_eq!(view.status, RunStatus::Unwound);
-        assert_eq!(world(&svc, id.as_str()).await, json!({ "addresses": [] }), "left behind after failing at {}", step.name);
+        let w = world(&svc, id.as_str()).await;
+        assert!(nothing(&w), "left behind after failing at {}: {w}", step.name);
     }
 }
 
@@ -162,7 +197,8 @@ async fn decommissioning_undoes_provisioning_and_releases_everything(db: Db) {
     svc.apply(&head(), &id, Command::ApproveRevocation { approved_by: None, reason: None }).await.unwrap();
     let view = h.engine.drive(&Engine::run_id(id.as_str(), "decommission"), &quiet).await.unwrap();
     assert_eq!(view.status, RunStatus::Succeeded);
-    assert_eq!(world(&svc, id.as_str()).await, json!({ "addresses": [] }));
+    let w = world(&svc, id.as_str()).await;
+    assert!(nothing(&w), "{w}");
     assert_eq!(svc.request(&id).await.unwrap().state, State::Decommissioned);
     assert!(svc.store.capacity_usage().await.unwrap().units.is_empty());
     // Evidence stays: the provisioning run and the allocation history.
@@ -284,7 +320,7 @@ fn playbook_errors_name_file_line_and_step() {
     let r = kolokasi::actions::builtin();
     let err = |yaml: &str| Playbook::parse(yaml, "playbooks/x.yaml", &r).unwrap_err().to_string();
     let e = err("name: x\nsteps:\n  - name: a\n    action: allocate_address\n    with: { pool: dc-v4 }\n  - name: b\n    action: teleport\n");
-    assert_eq!(e, "playbooks/x.yaml:6: step \"b\": unknown action \"teleport\" (known: allocate_address, gate, undo_provisioning)");
+    assert_eq!(e, "playbooks/x.yaml:6: step \"b\": unknown action \"teleport\" (known: allocate_address, dns_records, gate, undo_provisioning)");
     let e = err("name: x\nsteps:\n  - name: a\n    action: gate\n    with: { gate: \"${steps.later.address}\" }\n  - name: later\n    action: allocate_address\n    with: { pool: p }\n");
     assert!(e.contains(":3: step \"a\"") && e.contains("does not come earlier"), "{e}");
     let e = err("name: x\nsteps:\n  - name: a\n    action: allocate_address\n    with: { pool: p }\n  - name: b\n    action: gate\n    with: { gate: \"${steps.a.mac}\" }\n");

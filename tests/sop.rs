@@ -69,7 +69,8 @@ async fn full_walk_through_the_sop_is_audited(db: Db) {
     assert_eq!(approve.reason.as_deref(), Some("kapasitas mencukupi"));
     let last = audit.last().unwrap();
     assert_eq!((last.action.as_str(), last.reason.as_deref()), ("request.decommissioned", Some("semua dibongkar")));
-    assert_eq!(svc.store.audit_verify().await.unwrap(), Ok(12));
+    // 12 rows for the request, 2 for the IP pools created from the inventory at start.
+    assert_eq!(svc.store.audit_verify().await.unwrap(), Ok(14));
 }
 
 async fn illegal_and_forbidden_moves_change_nothing(db: Db) {
@@ -207,12 +208,13 @@ async fn editing_an_audit_row_breaks_the_chain_at_that_row(db: Db) {
     let db = fresh_db(db).await;
     let svc = service(&db).await;
     approved_request(&svc, sample_form()).await;
-    assert_eq!(svc.store.audit_verify().await.unwrap(), Ok(5));
-    sqlx::query("UPDATE audit SET actor = 'mallory' WHERE seq = 3").execute(svc.store.pool()).await.unwrap();
+    // 2 rows for the IP pools, 5 for the request.
+    assert_eq!(svc.store.audit_verify().await.unwrap(), Ok(7));
+    sqlx::query("UPDATE audit SET actor = 'mallory' WHERE seq = 5").execute(svc.store.pool()).await.unwrap();
     let broken = svc.store.audit_verify().await.unwrap().unwrap_err();
-    assert_eq!(broken.seq, 3);
+    assert_eq!(broken.seq, 5);
     assert!(broken.problem.contains("edited"));
-    sqlx::query("UPDATE audit SET actor = 'pengelola' WHERE seq = 3").execute(svc.store.pool()).await.unwrap();
+    sqlx::query("UPDATE audit SET actor = 'pengelola' WHERE seq = 5").execute(svc.store.pool()).await.unwrap();
     assert!(svc.store.audit_verify().await.unwrap().is_ok());
     sqlx::query("DELETE FROM audit WHERE seq = 2").execute(svc.store.pool()).await.unwrap();
     assert_eq!(svc.store.audit_verify().await.unwrap().unwrap_err().seq, 2);

@@ -19,6 +19,7 @@ fn serve(db_url: &str, crash_at: Option<&str>) -> Child {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("KOLOKASI_DATABASE_URL", db_url)
         .env("KOLOKASI_LEASE_SECONDS", "2")
+        .env("KOLOKASI_USE_LAB", "1")
         .env("KOLOKASI_LOG", "info")
         .env_remove("KOLOKASI_TEST_CRASH_AT")
         .stdout(Stdio::null())

@@ -26,9 +26,9 @@ async fn provisioned(ctx: &ActionCtx<'_>) -> Result<Option<(String, Value, Optio
     let events = store.run_events(&run_id).await.map_err(|e| StepError::Retryable(e.to_string()))?;
     let view = derive(&pb, &events);
     let name = ctx.param_str("step")?;
-    let Some(step) = view.steps.iter().find(|s| s.name == name) else {
-        return Err(StepError::Fatal(format!("the provisioning playbook {} has no step {name:?}", pb.name)));
-    };
+    // One decommission playbook serves every kind: a step the request's playbook does not have
+    // (hosting has no IPv6 address, say) has nothing to undo.
+    let Some(step) = view.steps.iter().find(|s| s.name == name) else { return Ok(None) };
     if matches!(step.status, StepStatus::Pending | StepStatus::Undone) || step.params.is_none() {
         return Ok(None); // never ran, or already undone by an unwind
     }

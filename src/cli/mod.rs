@@ -100,7 +100,13 @@ impl Ctx {
         let service = self.service().await?;
         let registry = crate::actions::builtin();
         let playbooks = crate::engine::Engine::load_playbooks(self.settings.playbook_dir().as_deref(), &registry)?;
-        let drivers = crate::engine::Drivers::default();
+        let drivers = if self.settings.use_lab {
+            crate::engine::Drivers::dns_from_lab(&crate::lab::Lab::load()?)?
+        } else {
+            // TODO(design): drivers from the configuration file (DNS servers, switches,
+            // firewalls with their secrets from the secret store) land with issue 7.
+            crate::engine::Drivers::default()
+        };
         let mut engine = crate::engine::Engine::new(service, drivers, registry, playbooks)?;
         engine.lease = time::Duration::seconds(self.settings.lease_seconds.max(1) as i64);
         Ok(engine)

@@ -78,10 +78,6 @@ impl DnsError {
     /// Whether the same call may succeed later: timeouts, unreachable servers, SERVFAIL and
     /// HTTP 5xx. Authentication, refusal, bad input and read-back mismatches are not.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            Self::Timeout { .. } | Self::Unreachable { .. } | Self::ServerFailure { .. } | Self::PowerDnsServer { .. }
-        )
+        matches!(self, Self::Timeout { .. } | Self::Unreachable { .. } | Self::ServerFailure { .. } | Self::PowerDnsServer { .. })
     }
-
 }

@@ -64,8 +64,8 @@ impl PowerDns {
             return Err(DnsError::Config("the PowerDNS timeout must be longer than zero".into()));
         }
         let api_url = cfg.api_url.trim().trim_end_matches('/').to_string();
-        let parsed = reqwest::Url::parse(&api_url)
-            .map_err(|e| DnsError::Config(format!("PowerDNS API URL {api_url:?} is not a URL: {e}")))?;
+        let parsed =
+            reqwest::Url::parse(&api_url).map_err(|e| DnsError::Config(format!("PowerDNS API URL {api_url:?} is not a URL: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
             return Err(DnsError::Config(format!("PowerDNS API URL {api_url:?} must be http:// or https:// with a host")));
         }
@@ -99,8 +99,7 @@ impl PowerDns {
         if values.is_empty() {
             return self.delete(zone, &set.name, set.kind).await;
         }
-        let records: Vec<Value> =
-            values.iter().map(|v| json!({ "content": content(v), "disabled": false })).collect();
+        let records: Vec<Value> = values.iter().map(|v| json!({ "content": content(v), "disabled": false })).collect();
         let rrset = json!({
             "name": set.name.to_absolute(),
             "type": set.kind.as_str(),
@@ -135,13 +134,7 @@ impl PowerDns {
         let _turn = tokio::time::timeout(self.timeout, self.write_queue.lock())
             .await
             .map_err(|_| DnsError::Timeout { server: self.api_url.clone() })?;
-        let sent = self
-            .http
-            .patch(&url)
-            .header("X-API-Key", self.api_key.clone())
-            .json(&json!({ "rrsets": [rrset] }))
-            .send()
-            .await;
+        let sent = self.http.patch(&url).header("X-API-Key", self.api_key.clone()).json(&json!({ "rrsets": [rrset] })).send().await;
         let response = sent.map_err(|e| self.transport_error(e))?;
         let status = response.status();
         if status.is_success() {

@@ -64,11 +64,7 @@ impl RecordSet {
     /// The values parsed for this kind, in canonical order without duplicates (an rrset is a
     /// set: the servers drop duplicates, so comparing with a read-back needs them gone too).
     pub(crate) fn parsed_values(&self) -> Result<Vec<RecordValue>, DnsError> {
-        let mut parsed = self
-            .values
-            .iter()
-            .map(|v| RecordValue::parse(&self.name, self.kind, v))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut parsed = self.values.iter().map(|v| RecordValue::parse(&self.name, self.kind, v)).collect::<Result<Vec<_>, _>>()?;
         parsed.sort_by_key(RecordValue::presentation);
         parsed.dedup();
         if self.kind == RecordKind::Cname && parsed.len() > 1 {
@@ -107,11 +103,7 @@ impl ZoneSet {
     }
 
     fn no_zone(&self, what: String, zones: &[Fqdn]) -> DnsError {
-        let zones = if zones.is_empty() {
-            "no zones".to_string()
-        } else {
-            zones.iter().map(Fqdn::as_str).collect::<Vec<_>>().join(", ")
-        };
+        let zones = if zones.is_empty() { "no zones".to_string() } else { zones.iter().map(Fqdn::as_str).collect::<Vec<_>>().join(", ") };
         DnsError::NoZone { what, zones }
     }
 }
@@ -144,11 +136,7 @@ pub fn reverse_name(addr: IpAddr) -> Fqdn {
 
 /// Fails unless `name` lies inside `zone`: kolokasi never writes outside the zone it was given.
 pub(crate) fn ensure_within(name: &Fqdn, zone: &Fqdn) -> Result<(), DnsError> {
-    if name.is_within(zone) {
-        Ok(())
-    } else {
-        Err(DnsError::OutsideZone { name: name.clone(), zone: zone.clone() })
-    }
+    if name.is_within(zone) { Ok(()) } else { Err(DnsError::OutsideZone { name: name.clone(), zone: zone.clone() }) }
 }
 
 /// The records a request needs: A and/or AAAA for `domain`, a PTR for each address in the
@@ -163,12 +151,8 @@ pub fn plan_request_records(
     ttl: u32,
     zones: &ZoneSet,
 ) -> Result<Vec<(Fqdn, RecordSet)>, DnsError> {
-    let forward_zone = |name: &Fqdn| {
-        zones
-            .forward_zone_of(name)
-            .cloned()
-            .ok_or_else(|| zones.no_zone(format!("the name {name}"), &zones.forward))
-    };
+    let forward_zone =
+        |name: &Fqdn| zones.forward_zone_of(name).cloned().ok_or_else(|| zones.no_zone(format!("the name {name}"), &zones.forward));
     let domain_zone = forward_zone(domain)?;
     let target = domain.to_absolute();
     let mut plan = Vec::new();
@@ -221,7 +205,7 @@ mod tests {
         assert_eq!(reverse_name("198.51.100.140".parse().unwrap()).as_str(), "140.100.51.198.in-addr.arpa");
         assert_eq!(
             reverse_name("2001:db8:100::2".parse().unwrap()).as_str(),
-            "2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1.0.8.b.d.0.1.0.0.2.ip6.arpa"
+            "2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1.0.8.b.d.0.1.0.0.2.ip6.arpa"
         );
     }
 
@@ -248,7 +232,7 @@ mod tests {
                 ("100.51.198.in-addr.arpa".into(), "140.100.51.198.in-addr.arpa".into(), RecordKind::Ptr, target.clone()),
                 (
                     "0.0.1.0.8.b.d.0.1.0.0.2.ip6.arpa".into(),
-                    "2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1.0.8.b.d.0.1.0.0.2.ip6.arpa".into(),
+                    "2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.1.0.8.b.d.0.1.0.0.2.ip6.arpa".into(),
                     RecordKind::Ptr,
                     target.clone()
                 ),
@@ -267,8 +251,8 @@ mod tests {
         assert!(matches!(err, DnsError::NoZone { .. }));
         assert!(err.to_string().contains("sipd.jatimprov.go.id"), "{err}");
 
-        let err = plan_request_records(&fqdn("sipd.kaltimprov.go.id"), Some("203.0.113.5".parse().unwrap()), None, &[], 300, &z)
-            .unwrap_err();
+        let err =
+            plan_request_records(&fqdn("sipd.kaltimprov.go.id"), Some("203.0.113.5".parse().unwrap()), None, &[], 300, &z).unwrap_err();
         assert!(err.to_string().contains("203.0.113.5"), "{err}");
 
         let err = plan_request_records(&fqdn("sipd.kaltimprov.go.id"), None, None, &[fqdn("www.example.org")], 300, &z).unwrap_err();
@@ -298,9 +282,6 @@ mod tests {
     #[test]
     fn names_outside_the_zone_are_refused() {
         assert!(ensure_within(&fqdn("a.kaltimprov.go.id"), &fqdn("kaltimprov.go.id")).is_ok());
-        assert!(matches!(
-            ensure_within(&fqdn("a.evil-kaltimprov.go.id"), &fqdn("kaltimprov.go.id")),
-            Err(DnsError::OutsideZone { .. })
-        ));
+        assert!(matches!(ensure_within(&fqdn("a.evil-kaltimprov.go.id"), &fqdn("kaltimprov.go.id")), Err(DnsError::OutsideZone { .. })));
     }
 }

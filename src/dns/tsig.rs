@@ -85,7 +85,7 @@ impl TsigKey {
     /// a rejected key comes back as an unsigned NOTAUTH that no verifier accepts.
     pub(crate) fn verdict(mut verifier: TSigVerifier, response: DnsResponse) -> Verdict {
         use hickory_proto::op::ResponseCode;
-        match response.signature().map(|sig| sig.data.error.clone()) {
+        match response.signature().map(|sig| sig.data.error) {
             Some(Some(TsigError::BadTime)) => return Verdict::ClockSkew,
             Some(Some(_)) => return Verdict::KeyRejected,
             None if response.response_code == ResponseCode::NotAuth => return Verdict::KeyRejected,

@@ -8,11 +8,13 @@
 //! - [`control`]: what operators do to a run: retry a step, skip it, unwind.
 //! - [`worker`]: claims runs with a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL).
 //! - [`retry`], [`locks`]: backoff policy, per-device serialisation.
+//! - [`drivers`]: the configured drivers actions reach the world through.
 //!
 //! Owns the run log; must not change a request's lifecycle except through the service layer.
 
 pub mod action;
 pub mod control;
+pub mod drivers;
 pub mod executor;
 pub mod locks;
 pub mod playbook;
@@ -35,7 +37,8 @@ use crate::store::StoreError;
 /// The drivers actions reach the world through, configured once per process.
 #[derive(Default, Clone)]
 pub struct Drivers {
-    // TODO(design): DNS providers by name land with the DNS drivers.
+    /// DNS providers by name (playbooks say `provider: primary`), with the zones each serves.
+    pub dns: BTreeMap<String, Arc<drivers::DnsTarget>>,
 }
 
 /// What actions may use.

@@ -73,8 +73,24 @@ pub async fn service_with(db: &TestDb, inventory: Inventory) -> Service {
     svc
 }
 
+/// The sample request with a domain of its own, so tests that write DNS never share names.
 pub fn sample_form() -> RequestForm {
-    RequestForm::from_yaml(include_str!("../../deploy/examples/colocation-request.yaml")).unwrap()
+    let mut f = RequestForm::from_yaml(include_str!("../../deploy/examples/colocation-request.yaml")).unwrap();
+    f.domain = kolokasi::domain::Fqdn::parse(&format!("t{}.kaltimprov.go.id", rand_suffix().replace('_', "-"))).unwrap();
+    f
+}
+
+/// Serialises the tests of one test binary that write DNS records for addresses from the
+/// shared lab range (two fresh databases hand out the same first address, hence the same PTR).
+pub async fn lab_dns_lock() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    LOCK.lock().await
+}
+
+/// The lab's drivers; fails with the message that says how to start the lab.
+pub fn lab_drivers() -> kolokasi::engine::Drivers {
+    let lab = kolokasi::lab::Lab::load().unwrap_or_else(|e| panic!("{e}"));
+    kolokasi::engine::Drivers::dns_from_lab(&lab).unwrap()
 }
 
 pub fn hosting_form() -> RequestForm {

@@ -1,0 +1,145 @@
+//! Crash safety on the real lab: the `kolokasi` process is killed while it provisions a request
+//! — at every step boundary deterministically, and with SIGKILL at random moments 20 times —
+//! then restarted; every time the end state (addresses, DNS records, lifecycle) must equal that
+//! of a clean run, with no duplicate addresses or records.
+
+mod common;
+
+use std::process::{Command as Process, Stdio};
+use std::time::Duration;
+
+use common::*;
+use kolokasi::dns::{RecordKind, reverse_name};
+use kolokasi::domain::{Fqdn, HardwareReceipt, RequestForm};
+use kolokasi::engine::Engine;
+use kolokasi::lifecycle::State;
+use kolokasi::service::Command;
+use rand::Rng;
+use serde_json::{Value, json};
+
+/// A fresh SQLite store holding one request ready to provision (hardware already recorded).
+async fn prepared(form: RequestForm) -> (TestDb, String) {
+    let db = fresh_db(Db::Sqlite).await;
+    let svc = service(&db).await;
+    let registry = kolokasi::actions::builtin();
+    let playbooks = Engine::load_playbooks(Some(std::path::Path::new("playbooks")), &registry).unwrap();
+    let engine = Engine::new(svc, Default::default(), registry, playbooks).unwrap();
+    let svc = engine.service();
+    let id = approved_request(svc, form).await;
+    svc.apply(&operator(), &id, Command::StartProvisioning { reason: None }).await.unwrap();
+    let receipt = HardwareReceipt { serial_number: text("SN-C"), type_brand: text("Lenovo SR630"), switch_port: Some(text("r1p4")) };
+    svc.apply(&inspector(), &id, Command::HardwareReceived { receipt, reason: None }).await.unwrap();
+    (db, id.to_string())
+}
+
+fn kolokasi(db: &TestDb, args: &[&str], crash_at: Option<&str>) -> std::process::Child {
+    let mut cmd = Process::new(env!("CARGO_BIN_EXE_kolokasi"));
+    cmd.args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("KOLOKASI_DATABASE_URL", &db.url)
+        .env("KOLOKASI_USE_LAB", "1")
+        .env("KOLOKASI_LEASE_SECONDS", "1")
+        .env_remove("KOLOKASI_TEST_CRASH_AT")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some(at) = crash_at {
+        cmd.env("KOLOKASI_TEST_CRASH_AT", at);
+    }
+    cmd.spawn().unwrap()
+}
+
+/// Runs `run start` until it exits 0 (a run whose lease a killed process held is taken over
+/// once the lease expires).
+async fn finish(db: &TestDb, id: &str) {
+    for _ in 0..20 {
+        let mut c = kolokasi(db, &["run", "start", id], None);
+        if tokio::task::spawn_blocking(move || c.wait().unwrap()).await.unwrap().success() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    panic!("the run of {id} did not finish after a crash");
+}
+
+async fn world(db: &TestDb, id: &str, domain: &Fqdn) -> Value {
+    let svc = service(db).await;
+    let rid = kolokasi::domain::RequestId::parse(id).unwrap();
+    let allocations = svc.store.allocations(Some(id), None, 100).await.unwrap();
+    let active: Vec<String> = allocations.iter().filter(|a| a.released_at.is_none()).map(|a| format!("{} {}", a.purpose, a.address)).collect();
+    let drivers = lab_drivers();
+    let p = &drivers.dns["bind"].provider;
+    let www = Fqdn::parse(&format!("www.{domain}")).unwrap();
+    let mut ptr = vec![];
+    for a in &allocations {
+        let values = p.read(&reverse_name(a.address.parse().unwrap()), RecordKind::Ptr).await.unwrap();
+        ptr.push(json!([a.address, values]));
+    }
+    json!({
+        "state": svc.request(&rid).await.unwrap().state,
+        "addresses": active,
+        "history": allocations.len(),
+        "a": p.read(domain, RecordKind::A).await.unwrap(),
+        "aaaa": p.read(domain, RecordKind::Aaaa).await.unwrap(),
+        "www": p.read(&www, RecordKind::Cname).await.unwrap(),
+        "ptr": ptr,
+    })
+}
+
+/// Removes what the run created (so the next iteration starts from nothing).
+async fn clean_up(db: &TestDb, id: &str, domain: &Fqdn) {
+    let mut c = kolokasi(db, &["run", "unwind", id, "--reason", "test clean-up", "--actor", "op", "--role", "operator"], None);
+    assert!(tokio::task::spawn_blocking(move || c.wait().unwrap()).await.unwrap().success());
+    let w = world(db, id, domain).await;
+    assert!(w["addresses"].as_array().unwrap().is_empty() && w["a"] == json!([]) && w["www"] == json!([]), "unwind left {w}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_anywhere_the_run_resumes_to_the_clean_end_state() {
+    let _lab = lab_dns_lock().await;
+    let form = sample_form();
+    let domain = form.domain.clone();
+
+    // The clean run.
+    let (db, id) = prepared(form.clone()).await;
+    finish(&db, &id).await;
+    let clean = world(&db, &id, &domain).await;
+    assert_eq!(clean["state"], json!(State::Active));
+    assert_eq!(clean["addresses"].as_array().unwrap().len(), 2);
+    assert_eq!(clean["a"], json!(["198.51.100.140"]));
+    assert_eq!(clean["history"], 2, "no address was allocated twice");
+    clean_up(&db, &id, &domain).await;
+
+    // Deterministic crash points: before and after every step's side effect.
+    let steps = ["address-v4", "address-v6", "dns", "hardware"];
+    let mut crashes = 0;
+    for step in steps {
+        for phase in ["before", "after"] {
+            let (db, id) = prepared(form.clone()).await;
+            let at = format!("{step}:{phase}");
+            let mut c = kolokasi(&db, &["run", "start", &id], Some(&at));
+            let status = tokio::task::spawn_blocking(move || c.wait().unwrap()).await.unwrap();
+            assert!(!status.success(), "the process should have died at {at}");
+            crashes += 1;
+            finish(&db, &id).await;
+            assert_eq!(world(&db, &id, &domain).await, clean, "after a crash at {at}");
+            clean_up(&db, &id, &domain).await;
+        }
+    }
+
+    // SIGKILL at random moments, sometimes twice in a row.
+    let mut rng = rand::rng();
+    for round in 0..20 {
+        let (db, id) = prepared(form.clone()).await;
+        for _ in 0..rng.random_range(1..=2) {
+            let mut c = kolokasi(&db, &["run", "start", &id], None);
+            tokio::time::sleep(Duration::from_millis(rng.random_range(5..120))).await;
+            let _ = c.kill(); // SIGKILL
+            let _ = c.wait();
+            crashes += 1;
+        }
+        finish(&db, &id).await;
+        assert_eq!(world(&db, &id, &domain).await, clean, "after random kills in round {round}");
+        clean_up(&db, &id, &domain).await;
+    }
+    assert!(crashes >= 28);
+}

@@ -99,7 +99,7 @@ fn bad_input_gives_a_clear_error_and_a_nonzero_exit() {
 #[test]
 fn the_demo_walks_the_whole_sop() {
     let k = Kolokasi::new();
-    let out = k.ok(&["demo", "--dir", k.dir.path().join("demo").to_str().unwrap()]);
+    let out = k.ok(&["demo", "--no-lab", "--dir", k.dir.path().join("demo").to_str().unwrap()]);
     assert!(out.contains("9. laporan selesai") && out.contains("Aktif"), "{out}");
     assert!(out.contains("audit chain: 9 rows intact"), "{out}");
 }

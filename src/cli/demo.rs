@@ -1,5 +1,7 @@
-//! `kolokasi demo`: walks the sample co-location request through every SOP step on a fresh
-//! embedded SQLite store, printing each step, then shows the request.
+//! `kolokasi demo`: a sample co-location request through every SOP step on a fresh embedded
+//! SQLite store; the technical steps run for real against the local lab (addresses, DNS, …)
+//! with progress, waiting at the hardware gate until the demo records the delivery.
+//! `--no-lab` walks the lifecycle only.
 
 use std::process::ExitCode;
 
@@ -9,6 +11,7 @@ use clap::Args;
 use super::Ctx;
 use crate::config::Settings;
 use crate::domain::{HardwareReceipt, RequestForm, Text};
+use crate::engine::{Drivers, Engine, Progress, ProgressPhase, RunStatus};
 use crate::lifecycle::{Actor, Role};
 use crate::secrets::Secret;
 use crate::service::{ApproveInput, Command, Service};
@@ -19,17 +22,28 @@ pub struct DemoArgs {
     /// Keep the demo database in this folder instead of a temporary one.
     #[arg(long)]
     dir: Option<std::path::PathBuf>,
+    /// Do not touch the lab: walk the lifecycle only.
+    #[arg(long)]
+    no_lab: bool,
 }
 
 pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let tmp = tempdir()?;
-    let dir = args.dir.unwrap_or_else(|| tmp.clone());
+    let dir = match args.dir {
+        Some(d) => d,
+        None => std::env::temp_dir().join(format!("kolokasi-demo-{}", std::process::id())),
+    };
     std::fs::create_dir_all(&dir)?;
     let url = format!("sqlite://{}/kolokasi-demo.db", dir.display());
     let settings = Settings { database_url: url.clone(), master_key: None, master_key_file: None, ..ctx.settings.clone() };
     let key = settings.master_key()?.context("the demo folder already holds a database without its key file; use another --dir")?;
     let store = Store::connect(&url).await.context("cannot create the demo database")?;
     let service = Service::new(store, settings.inventory()?, settings.calendar()?, Some(key));
+    service.ensure_pools().await?;
+    let drivers = if args.no_lab { Drivers::default() } else { Drivers::dns_from_lab(&crate::lab::Lab::load()?)? };
+    let registry = crate::actions::builtin();
+    let playbooks = Engine::load_playbooks(settings.playbook_dir().as_deref(), &registry)?;
+    let engine = Engine::new(service, drivers, registry, playbooks)?;
+    let service = engine.service().clone();
 
     let form = RequestForm::from_yaml(include_str!("../../deploy/examples/colocation-request.yaml"))?;
     let requester = Actor::new("budi.santoso", Role::Requester)?;
@@ -37,8 +51,12 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let operator = Actor::new("pengelola.ti", Role::Operator)?;
     let inspector = Actor::new("pemeriksa.ti", Role::Inspector)?;
     let text = |s: &str| Text::parse(s).expect("literal");
+    let say = |label: &str, actor: &Actor, state: crate::lifecycle::State| {
+        println!("  {label:<32} {} ({}) → {}", actor.name, actor.role.sop_title(), state.label_id());
+    };
 
-    println!("kolokasi demo — database {url}");
+    println!("kolokasi demo — database {url}{}", if args.no_lab { " (lifecycle only)" } else { ", lab /tmp/kolokasi-lab" });
+    let started = std::time::Instant::now();
     let id = service.submit(&requester, form).await?;
     println!("  1. {id} diajukan oleh {} (OPD)", requester.name);
     let steps: Vec<(&str, &Actor, Command)> = vec![
@@ -57,20 +75,42 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
             }),
         ),
         ("6. pemberitahuan persetujuan", &operator, Command::StartProvisioning { reason: None }),
-        (
-            "7. perangkat diterima",
-            &inspector,
-            Command::HardwareReceived {
-                receipt: HardwareReceipt { serial_number: text("SMC-X12-0042"), type_brand: text("Supermicro SYS-1029P"), switch_port: Some(text("r1p1")) },
-                reason: None,
-            },
-        ),
-        ("8. serah terima", &inspector, Command::HandOver { reason: Some("berita acara serah terima ditandatangani".into()) }),
-        ("9. laporan selesai", &inspector, Command::ReportLive { reason: Some("dilaporkan ke OPD, tembusan Kepala Bidang".into()) }),
     ];
     for (label, actor, command) in steps {
         let state = service.apply(actor, &id, command).await?;
-        println!("  {label:<32} {} ({}) → {}", actor.name, actor.role.sop_title(), state.label_id());
+        say(label, actor, state);
+    }
+    let run = Engine::run_id(id.as_str(), "colocation");
+    let observer = |p: &Progress| {
+        let mark = match p.phase {
+            ProgressPhase::Started => return,
+            ProgressPhase::Succeeded => "✔",
+            ProgressPhase::Waiting => "⏸",
+            ProgressPhase::Retrying => "↻",
+            ProgressPhase::Failed | ProgressPhase::UndoFailed => "✘",
+            ProgressPhase::Undoing | ProgressPhase::Undone => "↺",
+        };
+        let detail: String = p.detail.chars().take(90).collect();
+        println!("     {mark} [{}/{}] {:<12} {:>5} ms  {detail}", p.index + 1, p.total, p.step, p.elapsed_ms);
+    };
+    if !args.no_lab {
+        engine.drive(&run, &observer).await?;
+    }
+    let receipt = HardwareReceipt { serial_number: text("SMC-X12-0042"), type_brand: text("Supermicro SYS-1029P"), switch_port: Some(text("r1p1")) };
+    let state = service.apply(&inspector, &id, Command::HardwareReceived { receipt, reason: None }).await?;
+    say("7. perangkat diterima", &inspector, state);
+    if args.no_lab {
+        for (label, command) in [
+            ("8. serah terima", Command::HandOver { reason: Some("berita acara serah terima ditandatangani".into()) }),
+            ("9. laporan selesai", Command::ReportLive { reason: Some("dilaporkan ke OPD, tembusan Kepala Bidang".into()) }),
+        ] {
+            let state = service.apply(&inspector, &id, command).await?;
+            say(label, &inspector, state);
+        }
+    } else {
+        let view = engine.drive(&run, &observer).await?;
+        anyhow::ensure!(view.status == RunStatus::Succeeded, "the run stopped: {:?} (see `kolokasi run status {id}`)", view.status);
+        println!("  8-9. serah terima & laporan    kolokasi (run {run} succeeded) → {}", service.request(&id).await?.state.label_id());
     }
     let view = service.request(&id).await?;
     if ctx.json {
@@ -79,16 +119,12 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
         if let Some(c) = &view.capacity {
             println!("\n{}", c.summary());
         }
-        println!("audit chain: {} rows intact", service.store.audit_verify().await?.map_err(|b| anyhow::anyhow!("audit chain broken at {}", b.seq))?);
+        let audit = service.store.audit_verify().await?.map_err(|b| anyhow::anyhow!("audit chain broken at {}", b.seq))?;
+        println!("audit chain: {audit} rows intact; whole SOP in {} ms", started.elapsed().as_millis());
         println!("\nNext: kolokasi --database-url {url} request show {id}");
+        println!("      kolokasi --database-url {url} run status {id}");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn tempdir() -> anyhow::Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!("kolokasi-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
 }
 
 fn random_password() -> String {

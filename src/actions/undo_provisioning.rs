@@ -58,7 +58,7 @@ impl Action for UndoProvisioning {
             };
             let action = ctx.env.registry.get(&action_name).ok_or_else(|| StepError::Fatal(format!("unknown action {action_name}")))?;
             let inner = ActionCtx { run_id: ctx.run_id, step: ctx.param_str("step")?, request: ctx.request, params: &params, env: ctx.env };
-            let _guards = ctx.env.locks.lock(&action.devices(&params)).await;
+            let _guards = ctx.env.locks.acquire(&ctx.env.service.store, &action.devices(&params)).await.map_err(|e| StepError::Retryable(e.to_string()))?;
             action.undo(&inner, output.as_ref()).await?;
             Ok(Outcome::Done(json!({ "undone": true, "action": action_name })))
         })

@@ -200,7 +200,7 @@ impl Engine {
         crash_hook(&step.name, "before");
 
         let ctx = ActionCtx { run_id, step: &step.name, request: &request, params: &params, env: &self.env };
-        let _guards = self.env.locks.lock(&action.devices(&params)).await;
+        let _guards = self.env.locks.acquire(&self.service().store, &action.devices(&params)).await?;
         let mut tries = 0;
         let outcome = loop {
             tries += 1;
@@ -262,7 +262,7 @@ impl Engine {
         crash_hook(&step.name, "undo");
         let params = sv.params.clone().unwrap_or(Value::Null);
         let ctx = ActionCtx { run_id, step: &step.name, request: &request, params: &params, env: &self.env };
-        let _guards = self.env.locks.lock(&action.devices(&params)).await;
+        let _guards = self.env.locks.acquire(&self.service().store, &action.devices(&params)).await?;
         let mut tries = 0;
         let result = loop {
             tries += 1;

@@ -35,3 +35,31 @@ pub fn advisory_key(device: &str) -> i64 {
     let d = Sha256::digest(format!("kolokasi-device:{device}").as_bytes());
     i64::from_be_bytes(d[..8].try_into().expect("8 bytes"))
 }
+
+/// Held while a step changes its devices: the in-process locks and, on PostgreSQL, a
+/// transaction holding `pg_advisory_xact_lock` for each device (dropping it rolls back, which
+/// releases the locks even if the step panics).
+pub struct DeviceGuard {
+    _local: Vec<OwnedMutexGuard<()>>,
+    _shared: Option<sqlx::Transaction<'static, sqlx::Any>>,
+}
+
+impl DeviceLocks {
+    /// Locks `devices` in this process and, on PostgreSQL, across every kolokasi process.
+    pub async fn acquire(&self, store: &crate::store::Store, devices: &[String]) -> Result<DeviceGuard, crate::store::StoreError> {
+        let local = self.lock(devices).await;
+        let shared = if store.backend() == crate::store::Backend::Postgres && !devices.is_empty() {
+            let mut names: Vec<&String> = devices.iter().collect();
+            names.sort();
+            names.dedup();
+            let mut tx = store.pool().begin().await?;
+            for name in names {
+                sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(advisory_key(name)).execute(&mut *tx).await?;
+            }
+            Some(tx)
+        } else {
+            None
+        };
+        Ok(DeviceGuard { _local: local, _shared: shared })
+    }
+}

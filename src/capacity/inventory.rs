@@ -46,6 +46,9 @@ pub struct Site {
     /// Bandwidth already committed outside kolokasi (existing services).
     #[serde(default)]
     pub uplink_committed_mbps: u64,
+    /// The firewall protecting this site's server network (a device name the drivers know).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firewall: Option<String>,
     pub racks: Vec<Rack>,
 }
 

@@ -137,8 +137,13 @@ impl Engine {
         let form = &request.form;
         let steps: serde_json::Map<String, Value> =
             view.steps.iter().filter_map(|s| s.output.as_ref().map(|o| (s.name.clone(), o.clone()))).collect();
+        // The devices serving the placement come from the inventory: the rack's access switch
+        // and the site's firewall.
         let placement = request.capacity.as_ref().and_then(|c| c.placements.first()).map(|p| {
-            json!({ "noc": p.noc, "rack": p.rack, "from_u": p.from_u, "to_u": p.to_u, "location": p.location() })
+            let site = self.service().inventory.site(&p.noc);
+            let switch = site.and_then(|s| s.racks.iter().find(|r| r.name == p.rack)).and_then(|r| r.switch.clone());
+            let firewall = site.and_then(|s| s.firewall.clone());
+            json!({ "noc": p.noc, "rack": p.rack, "from_u": p.from_u, "to_u": p.to_u, "location": p.location(), "switch": switch, "firewall": firewall })
         });
         json!({
             "request": {

@@ -53,7 +53,7 @@ pub enum PlaybookError {
 /// Fields of the request a playbook may reference (first segment after `request.`).
 pub const REQUEST_FIELDS: &[&str] = &["id", "kind", "domain", "unit", "official", "contact", "email", "server", "servers"];
 pub const HARDWARE_FIELDS: &[&str] = &["serial_number", "type_brand", "switch_port"];
-pub const PLACEMENT_FIELDS: &[&str] = &["noc", "rack", "from_u", "to_u", "location"];
+pub const PLACEMENT_FIELDS: &[&str] = &["noc", "rack", "from_u", "to_u", "location", "switch", "firewall"];
 
 impl Playbook {
     pub fn load(path: &Path, registry: &Registry) -> Result<Self, PlaybookError> {

@@ -38,7 +38,7 @@ fn big_inventory() -> Inventory {
 async fn approved(svc: &Service, n: usize, tag: &str) -> RequestId {
     let t = |s: &str| Text::parse(s).unwrap();
     let who = |name: &str, role| Actor::new(name, role).unwrap();
-    let mut form = RequestForm::from_yaml(include_str!("../deploy/examples/colocation-request.yaml")).unwrap();
+    let mut form = RequestForm::from_yaml(include_str!("../deploy/examples/colocation-request-lab.yaml")).unwrap();
     form.domain = Fqdn::parse(&format!("bench-{tag}-{n}.kaltimprov.go.id")).unwrap();
     let id = svc.submit(&who("budi", Role::Requester), form).await.unwrap();
     svc.apply(&who("admin", Role::Admin), &id, Command::Verify { reason: None }).await.unwrap();
@@ -47,7 +47,7 @@ async fn approved(svc: &Service, n: usize, tag: &str) -> RequestId {
     let approve = ApproveInput { place: t("Samarinda"), reasons: vec![], signed_by: None, host_admin_user: None, host_admin_password: None };
     svc.apply(&who("admin", Role::Admin), &id, Command::Approve(approve)).await.unwrap();
     svc.apply(&who("op", Role::Operator), &id, Command::StartProvisioning { reason: None }).await.unwrap();
-    let receipt = HardwareReceipt { serial_number: t(&format!("SN-{n}")), type_brand: t("Dell R650"), switch_port: Some(t("r1p5")) };
+    let receipt = HardwareReceipt { serial_number: t(&format!("SN-{n}")), type_brand: t("Dell R650"), switch_port: Some(t(&format!("bp{}", n % 100 + 1))) };
     svc.apply(&who("insp", Role::Inspector), &id, Command::HardwareReceived { receipt, reason: None }).await.unwrap();
     id
 }
@@ -62,7 +62,7 @@ async fn main() {
     svc.ensure_pools().await.unwrap();
     let registry = kolokasi::actions::builtin();
     let playbooks = Engine::load_playbooks(Some(std::path::Path::new("playbooks")), &registry).unwrap();
-    let engine = Engine::new(svc, Drivers::dns_from_lab(&lab).unwrap(), registry, playbooks).unwrap();
+    let engine = Engine::new(svc, Drivers::from_lab(&lab).unwrap(), registry, playbooks).unwrap();
     let svc = engine.service().clone();
     let tag = std::process::id().to_string();
 
@@ -94,13 +94,21 @@ async fn main() {
         100.0 * (1.0 - network as f64 / (wall.as_secs_f64() * 1e3).max(1.0))
     );
 
+    // Give the single runs' switch ports back before the batch reuses them (not timed).
+    let op = Actor::new("op", Role::Operator).unwrap();
+    let quiet = |_: &Progress| {};
+    for id in &singles {
+        let run = Engine::run_id(id.as_str(), "colocation");
+        engine.unwind(&op, &run, "benchmark clean-up").await.unwrap();
+        engine.drive(&run, &quiet).await.unwrap();
+    }
+
     // 2. 100 requests approved at once.
     let mut ids = vec![];
     for n in 100..200 {
         ids.push(approved(&svc, n, &tag).await);
     }
     let t = Instant::now();
-    let quiet = |_: &Progress| {};
     let mut tasks = vec![];
     for id in &ids {
         let engine = engine.clone();
@@ -112,9 +120,8 @@ async fn main() {
     }
     println!("100 requests approved at once ({backend}): {:.2} s wall", t.elapsed().as_secs_f64());
 
-    // Clean the lab's zones again (not timed).
-    let op = Actor::new("op", Role::Operator).unwrap();
-    for id in ids.iter().chain(&singles) {
+    // Clean the lab again (not timed).
+    for id in &ids {
         let run = Engine::run_id(id.as_str(), "colocation");
         engine.unwind(&op, &run, "benchmark clean-up").await.unwrap();
         engine.drive(&run, &quiet).await.unwrap();

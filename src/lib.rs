@@ -9,6 +9,10 @@
 //! - [`ipam`]: IP pools per NOC/VLAN and the offset arithmetic behind race-free allocation.
 //! - [`lab`]: the description of the local lab of real servers (for tests, demo, benchmarks).
 //! - [`dns`]: DNS providers (RFC 2136 + TSIG, PowerDNS API) with read-back verification.
+//! - [`ssh`]: the SSH session pool (one russh connection per device), remote commands, quoting.
+//! - [`switch`]: switch-port drivers (Open vSwitch over SSH or OVSDB JSON-RPC) and port values.
+//! - [`firewall`]: firewall drivers (nftables over SSH) and the typed rules they install.
+//! - [`inspect`]: server inspection (SOP step 8): facts over SSH, compared with the declared spec.
 //! - [`secrets`]: the `Secret` type that never prints, and AEAD sealing under the master key.
 //! - [`store`]: SQLite or PostgreSQL through one portable schema; requests, history, audit.
 //! - [`service`]: the operations every front end shares (CLI, REST API), each one audited.
@@ -26,9 +30,13 @@ pub mod config;
 pub mod dns;
 pub mod domain;
 pub mod engine;
+pub mod firewall;
+pub mod inspect;
 pub mod ipam;
 pub mod lab;
 pub mod lifecycle;
 pub mod secrets;
 pub mod service;
+pub mod ssh;
+pub mod switch;
 pub mod store;

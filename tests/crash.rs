@@ -27,7 +27,7 @@ async fn prepared(form: RequestForm) -> (TestDb, String) {
     let svc = engine.service();
     let id = approved_request(svc, form).await;
     svc.apply(&operator(), &id, Command::StartProvisioning { reason: None }).await.unwrap();
-    let receipt = HardwareReceipt { serial_number: text("SN-C"), type_brand: text("Lenovo SR630"), switch_port: Some(text("r1p4")) };
+    let receipt = HardwareReceipt { serial_number: text("SN-C"), type_brand: text("Lenovo SR630"), switch_port: Some(text("r1p8")) };
     svc.apply(&inspector(), &id, Command::HardwareReceived { receipt, reason: None }).await.unwrap();
     (db, id.to_string())
 }
@@ -41,7 +41,7 @@ fn kolokasi(db: &TestDb, args: &[&str], crash_at: Option<&str>) -> std::process:
         .env("KOLOKASI_LEASE_SECONDS", "1")
         .env_remove("KOLOKASI_TEST_CRASH_AT")
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(if std::env::var_os("KOLOKASI_TEST_VERBOSE").is_some() { Stdio::inherit() } else { Stdio::null() });
     if let Some(at) = crash_at {
         cmd.env("KOLOKASI_TEST_CRASH_AT", at);
     }
@@ -74,7 +74,19 @@ async fn world(db: &TestDb, id: &str, domain: &Fqdn) -> Value {
         let values = p.read(&reverse_name(a.address.parse().unwrap()), RecordKind::Ptr).await.unwrap();
         ptr.push(json!([a.address, values]));
     }
+    let sw = &drivers.switches["sw-r01"];
+    let port = sw.read(&sw.port("r1p8").unwrap()).await.unwrap();
+    let mut rules: Vec<String> =
+        drivers.firewalls["fw-1"].rules().await.unwrap().into_iter().filter(|r| r.comment.request.as_str() == id).map(|r| r.comment.kind).collect();
+    rules.sort();
     json!({
+        // Each iteration has its own request number; the world is compared without it.
+        "switch": {
+            "vlans": port.vlans,
+            "description": port.description.map(|d| d.replace(id, "REQUEST")),
+            "request": port.request.map(|r| if r.as_str() == id { "REQUEST".to_string() } else { r.as_str().to_string() }),
+        },
+        "firewall": rules,
         "state": svc.request(&rid).await.unwrap().state,
         "addresses": active,
         "history": allocations.len(),
@@ -90,12 +102,19 @@ async fn clean_up(db: &TestDb, id: &str, domain: &Fqdn) {
     let mut c = kolokasi(db, &["run", "unwind", id, "--reason", "test clean-up", "--actor", "op", "--role", "operator"], None);
     assert!(tokio::task::spawn_blocking(move || c.wait().unwrap()).await.unwrap().success());
     let w = world(db, id, domain).await;
-    assert!(w["addresses"].as_array().unwrap().is_empty() && w["a"] == json!([]) && w["www"] == json!([]), "unwind left {w}");
+    let clean = w["addresses"].as_array().unwrap().is_empty()
+        && w["a"] == json!([])
+        && w["www"] == json!([])
+        && w["firewall"] == json!([])
+        && w["switch"]["request"].is_null()
+        && w["switch"]["vlans"]["tag"] == json!(1);
+    assert!(clean, "unwind left {w}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_anywhere_the_run_resumes_to_the_clean_end_state() {
     let _lab = lab_dns_lock().await;
+    reset_lab_port("r1p8");
     let form = sample_form();
     let domain = form.domain.clone();
 
@@ -107,10 +126,12 @@ async fn killed_anywhere_the_run_resumes_to_the_clean_end_state() {
     assert_eq!(clean["addresses"].as_array().unwrap().len(), 2);
     assert_eq!(clean["a"], json!(["198.51.100.140"]));
     assert_eq!(clean["history"], 2, "no address was allocated twice");
+    assert_eq!(clean["switch"]["vlans"]["tag"], json!(120));
+    assert_eq!(clean["firewall"].as_array().unwrap().len(), 3);
     clean_up(&db, &id, &domain).await;
 
     // Deterministic crash points: before and after every step's side effect.
-    let steps = ["address-v4", "address-v6", "dns", "hardware"];
+    let steps = ["address-v4", "address-v6", "dns", "hardware", "switch", "firewall", "inspect"];
     let mut crashes = 0;
     for step in steps {
         for phase in ["before", "after"] {
@@ -132,7 +153,7 @@ async fn killed_anywhere_the_run_resumes_to_the_clean_end_state() {
         let (db, id) = prepared(form.clone()).await;
         for _ in 0..rng.random_range(1..=2) {
             let mut c = kolokasi(&db, &["run", "start", &id], None);
-            tokio::time::sleep(Duration::from_millis(rng.random_range(5..120))).await;
+            tokio::time::sleep(Duration::from_millis(rng.random_range(5..500))).await;
             let _ = c.kill(); // SIGKILL
             let _ = c.wait();
             crashes += 1;
@@ -141,5 +162,5 @@ async fn killed_anywhere_the_run_resumes_to_the_clean_end_state() {
         assert_eq!(world(&db, &id, &domain).await, clean, "after random kills in round {round}");
         clean_up(&db, &id, &domain).await;
     }
-    assert!(crashes >= 28);
+    assert!(crashes >= 34);
 }

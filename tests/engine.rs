@@ -77,6 +77,7 @@ struct Harness {
 
 async fn harness(db: Db, extra: impl FnOnce(&mut Registry)) -> Harness {
     let lab = lab_dns_lock().await;
+    reset_lab_port("r1p7");
     let db = fresh_db(db).await;
     let svc = service(&db).await;
     let fail_step = Arc::new(Mutex::new(None));
@@ -98,7 +99,7 @@ fn quiet(_: &kolokasi::engine::Progress) {}
 async fn provisioning_request(svc: &Service) -> (kolokasi::domain::RequestId, String) {
     let id = approved_request(svc, sample_form()).await;
     svc.apply(&operator(), &id, Command::StartProvisioning { reason: None }).await.unwrap();
-    let receipt = HardwareReceipt { serial_number: text("SN-1"), type_brand: text("Dell R650"), switch_port: Some(text("r1p1")) };
+    let receipt = HardwareReceipt { serial_number: text("SN-1"), type_brand: text("Dell R650"), switch_port: Some(text("r1p7")) };
     svc.apply(&inspector(), &id, Command::HardwareReceived { receipt, reason: None }).await.unwrap();
     let run = Engine::run_id(id.as_str(), "colocation");
     (id, run)
@@ -114,7 +115,24 @@ async fn world(svc: &Service, request: &str) -> Value {
         .unwrap();
     let addrs: Vec<Value> = rows.iter().map(|r| json!([r.get::<String, _>(0), r.get::<String, _>(1), r.get::<String, _>(2)])).collect();
     let row = svc.store.request(&kolokasi::domain::RequestId::parse(request).unwrap()).await.unwrap();
-    json!({ "addresses": addrs, "dns": dns_world(&row.form.domain).await })
+    json!({ "addresses": addrs, "dns": dns_world(&row.form.domain).await, "switch": switch_world().await, "firewall": firewall_world(request).await })
+}
+
+/// The test port as the switch reports it (VLAN, description, owner).
+async fn switch_world() -> Value {
+    let drivers = lab_drivers();
+    let sw = &drivers.switches["sw-r01"];
+    let state = sw.read(&sw.port("r1p7").unwrap()).await.unwrap();
+    json!({ "vlans": state.vlans, "description": state.description, "enabled": state.enabled, "request": state.request })
+}
+
+/// kolokasi's firewall rules of one request, as nftables lists them.
+async fn firewall_world(request: &str) -> Value {
+    let drivers = lab_drivers();
+    let mut kinds: Vec<String> =
+        drivers.firewalls["fw-1"].rules().await.unwrap().into_iter().filter(|r| r.comment.request.as_str() == request).map(|r| r.comment.kind).collect();
+    kinds.sort();
+    json!(kinds)
 }
 
 /// What the lab's BIND answers for a domain, its www alias and the PTRs of the lab's first
@@ -139,7 +157,12 @@ async fn dns_world(domain: &kolokasi::domain::Fqdn) -> Value {
 }
 
 fn nothing(w: &Value) -> bool {
-    w["addresses"].as_array().unwrap().is_empty() && w["dns"].as_object().unwrap().values().all(|v| v.as_array().unwrap().is_empty())
+    w["addresses"].as_array().unwrap().is_empty()
+        && w["dns"].as_object().unwrap().values().all(|v| v.as_array().unwrap().is_empty())
+        && w["firewall"].as_array().unwrap().is_empty()
+        && w["switch"]["request"].is_null()
+        && w["switch"]["description"].is_null()
+        && w["switch"]["vlans"]["tag"] == json!(1)
 }
 
 async fn real_playbook_every_step_twice_gives_the_same_end_state(db: Db) {
@@ -152,6 +175,8 @@ async fn real_playbook_every_step_twice_gives_the_same_end_state(db: Db) {
     assert_eq!(clean["addresses"].as_array().unwrap().len(), 2);
     assert_eq!(clean["dns"]["a"], json!(["198.51.100.140"]), "{clean}");
     assert_eq!(clean["dns"]["198.51.100.140"].as_array().unwrap().len(), 1);
+    assert_eq!(clean["switch"]["vlans"]["tag"], json!(120), "{clean}");
+    assert_eq!(clean["firewall"].as_array().unwrap().len(), 3, "two accepts and a drop: {clean}");
     assert_eq!(svc.request(&id).await.unwrap().state, State::Active, "on_success moved the lifecycle");
     let (pb, _) = h.engine.view(&run).await.unwrap();
     for step in &pb.steps {

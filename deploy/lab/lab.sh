@@ -13,6 +13,7 @@
 #   SMTP sink    127.0.0.1:2525, every message becomes a .eml file in mail/new/
 #   bridge klkbr0 198.51.100.1/25 in the root namespace, one veth per namespace:
 #     klk-sw   198.51.100.2   Open vSwitch (userspace, OVSDB on tcp 6640), bridge br0, ports r1p1..r1p8
+#                             and internal ports bp1..bp100 for load tests
 #     klk-fw   198.51.100.3   nftables, ip_forward=1, 198.51.100.254/32 on lo; the root
 #                             namespace routes the IPAM range 198.51.100.128/25 via klk-fw
 #     klk-srv1 198.51.100.11  "srv-sipd", Ubuntu 22.04, nginx+postgresql+php, listens 80/443
@@ -529,10 +530,14 @@ start_ovsdb() {
   ovs_vsctl --no-wait init
 }
 
-# Bridge br0 (netdev datapath) with the 8 rack ports as access ports in VLAN 1.
+# Bridge br0 (netdev datapath) with the 8 rack ports as access ports in VLAN 1, plus
+# BENCH_PORTS internal ports bp1..bpN (a second rack's worth, wired to nothing) so that load
+# tests can give each of 100 requests its own switch port. Internal ports cost ~nothing here.
+BENCH_PORTS=100
 make_ovs_bridge() {
-  local p args=(add-br br0 -- set bridge br0 datapath_type=netdev)
+  local p i args=(add-br br0 -- set bridge br0 datapath_type=netdev)
   for p in "${RACK_PORTS[@]}"; do args+=(-- add-port br0 "$p" tag=1); done
+  for ((i = 1; i <= BENCH_PORTS; i++)); do args+=(-- add-port br0 "bp$i" tag=1 -- set interface "bp$i" type=internal); done
   ovs_vsctl "${args[@]}"
 }
 

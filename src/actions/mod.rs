@@ -2,12 +2,18 @@
 
 mod allocate_address;
 mod dns_records;
+mod firewall_rules;
 mod gate;
+mod inspect_server;
+mod switch_port;
 mod undo_provisioning;
 
 pub use allocate_address::AllocateAddress;
 pub use dns_records::DnsRecords;
+pub use firewall_rules::FirewallRules;
 pub use gate::Gate;
+pub use inspect_server::InspectServer;
+pub use switch_port::SwitchPort;
 pub use undo_provisioning::UndoProvisioning;
 
 use crate::engine::Registry;
@@ -15,6 +21,6 @@ use crate::engine::Registry;
 /// Every action a playbook may name.
 pub fn builtin() -> Registry {
     let mut r = Registry::default();
-    r.register(AllocateAddress).register(DnsRecords).register(Gate).register(UndoProvisioning);
+    r.register(AllocateAddress).register(DnsRecords).register(FirewallRules).register(Gate).register(InspectServer).register(SwitchPort).register(UndoProvisioning);
     r
 }

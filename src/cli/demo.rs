@@ -39,13 +39,13 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let store = Store::connect(&url).await.context("cannot create the demo database")?;
     let service = Service::new(store, settings.inventory()?, settings.calendar()?, Some(key));
     service.ensure_pools().await?;
-    let drivers = if args.no_lab { Drivers::default() } else { Drivers::dns_from_lab(&crate::lab::Lab::load()?)? };
+    let drivers = if args.no_lab { Drivers::default() } else { Drivers::from_lab(&crate::lab::Lab::load()?)? };
     let registry = crate::actions::builtin();
     let playbooks = Engine::load_playbooks(settings.playbook_dir().as_deref(), &registry)?;
     let engine = Engine::new(service, drivers, registry, playbooks)?;
     let service = engine.service().clone();
 
-    let form = RequestForm::from_yaml(include_str!("../../deploy/examples/colocation-request.yaml"))?;
+    let form = RequestForm::from_yaml(include_str!("../../deploy/examples/colocation-request-lab.yaml"))?;
     let requester = Actor::new("budi.santoso", Role::Requester)?;
     let admin = Actor::new("admin.tik", Role::Admin)?;
     let operator = Actor::new("pengelola.ti", Role::Operator)?;

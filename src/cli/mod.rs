@@ -101,7 +101,7 @@ impl Ctx {
         let registry = crate::actions::builtin();
         let playbooks = crate::engine::Engine::load_playbooks(self.settings.playbook_dir().as_deref(), &registry)?;
         let drivers = if self.settings.use_lab {
-            crate::engine::Drivers::dns_from_lab(&crate::lab::Lab::load()?)?
+            crate::engine::Drivers::from_lab(&crate::lab::Lab::load()?)?
         } else {
             // TODO(design): drivers from the configuration file (DNS servers, switches,
             // firewalls with their secrets from the secret store) land with issue 7.

@@ -31,7 +31,11 @@ pub use executor::{Progress, ProgressPhase};
 pub use playbook::{Playbook, PlaybookError};
 pub use run_log::{RunStatus, RunView, StepStatus, StepView};
 
+use crate::firewall::{FirewallDriver, Nftables};
+use crate::lab::Lab;
 use crate::service::{Service, ServiceError};
+use crate::ssh::{SshPool, SshTarget};
+use crate::switch::{OvsSsh, Ovsdb, SwitchDriver};
 use crate::store::StoreError;
 
 /// The drivers actions reach the world through, configured once per process.
@@ -39,6 +43,36 @@ use crate::store::StoreError;
 pub struct Drivers {
     /// DNS providers by name (playbooks say `provider: primary`), with the zones each serves.
     pub dns: BTreeMap<String, Arc<drivers::DnsTarget>>,
+    /// Switches by device name (`sw-r01`).
+    pub switches: BTreeMap<String, Arc<SwitchDriver>>,
+    /// Firewalls by device name (`fw-1`).
+    pub firewalls: BTreeMap<String, Arc<FirewallDriver>>,
+    /// The SSH session pool every SSH driver shares: one connection per device, across runs.
+    pub ssh: Arc<SshPool>,
+    /// SSH targets of customer servers by server name (`srv-sipd`), for inspection (SOP step 8).
+    pub servers: BTreeMap<String, SshTarget>,
+}
+
+impl Drivers {
+    /// Everything the local lab offers: the DNS providers of [`Drivers::dns_from_lab`], switch
+    /// `sw-r01` (Open vSwitch over SSH) and `sw-r01-ovsdb` (the same switch over OVSDB
+    /// JSON-RPC), firewall `fw-1` (nftables over SSH), customer servers `srv-sipd` and `srv-lama`
+    /// (inspection), all SSH devices on one pool.
+    pub fn from_lab(lab: &Lab) -> Result<Self, drivers::DriverConfigError> {
+        let mut d = Self::dns_from_lab(lab)?;
+        let sw = lab.host("sw")?;
+        let ovsdb = sw.ovsdb.as_deref().unwrap_or_default();
+        let ovsdb = ovsdb.parse().map_err(|_| drivers::DriverConfigError::Invalid { name: "sw-r01-ovsdb".into(), message: format!("{ovsdb:?} is not host:port") })?;
+        let sw_ssh = SwitchDriver::OvsSsh(OvsSsh::new(SshTarget::from_lab(lab, "sw", "sw-r01")?, d.ssh.clone()));
+        let sw_ovsdb = SwitchDriver::Ovsdb(Ovsdb::new("sw-r01-ovsdb", ovsdb, std::time::Duration::from_secs(10)));
+        let fw = FirewallDriver::Nftables(Nftables::new(SshTarget::from_lab(lab, "fw", "fw-1")?, d.ssh.clone()));
+        d.switches.insert("sw-r01".into(), Arc::new(sw_ssh));
+        d.switches.insert("sw-r01-ovsdb".into(), Arc::new(sw_ovsdb));
+        d.firewalls.insert("fw-1".into(), Arc::new(fw));
+        d.servers.insert("srv-sipd".into(), SshTarget::from_lab(lab, "srv1", "srv-sipd")?);
+        d.servers.insert("srv-lama".into(), SshTarget::from_lab(lab, "srv2", "srv-lama")?);
+        Ok(d)
+    }
 }
 
 /// What actions may use.

@@ -68,6 +68,16 @@ pub async fn service(db: &TestDb) -> Service {
 
 pub async fn service_with(db: &TestDb, inventory: Inventory) -> Service {
     let store = Store::connect(&db.url).await.unwrap();
+    // Request numbers start at a random point in each test database: the lab's switch, firewall
+    // and DNS are shared, and two fresh databases must not both be "KLK-2026-00001" there.
+    let year = time::OffsetDateTime::now_utc().to_offset(kolokasi::lifecycle::sla::WITA).year();
+    let start: i64 = rand::random_range(10_000..89_000);
+    sqlx::query("INSERT INTO counters (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+        .bind(format!("request-{year}"))
+        .bind(start)
+        .execute(store.pool())
+        .await
+        .unwrap();
     let svc = Service::new(store, inventory, Calendar::builtin_2026(), Some(MasterKey::from_bytes([42; 32])));
     svc.ensure_pools().await.unwrap();
     svc
@@ -75,7 +85,7 @@ pub async fn service_with(db: &TestDb, inventory: Inventory) -> Service {
 
 /// The sample request with a domain of its own, so tests that write DNS never share names.
 pub fn sample_form() -> RequestForm {
-    let mut f = RequestForm::from_yaml(include_str!("../../deploy/examples/colocation-request.yaml")).unwrap();
+    let mut f = RequestForm::from_yaml(include_str!("../../deploy/examples/colocation-request-lab.yaml")).unwrap();
     f.domain = kolokasi::domain::Fqdn::parse(&format!("t{}.kaltimprov.go.id", rand_suffix().replace('_', "-"))).unwrap();
     f
 }
@@ -87,10 +97,22 @@ pub async fn lab_dns_lock() -> tokio::sync::MutexGuard<'static, ()> {
     LOCK.lock().await
 }
 
+/// Puts a lab switch port back to its factory state (VLAN 1, nothing of kolokasi's), so that
+/// state left by an earlier, interrupted test run cannot make this one fail.
+pub fn reset_lab_port(port: &str) {
+    let lab = kolokasi::lab::Lab::load().unwrap_or_else(|e| panic!("{e}"));
+    let db = format!("--db=tcp:{}", lab.host("sw").unwrap().ovsdb.as_deref().unwrap());
+    let status = std::process::Command::new("ovs-vsctl")
+        .args([db.as_str(), "set", "port", port, "tag=1", "--", "clear", "port", port, "trunks", "vlan_mode", "external_ids"])
+        .status()
+        .expect("ovs-vsctl (installed by the lab)");
+    assert!(status.success(), "cannot reset {port}");
+}
+
 /// The lab's drivers; fails with the message that says how to start the lab.
 pub fn lab_drivers() -> kolokasi::engine::Drivers {
     let lab = kolokasi::lab::Lab::load().unwrap_or_else(|e| panic!("{e}"));
-    kolokasi::engine::Drivers::dns_from_lab(&lab).unwrap()
+    kolokasi::engine::Drivers::from_lab(&lab).unwrap()
 }
 
 pub fn hosting_form() -> RequestForm {

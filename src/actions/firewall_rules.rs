@@ -1,0 +1,112 @@
+//! `firewall_rules`: allows the request's services (`tcp/443`, …) to its address, optionally
+//! only from some sources, and closes the address to everything else; undo removes exactly
+//! the rules this request installed for that address.
+//!
+//! Idempotent: every rule's comment names the request and what it allows, so a re-run adds
+//! only what is missing.
+
+use std::net::IpAddr;
+
+use serde_json::{Value, json};
+
+use crate::engine::action::{optional, required};
+use crate::engine::{Action, ActionCtx, BoxFuture, Outcome, Param, ParamKind, StepError};
+use crate::firewall::{FirewallDriver, FirewallError, FirewallRule, Service, parse_source};
+use crate::ssh::RequestTag;
+
+pub struct FirewallRules;
+
+const PARAMS: &[Param] = &[
+    required("device", ParamKind::Text),
+    required("address", ParamKind::Address),
+    required("services", ParamKind::List),
+    optional("sources", ParamKind::List),
+];
+
+fn firewall<'a>(ctx: &'a ActionCtx<'a>) -> Result<&'a FirewallDriver, StepError> {
+    let device = ctx.param_str("device")?;
+    ctx.env.drivers.firewalls.get(device).map(|d| &**d).ok_or_else(|| StepError::Fatal(format!("no firewall named {device:?} is configured")))
+}
+
+fn address(ctx: &ActionCtx<'_>) -> Result<IpAddr, StepError> {
+    let text = ctx.param_str("address")?;
+    text.parse().map_err(|_| StepError::Fatal(format!("parameter address {text:?} is not an IP address")))
+}
+
+/// A list parameter's texts (a single text counts as a list of one).
+fn texts<'a>(ctx: &'a ActionCtx<'a>, name: &str) -> Result<Vec<&'a str>, StepError> {
+    match ctx.params.get(name) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(s)) => Ok(vec![s.as_str()]),
+        Some(Value::Array(items)) => {
+            items.iter().map(|v| v.as_str().ok_or_else(|| StepError::Fatal(format!("parameter {name} must be a list of texts")))).collect()
+        }
+        Some(_) => Err(StepError::Fatal(format!("parameter {name} must be a list of texts"))),
+    }
+}
+
+fn rules(ctx: &ActionCtx<'_>) -> Result<Vec<FirewallRule>, StepError> {
+    let request = RequestTag::from(&ctx.request.id);
+    let destination = address(ctx)?;
+    let fatal = |e: crate::firewall::RuleError| StepError::Fatal(e.to_string());
+    let sources = texts(ctx, "sources")?.into_iter().map(parse_source).collect::<Result<Vec<_>, _>>().map_err(fatal)?;
+    let mut services = texts(ctx, "services")?.into_iter().map(str::parse::<Service>).collect::<Result<Vec<_>, _>>().map_err(fatal)?;
+    if services.is_empty() {
+        return Err(StepError::Fatal("parameter services is empty: name at least one, like tcp/443".into()));
+    }
+    services.sort();
+    services.dedup();
+    services.into_iter().map(|s| FirewallRule::new(request.clone(), destination, s, sources.clone()).map_err(fatal)).collect()
+}
+
+fn step_error(e: FirewallError) -> StepError {
+    if e.is_retryable() { StepError::Retryable(e.to_string()) } else { StepError::Fatal(e.to_string()) }
+}
+
+impl Action for FirewallRules {
+    fn name(&self) -> &'static str {
+        "firewall_rules"
+    }
+    fn describe(&self) -> &'static str {
+        "allow the request's services to its address on a firewall, and drop everything else to it"
+    }
+    fn params(&self) -> &'static [Param] {
+        PARAMS
+    }
+    fn outputs(&self) -> &'static [&'static str] {
+        &["device", "address", "rules"]
+    }
+    fn devices(&self, params: &Value) -> Vec<String> {
+        params.get("device").and_then(Value::as_str).map(|d| vec![d.to_string()]).unwrap_or_default()
+    }
+    fn plan(&self, ctx: &ActionCtx<'_>) -> String {
+        let services = texts(ctx, "services").map(|s| s.join(", ")).unwrap_or_else(|_| "?".into());
+        let sources = texts(ctx, "sources").ok().filter(|s| !s.is_empty()).map(|s| s.join(", ")).unwrap_or_else(|| "anywhere".into());
+        format!(
+            "on {} allow {services} to {} from {sources}, drop the rest to it",
+            ctx.param_str("device").unwrap_or("?"),
+            ctx.param_str("address").unwrap_or("?")
+        )
+    }
+    fn run<'a>(&'a self, ctx: &'a ActionCtx<'a>) -> BoxFuture<'a, Result<Outcome, StepError>> {
+        Box::pin(async move {
+            let driver = firewall(ctx)?;
+            let rules = rules(ctx)?;
+            let request = RequestTag::from(&ctx.request.id);
+            let allowed = driver.allow(&request, &rules).await.map_err(step_error)?;
+            Ok(Outcome::Done(json!({
+                "device": driver.device(),
+                "address": address(ctx)?.to_string(),
+                "rules": allowed.total,
+            })))
+        })
+    }
+    fn undo<'a>(&'a self, ctx: &'a ActionCtx<'a>, _output: Option<&'a Value>) -> BoxFuture<'a, Result<(), StepError>> {
+        Box::pin(async move {
+            let driver = firewall(ctx)?;
+            let request = RequestTag::from(&ctx.request.id);
+            driver.remove(&request, Some(address(ctx)?)).await.map_err(step_error)?;
+            Ok(())
+        })
+    }
+}

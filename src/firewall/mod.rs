@@ -1,0 +1,85 @@
+//! Firewalls: allow a request's services to an address, and take exactly that request's rules
+//! away again.
+//!
+//! - [`rule`]: typed rules (`tcp/443` to an address from sources) and their comments.
+//! - [`nftables`]: nftables over SSH (`nft -j`), in kolokasi's own table `inet kolokasi`.
+//! - [`opnsense`]: OPNsense's firewall REST API, rules tagged by their description.
+//!
+//! Owns its own table on each firewall; must never change anything outside it.
+
+pub mod nftables;
+pub mod opnsense;
+pub mod rule;
+
+use std::net::IpAddr;
+
+pub use nftables::{Allowed, InstalledRule, Nftables};
+pub use opnsense::{Opnsense, OpnsenseConfig, OpnsenseError, OpnsenseInterface};
+pub use rule::{FirewallRule, Protocol, RuleComment, RuleError, Service, parse_source};
+
+use crate::ssh::{RequestTag, SshError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum FirewallError {
+    #[error(transparent)]
+    Rule(#[from] RuleError),
+    #[error(transparent)]
+    Ssh(#[from] SshError),
+    #[error(transparent)]
+    Opnsense(#[from] OpnsenseError),
+    #[error("a rule of request {got} was passed to allow for request {expected}")]
+    OtherRequest { expected: RequestTag, got: RequestTag },
+    #[error("nft on {device} failed (exit status {status}): {stderr}")]
+    Command { device: String, status: String, stderr: String },
+    #[error("unexpected answer from {device}: {message}")]
+    Unexpected { device: String, message: String },
+}
+
+impl FirewallError {
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Ssh(e) => e.is_retryable(),
+            Self::Opnsense(e) => e.is_retryable(),
+            _ => false,
+        }
+    }
+}
+
+/// A firewall, by how kolokasi talks to it.
+pub enum FirewallDriver {
+    Nftables(Nftables),
+    Opnsense(Opnsense),
+}
+
+impl FirewallDriver {
+    pub fn device(&self) -> &str {
+        match self {
+            Self::Nftables(d) => d.device(),
+            Self::Opnsense(d) => d.device(),
+        }
+    }
+
+    /// Installs the request's rules that are missing; a re-run adds nothing.
+    pub async fn allow(&self, request: &RequestTag, rules: &[FirewallRule]) -> Result<Allowed, FirewallError> {
+        match self {
+            Self::Nftables(d) => d.allow(request, rules).await,
+            Self::Opnsense(d) => d.allow(request, rules).await,
+        }
+    }
+
+    /// Removes the request's rules (those guarding `destination`, or all); returns how many.
+    pub async fn remove(&self, request: &RequestTag, destination: Option<IpAddr>) -> Result<usize, FirewallError> {
+        match self {
+            Self::Nftables(d) => d.remove(request, destination).await,
+            Self::Opnsense(d) => d.remove(request, destination).await,
+        }
+    }
+
+    /// kolokasi's installed rules, every request's.
+    pub async fn rules(&self) -> Result<Vec<InstalledRule>, FirewallError> {
+        match self {
+            Self::Nftables(d) => d.rules().await,
+            Self::Opnsense(d) => d.rules().await,
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! Server inspection (SOP step 8): gather what a server really is over SSH and compare it with
+//! the declared specification of the request, item by item.
+//!
+//! - [`facts`]: `ServerFacts` and the one fixed script that gathers them over one SSH command.
+//! - [`parse`]: the parsers of that script's sections (os-release, cpuinfo, lsblk, dpkg, ss, …).
+//! - [`compare`]: the rules (`compare`, `Rules`, `version_satisfies`).
+//! - [`report`]: the `Report` of `ReportItem`s with verdicts, as a table and as JSON.
+//! - [`debversion`]: Debian version ordering (`dpkg --compare-versions`).
+//!
+//! Reads only; changes nothing on the server. Sends the server nothing but constant text: the
+//! server's name from a request is used to look up its target, never put in a command.
+
+pub mod compare;
+pub mod debversion;
+pub mod facts;
+pub mod parse;
+pub mod report;
+
+pub use compare::{Rules, compare, version_satisfies};
+pub use debversion::{DebVersion, DebVersionError};
+pub use facts::{Board, Cpu, Disk, Fact, Listener, OsRelease, PackageManager, Packages, ServerFacts, gather};
+pub use report::{Check, Report, ReportItem, Verdict};
+
+use crate::ssh::SshError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum InspectError {
+    #[error("cannot gather facts over SSH")]
+    Ssh(#[source] SshError),
+    /// The script's output ended before its last section (killed, or the session dropped).
+    #[error("the fact-gathering script on {device} stopped early (exit status {status}): {stderr}")]
+    Incomplete { device: String, status: String, stderr: String },
+}
+
+impl InspectError {
+    /// Connection faults may pass; a script cut short is retried too (it changes nothing).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Ssh(e) => e.is_retryable(),
+            Self::Incomplete { .. } => true,
+        }
+    }
+}

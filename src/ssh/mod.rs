@@ -1,0 +1,168 @@
+//! SSH transport: a pool holding at most one authenticated russh connection per device,
+//! reused by every command and every run, with each command on its own channel.
+//!
+//! - [`target`]: how to reach a device (`SshTarget`, `SshAuth`, the pinned `HostKey`).
+//! - [`connection`]: one connection: connect with `nodelay`, check the pinned key, log in, run.
+//! - [`command`]: `RemoteCommand` and `shell_quote`, the only way text reaches a remote shell.
+//! - [`request_tag`]: `RequestTag`, the request id every driver stamps on what it changes.
+//! - [`error`]: `SshError` and which faults are worth retrying.
+//!
+//! Commands to one device are serialised (a tokio mutex per device, held across connect and
+//! command), so a device never sees two kolokasi commands at once. A cached connection found
+//! dead is dropped and opened again, once, before anything is sent on it.
+//! Owns the connections; must not interpret command output (drivers do).
+
+mod command;
+mod connection;
+mod error;
+mod request_tag;
+mod target;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use command::{CommandOutput, RemoteCommand, shell_quote};
+pub use error::SshError;
+pub use request_tag::{RequestTag, RequestTagError};
+pub use target::{HostKey, SshAuth, SshTarget};
+
+use connection::Connection;
+
+/// Time limits of the pool.
+#[derive(Debug, Clone, Copy)]
+pub struct SshSettings {
+    /// TCP connect, key exchange and login together.
+    pub connect_timeout: Duration,
+    /// One command, from opening its channel to the channel's close.
+    pub command_timeout: Duration,
+}
+
+impl Default for SshSettings {
+    fn default() -> Self {
+        Self { connect_timeout: Duration::from_secs(10), command_timeout: Duration::from_secs(60) }
+    }
+}
+
+/// A device's slot: its lock and its cached connection.
+type Slot = Arc<tokio::sync::Mutex<Option<Connection>>>;
+
+/// The session pool, shared by all drivers and runs of a process.
+#[derive(Default)]
+pub struct SshPool {
+    settings: SshSettings,
+    slots: Mutex<HashMap<String, Slot>>,
+    /// Connections opened since the pool was made (for tests and benchmarks).
+    opened: AtomicUsize,
+}
+
+impl SshPool {
+    pub fn new(settings: SshSettings) -> Self {
+        Self { settings, ..Self::default() }
+    }
+
+    pub fn settings(&self) -> SshSettings {
+        self.settings
+    }
+
+    /// Runs `command` on the device with the pool's command timeout.
+    pub async fn exec(&self, target: &SshTarget, command: &RemoteCommand) -> Result<CommandOutput, SshError> {
+        self.exec_with(target, command, None, self.settings.command_timeout).await
+    }
+
+    /// Runs `command` and fails unless it exits with status 0.
+    pub async fn exec_ok(&self, target: &SshTarget, command: &RemoteCommand, stdin: Option<&[u8]>) -> Result<CommandOutput, SshError> {
+        let out = self.exec_with(target, command, stdin, self.settings.command_timeout).await?;
+        if out.success() {
+            Ok(out)
+        } else {
+            Err(SshError::CommandFailed {
+                device: target.name.clone(),
+                program: command.program().to_string(),
+                status: out.status_text(),
+                stderr: out.stderr.trim().to_string(),
+            })
+        }
+    }
+
+    /// Runs `command`, feeding it `stdin`, within `timeout`.
+    pub async fn exec_with(
+        &self,
+        target: &SshTarget,
+        command: &RemoteCommand,
+        stdin: Option<&[u8]>,
+        timeout: Duration,
+    ) -> Result<CommandOutput, SshError> {
+        let slot = self.slot(&target.name);
+        let mut cached = slot.lock().await;
+        if cached.as_ref().is_some_and(|c| c.is_closed() || c.target != *target) {
+            *cached = None;
+        }
+        let reused = cached.is_some();
+        let conn = match cached.take() {
+            Some(c) => c,
+            None => self.connect(target).await?,
+        };
+        let conn = cached.insert(conn);
+        let channel = match conn.open_channel().await {
+            Ok(ch) => ch,
+            // The device restarted or dropped us while idle: nothing ran, so reconnect once.
+            Err(_) if reused => {
+                *cached = None;
+                let conn = cached.insert(self.connect(target).await?);
+                conn.open_channel().await?
+            }
+            Err(e) => {
+                *cached = None;
+                return Err(e);
+            }
+        };
+        let conn = cached.as_ref().expect("connected above");
+        match tokio::time::timeout(timeout, conn.run(channel, command, stdin)).await {
+            Ok(Ok(out)) => Ok(out),
+            Ok(Err(e)) => {
+                // A session error mid-command leaves the connection in an unknown state.
+                *cached = None;
+                Err(e)
+            }
+            Err(_) => Err(SshError::CommandTimeout { device: target.name.clone(), program: command.program().to_string(), after: timeout }),
+        }
+    }
+
+    /// Connections opened so far (a reused connection is counted once).
+    pub fn connections_opened(&self) -> usize {
+        self.opened.load(Ordering::Relaxed)
+    }
+
+    /// Devices that have an open cached connection now.
+    pub async fn live_connections(&self) -> usize {
+        let slots: Vec<Slot> = self.slots.lock().expect("not poisoned").values().cloned().collect();
+        let mut n = 0;
+        for s in slots {
+            if s.lock().await.as_ref().is_some_and(|c| !c.is_closed()) {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Drops the cached connection of `device` (the next command reconnects).
+    pub async fn forget(&self, device: &str) {
+        let slot = self.slots.lock().expect("not poisoned").get(device).cloned();
+        if let Some(s) = slot {
+            *s.lock().await = None;
+        }
+    }
+
+    fn slot(&self, device: &str) -> Slot {
+        self.slots.lock().expect("not poisoned").entry(device.to_string()).or_default().clone()
+    }
+
+    async fn connect(&self, target: &SshTarget) -> Result<Connection, SshError> {
+        let conn = Connection::open(target, self.settings.connect_timeout).await?;
+        self.opened.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(device = %target.name, address = %target.address, "ssh connected");
+        Ok(conn)
+    }
+}

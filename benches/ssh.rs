@@ -6,7 +6,7 @@
 //!   allow, then their undo; wall time, with a cold pool (first contact) and a warm one.
 //!
 //! `cargo bench --bench ssh` (needs the lab: `bash deploy/lab/lab.sh up`). Uses port r1p2 and
-//! the routed address 203.0.113.50, which no test touches; everything is undone afterwards.
+//! the routed address 198.51.100.200 (rules only, no traffic), which no test touches; everything is undone afterwards.
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -53,7 +53,7 @@ async fn main() {
     // One request's switch port and firewall rules, cold (new pool) and warm.
     let drivers = Drivers::from_lab(&lab).unwrap_or_else(|e| panic!("{e}"));
     let request = RequestTag::parse("BENCH-SSH-1").unwrap();
-    let dest: IpAddr = "203.0.113.50".parse().unwrap();
+    let dest: IpAddr = "198.51.100.200".parse().unwrap();
     let rules = vec![FirewallRule::new(request.clone(), dest, "tcp/443".parse().unwrap(), Vec::new()).unwrap()];
     let fw = &drivers.firewalls["fw-1"];
     for (round, switch) in [("cold, OVS over SSH", "sw-r01"), ("warm, OVS over SSH", "sw-r01"), ("warm, OVSDB", "sw-r01-ovsdb")] {

@@ -110,7 +110,7 @@ async fn rules_are_enforced_idempotent_and_removed_exactly() {
     d.ssh.exec_ok(&fw_ssh, &foreign_table(), Some(foreign.to_string().as_bytes())).await.unwrap();
 
     // Another request's rule in kolokasi's table, to a routed (not local) address.
-    let routed: IpAddr = "203.0.113.9".parse().unwrap();
+    let routed: IpAddr = "198.51.100.209".parse().unwrap();
     let theirs = FirewallRule::new(other.clone(), routed, "udp/53".parse().unwrap(), vec![parse_source("10.0.0.0/8").unwrap()]).unwrap();
     let allowed = fw.allow(&other, std::slice::from_ref(&theirs)).await.unwrap();
     assert_eq!((allowed.added.len(), allowed.total), (2, 2));
@@ -199,12 +199,12 @@ async fn the_firewall_rules_action_is_idempotent_and_undoes() {
     let fw = &env.drivers.firewalls["fw-1"];
     fw.remove(&mine, None).await.unwrap();
     let action = env.registry.get("firewall_rules").expect("registered").clone();
-    let params = json!({"device": "fw-1", "address": "203.0.113.61", "services": ["tcp/443", "tcp/80", "tcp/443"], "sources": ["10.20.0.0/16", "192.0.2.7"]});
+    let params = json!({"device": "fw-1", "address": "198.51.100.161", "services": ["tcp/443", "tcp/80", "tcp/443"], "sources": ["10.20.0.0/16", "192.0.2.7"]});
     let ctx = ActionCtx { run_id: "test-run", step: "firewall_rules", request: &request, params: &params, env: &env };
     assert_eq!(action.devices(&params), vec!["fw-1".to_string()]);
 
     let Outcome::Done(first) = action.run(&ctx).await.unwrap() else { panic!("not done") };
-    assert_eq!(first, json!({"device": "fw-1", "address": "203.0.113.61", "rules": 3}), "two accepts and one drop");
+    assert_eq!(first, json!({"device": "fw-1", "address": "198.51.100.161", "rules": 3}), "two accepts and one drop");
     let Outcome::Done(second) = action.run(&ctx).await.unwrap() else { panic!("not done") };
     assert_eq!(second, first);
     let installed: Vec<_> = fw.rules().await.unwrap().into_iter().filter(|r| r.comment.request == mine).collect();
@@ -217,12 +217,12 @@ async fn the_firewall_rules_action_is_idempotent_and_undoes() {
 
     let opened = env.drivers.ssh.connections_opened();
     for bad in [
-        json!({"device": "fw-1", "address": "203.0.113.61", "services": ["tcp/443; nft flush ruleset"]}),
-        json!({"device": "fw-1", "address": "203.0.113.61", "services": ["tcp/443"], "sources": ["$(id)"]}),
-        json!({"device": "fw-1", "address": "203.0.113.61", "services": ["tcp/443"], "sources": ["2001:db8::/32"]}),
-        json!({"device": "fw-1", "address": "203.0.113.61 ", "services": ["tcp/443"]}),
-        json!({"device": "fw-1", "address": "203.0.113.61", "services": []}),
-        json!({"device": "fw-9", "address": "203.0.113.61", "services": ["tcp/443"]}),
+        json!({"device": "fw-1", "address": "198.51.100.161", "services": ["tcp/443; nft flush ruleset"]}),
+        json!({"device": "fw-1", "address": "198.51.100.161", "services": ["tcp/443"], "sources": ["$(id)"]}),
+        json!({"device": "fw-1", "address": "198.51.100.161", "services": ["tcp/443"], "sources": ["2001:db8::/32"]}),
+        json!({"device": "fw-1", "address": "198.51.100.161 ", "services": ["tcp/443"]}),
+        json!({"device": "fw-1", "address": "198.51.100.161", "services": []}),
+        json!({"device": "fw-9", "address": "198.51.100.161", "services": ["tcp/443"]}),
     ] {
         let ctx = ActionCtx { params: &bad, ..ctx };
         let err = action.run(&ctx).await.unwrap_err();

@@ -32,6 +32,8 @@ fn serve(db_url: &str, crash_at: Option<&str>) -> Child {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_worker_finishes_the_run_of_a_worker_that_died() {
+    let _lab = lab_dns_lock().await;
+    reset_lab_port("r1p2");
     let db = fresh_db(Db::Postgres).await;
     let svc = service(&db).await;
     let id = approved_request(&svc, sample_form()).await;
@@ -85,4 +87,10 @@ async fn a_second_worker_finishes_the_run_of_a_worker_that_died() {
     let active = svc.store.allocations(Some(id.as_str()), None, 10).await.unwrap();
     assert_eq!(active.iter().filter(|a| a.released_at.is_none()).count(), 2, "{active:?}");
     assert_eq!(svc.store.run(&run).await.unwrap().status, "succeeded");
+
+    // Leave the lab as found: undo the run (switch port, firewall, DNS, addresses).
+    let engine = Engine::new(svc.clone(), lab_drivers(), kolokasi::actions::builtin(), engine.playbooks.values().cloned().collect()).unwrap();
+    engine.unwind(&operator(), &run, "test clean-up").await.unwrap();
+    let view = engine.drive(&run, &|_| {}).await.unwrap();
+    assert_eq!(view.status, kolokasi::engine::RunStatus::Unwound);
 }

@@ -12,7 +12,7 @@ use super::{CommandOutput, RemoteCommand, SshAuth, SshError, SshTarget};
 
 /// Accepts exactly the pinned key and remembers what it saw otherwise, so the caller can say
 /// which key the device offered (russh itself only reports "unknown server key").
-struct PinnedHostKey {
+pub(crate) struct PinnedHostKey {
     expected: String,
     offered: Arc<Mutex<Option<String>>>,
 }
@@ -46,22 +46,7 @@ pub(super) struct Connection {
 impl Connection {
     /// Connects and logs in, all within `timeout`.
     pub(super) async fn open(target: &SshTarget, timeout: Duration) -> Result<Self, SshError> {
-        let offered = Arc::new(Mutex::new(None));
-        let handler = PinnedHostKey { expected: target.host_key.as_str().to_string(), offered: offered.clone() };
-        let config = Arc::new(client::Config {
-            // Without it every command waits on Nagle + delayed ACK (~48 ms instead of ~6 ms).
-            nodelay: true,
-            // Cached connections sit idle between runs; keepalives notice a dead peer.
-            keepalive_interval: Some(Duration::from_secs(30)),
-            keepalive_max: 3,
-            ..client::Config::default()
-        });
-        let opened = tokio::time::timeout(timeout, async {
-            let mut handle = client::connect(config, target.address, handler).await.map_err(|e| classify(target, e, &offered))?;
-            login(&mut handle, target).await?;
-            Ok::<_, SshError>(handle)
-        })
-        .await;
+        let opened = tokio::time::timeout(timeout, connect_authenticated(target)).await;
         match opened {
             Ok(handle) => Ok(Self { handle: handle?, target: target.clone() }),
             Err(_) => Err(SshError::ConnectTimeout { device: target.name.clone(), address: target.address, after: timeout }),
@@ -108,6 +93,24 @@ impl Connection {
             stderr: String::from_utf8_lossy(&stderr).into_owned(),
         })
     }
+}
+
+/// Connects (TCP_NODELAY, keepalives, the pinned host key) and logs in, with no time limit of
+/// its own: callers wrap it in theirs. Shared by the command pool and interactive CLI shells.
+pub(crate) async fn connect_authenticated(target: &SshTarget) -> Result<Handle<PinnedHostKey>, SshError> {
+    let offered = Arc::new(Mutex::new(None));
+    let handler = PinnedHostKey { expected: target.host_key.as_str().to_string(), offered: offered.clone() };
+    let config = Arc::new(client::Config {
+        // Without it every command waits on Nagle + delayed ACK (~48 ms instead of ~6 ms).
+        nodelay: true,
+        // Cached connections sit idle between runs; keepalives notice a dead peer.
+        keepalive_interval: Some(Duration::from_secs(30)),
+        keepalive_max: 3,
+        ..client::Config::default()
+    });
+    let mut handle = client::connect(config, target.address, handler).await.map_err(|e| classify(target, e, &offered))?;
+    login(&mut handle, target).await?;
+    Ok(handle)
 }
 
 async fn login(handle: &mut Handle<PinnedHostKey>, target: &SshTarget) -> Result<(), SshError> {

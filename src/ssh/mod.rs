@@ -13,7 +13,7 @@
 //! Owns the connections; must not interpret command output (drivers do).
 
 mod command;
-mod connection;
+pub(crate) mod connection;
 mod error;
 mod request_tag;
 mod target;

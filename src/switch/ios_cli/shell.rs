@@ -2,17 +2,16 @@
 //! key (as the SSH pool pins it), a PTY and a shell, and reading the device's answers up to its
 //! next prompt. Knows prompts, modes and `%` errors; knows nothing of ports.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use russh::ChannelMsg;
 use russh::client::{self, Handle};
-use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate};
-use russh::{ChannelMsg, Error as RusshError};
 use tokio::time::{Instant, timeout, timeout_at};
 
 use super::{Command, IosCliError};
 use crate::secrets::Secret;
-use crate::ssh::{SshAuth, SshError, SshSettings, SshTarget};
+use crate::ssh::connection::{PinnedHostKey, connect_authenticated};
+use crate::ssh::{SshError, SshSettings, SshTarget};
 use crate::switch::SwitchError;
 
 /// A CLI mode, as the prompt shows it.
@@ -68,28 +67,6 @@ fn is_informational(line: &str) -> bool {
     line.starts_with("% Access VLAN does not exist. Creating vlan") || syslog
 }
 
-/// Pins the host key like the SSH pool does, remembering what the device offered instead.
-struct PinnedHostKey {
-    expected: String,
-    offered: Arc<Mutex<Option<String>>>,
-}
-
-impl client::Handler for PinnedHostKey {
-    type Error = RusshError;
-
-    async fn check_server_key(&mut self, key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
-        let offered = match key {
-            PublicKeyOrCertificate::PublicKey { key, .. } => key.to_openssh()?.split_whitespace().take(2).collect::<Vec<_>>().join(" "),
-            PublicKeyOrCertificate::Certificate(_) => "an SSH certificate".to_string(),
-        };
-        let ok = offered == self.expected;
-        if !ok {
-            *self.offered.lock().expect("not poisoned") = Some(offered);
-        }
-        Ok(ok)
-    }
-}
-
 /// One logged-in shell in privileged EXEC mode, between commands.
 pub(super) struct Shell {
     device: String,
@@ -104,24 +81,8 @@ pub(super) struct Shell {
 impl Shell {
     pub(super) async fn open(target: &SshTarget, settings: SshSettings, enable_secret: Option<&Secret>) -> Result<Self, SwitchError> {
         let session = |source| SshError::Session { device: target.name.clone(), address: target.address, source: Box::new(source) };
-        let offered = Arc::new(Mutex::new(None));
-        let handler = PinnedHostKey { expected: target.host_key.as_str().to_string(), offered: offered.clone() };
-        let config = Arc::new(client::Config {
-            nodelay: true,
-            keepalive_interval: Some(Duration::from_secs(30)),
-            keepalive_max: 3,
-            ..Default::default()
-        });
         let connected = timeout(settings.connect_timeout, async {
-            let mut handle =
-                client::connect(config, target.address, handler).await.map_err(|e| match offered.lock().expect("not poisoned").take() {
-                    Some(got) => SshError::HostKeyChanged { device: target.name.clone(), expected: target.host_key.to_string(), got },
-                    None => match e {
-                        RusshError::IO(source) => SshError::Unreachable { device: target.name.clone(), address: target.address, source },
-                        other => session(other),
-                    },
-                })?;
-            login(&mut handle, target).await?;
+            let handle = connect_authenticated(target).await?;
             let channel = handle.channel_open_session().await.map_err(session)?;
             // A wide terminal: IOS scrolls input lines longer than the width, garbling the echo.
             channel.request_pty(true, "vt100", 511, 24, 0, 0, &[]).await.map_err(session)?;
@@ -252,26 +213,6 @@ impl Shell {
                 Ok(Some(_)) => {}
             }
         }
-    }
-}
-
-async fn login(handle: &mut Handle<PinnedHostKey>, target: &SshTarget) -> Result<(), SshError> {
-    let key_error = |source| SshError::PrivateKey { device: target.name.clone(), source: Box::new(source) };
-    let result = match &target.auth {
-        SshAuth::KeyFile(path) => {
-            let key = russh::keys::load_secret_key(path, None).map_err(key_error)?;
-            handle.authenticate_publickey(&target.user, PrivateKeyWithHashAlg::new(Arc::new(key), None)).await
-        }
-        SshAuth::KeyPem(pem) => {
-            let key = russh::keys::decode_secret_key(pem.expose(), None).map_err(key_error)?;
-            handle.authenticate_publickey(&target.user, PrivateKeyWithHashAlg::new(Arc::new(key), None)).await
-        }
-        SshAuth::Password(password) => handle.authenticate_password(&target.user, password.expose()).await,
-    };
-    match result {
-        Ok(r) if r.success() => Ok(()),
-        Ok(_) => Err(SshError::LoginRefused { device: target.name.clone(), user: target.user.clone() }),
-        Err(source) => Err(SshError::Session { device: target.name.clone(), address: target.address, source: Box::new(source) }),
     }
 }
 

@@ -163,15 +163,21 @@ impl Engine {
         })
     }
 
+    /// The step's action and the request as it is now (a step reads nothing else).
+    async fn step_inputs(&self, run_id: &str, action: &str) -> Result<(std::sync::Arc<dyn super::Action>, RequestRow), EngineError> {
+        let store = &self.service().store;
+        let action = self.env.registry.get(action).ok_or_else(|| EngineError::Invalid(format!("unknown action {action}")))?.clone();
+        let run = store.run(run_id).await?;
+        let request_id = crate::domain::RequestId::parse(&run.request_id).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+        Ok((action, store.request(&request_id).await?))
+    }
+
     /// Runs step `index` once (with in-step retries). Returns true if it waits at a gate.
     async fn run_step(&self, run_id: &str, pb: &Playbook, view: &RunView, index: usize, observer: Observer<'_>) -> Result<bool, EngineError> {
         let store = &self.service().store;
         let step = &pb.steps[index];
         let sv = &view.steps[index];
-        let action = self.env.registry.get(&step.action).ok_or_else(|| EngineError::Invalid(format!("unknown action {}", step.action)))?.clone();
-        let run = store.run(run_id).await?;
-        let request_id = crate::domain::RequestId::parse(&run.request_id).map_err(|e| EngineError::Corrupt(e.to_string()))?;
-        let request = store.request(&request_id).await?;
+        let (action, request) = self.step_inputs(run_id, &step.action).await?;
         let report = |phase, detail: String, t: &Instant| {
             observer(&Progress {
                 run_id: run_id.into(),
@@ -245,10 +251,7 @@ impl Engine {
         let store = &self.service().store;
         let step = &pb.steps[index];
         let sv = &view.steps[index];
-        let action = self.env.registry.get(&step.action).ok_or_else(|| EngineError::Invalid(format!("unknown action {}", step.action)))?.clone();
-        let run = store.run(run_id).await?;
-        let request_id = crate::domain::RequestId::parse(&run.request_id).map_err(|e| EngineError::Corrupt(e.to_string()))?;
-        let request = store.request(&request_id).await?;
+        let (action, request) = self.step_inputs(run_id, &step.action).await?;
         let started = Instant::now();
         let report = |phase, detail: String| {
             observer(&Progress {

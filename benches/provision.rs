@@ -30,7 +30,7 @@ fn big_inventory() -> Inventory {
     site.genset.capacity_w = Some(2_000_000);
     site.uplink_mbps = 100_000;
     for i in 3..=12 {
-        site.racks.push(Rack { name: format!("R{i:02}"), height_u: 42, power_budget_w: 20_000, occupied: vec![], switch: Some("sw-r01".into()) });
+        site.racks.push(Rack { name: format!("R{i:02}"), height_u: 42, power_budget_w: 20_000, occupied: vec![], switch: Some("sw-r01-ovsdb".into()) });
     }
     inv
 }

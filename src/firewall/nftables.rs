@@ -49,11 +49,14 @@ pub struct Nftables {
     /// `allow` and `remove` read, then write: two commands that must not interleave with
     /// another change from this process.
     change: tokio::sync::Mutex<()>,
+    /// The firewall's own addresses, read once per process: they decide `input` versus
+    /// `forward` and change only when the firewall is re-addressed (restart kolokasi then).
+    local: tokio::sync::OnceCell<BTreeSet<IpAddr>>,
 }
 
 impl Nftables {
     pub fn new(target: SshTarget, pool: Arc<SshPool>) -> Self {
-        Self { target, pool, change: tokio::sync::Mutex::new(()) }
+        Self { target, pool, change: tokio::sync::Mutex::new(()), local: tokio::sync::OnceCell::new() }
     }
 
     pub fn device(&self) -> &str {
@@ -153,6 +156,10 @@ impl Nftables {
 
     /// The firewall's own addresses (traffic to them passes `input`, not `forward`).
     async fn local_addresses(&self) -> Result<BTreeSet<IpAddr>, FirewallError> {
+        self.local.get_or_try_init(|| self.read_local_addresses()).await.cloned()
+    }
+
+    async fn read_local_addresses(&self) -> Result<BTreeSet<IpAddr>, FirewallError> {
         let out = self.pool.exec_ok(&self.target, &RemoteCommand::new("ip").args(["-j", "address", "show"]), None).await?;
         let links: Vec<BTreeMap<String, Value>> = serde_json::from_str(&out.stdout).map_err(|e| self.unexpected(format!("`ip -j address`: {e}")))?;
         Ok(links

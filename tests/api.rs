@@ -95,6 +95,8 @@ async fn sop_over_http(db: Db) {
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
     let audit = app.as_(reqwest::Method::GET, &format!("/api/v1/requests/{id}/audit"), "x", "auditor").send().await.unwrap().text().await.unwrap();
     assert!(!audit.contains(CANARY));
+    let runs: Value = app.as_(reqwest::Method::GET, &format!("/api/v1/requests/{id}/runs"), "x", "auditor").send().await.unwrap().json().await.unwrap();
+    assert_eq!(runs["items"], json!([]), "no run before provisioning starts");
     let verify: Value = app.as_(reqwest::Method::GET, "/api/v1/audit/verify", "x", "auditor").send().await.unwrap().json().await.unwrap();
     assert_eq!(verify["ok"], true);
 

@@ -21,6 +21,7 @@ pub fn routes() -> Router<Service> {
         .route("/api/v1/requests/{id}/events", axum::routing::post(apply))
         .route("/api/v1/requests/{id}/capacity", get(capacity))
         .route("/api/v1/requests/{id}/audit", get(audit))
+        .route("/api/v1/requests/{id}/runs", get(runs))
         .route("/api/v1/datacenter", get(datacenter))
         .route("/api/v1/audit/verify", get(audit_verify))
 }
@@ -101,4 +102,20 @@ async fn audit_verify(State(service): State<Service>, Caller(_actor): Caller) ->
         Ok(rows) => Ok(Json(json!({ "ok": true, "rows": rows }))),
         Err(b) => Ok(Json(json!({ "ok": false, "break": b }))),
     }
+}
+
+/// The request's runs (provisioning, decommissioning) with every step's status, derived from
+/// the run log.
+async fn runs(State(service): State<Service>, Caller(_actor): Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let id = request_id(&id)?;
+    let internal = |e: crate::store::StoreError| ApiError::Internal(Box::new(e));
+    service.store.request(&id).await.map_err(|e| ApiError::from(crate::service::ServiceError::from(e)))?;
+    let mut items = Vec::new();
+    for run in service.store.runs_for_request(id.as_str()).await.map_err(internal)? {
+        let playbook: crate::engine::Playbook = serde_json::from_str(&run.definition_json).map_err(|e| ApiError::Internal(Box::new(e)))?;
+        let events = service.store.run_events(&run.id).await.map_err(internal)?;
+        let view = crate::engine::run_log::derive(&playbook, &events);
+        items.push(json!({ "run": run.id, "playbook": run.playbook, "view": view }));
+    }
+    Ok(Json(json!({ "items": items })))
 }

@@ -31,6 +31,10 @@ pub struct Inventory {
     /// Address pools created in the store on first start (then edited with `kolokasi ipam`).
     #[serde(default)]
     pub ip_pools: Vec<crate::ipam::PoolSpec>,
+    /// Switches, firewalls and DNS servers kolokasi drives, with the names of their secrets in
+    /// the sealed store (`Drivers::from_inventory`).
+    #[serde(default)]
+    pub devices: Vec<crate::engine::devices::DeviceSpec>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -10,6 +10,7 @@ mod output;
 mod playbook;
 mod request;
 mod run;
+mod secret;
 mod serve;
 
 use std::path::PathBuf;
@@ -68,6 +69,9 @@ enum Noun {
     /// The audit trail.
     #[command(subcommand)]
     Audit(audit::AuditCmd),
+    /// Device credentials in the sealed store: set, list, reveal.
+    #[command(subcommand)]
+    Secret(secret::SecretCmd),
     /// Serve the REST API.
     Serve(serve::ServeArgs),
     /// Walk a sample request through the SOP on a fresh SQLite store.
@@ -103,9 +107,7 @@ impl Ctx {
         let drivers = if self.settings.use_lab {
             crate::engine::Drivers::from_lab(&crate::lab::Lab::load()?)?
         } else {
-            // TODO(design): drivers from the configuration file (DNS servers, switches,
-            // firewalls with their secrets from the secret store) land with issue 7.
-            crate::engine::Drivers::default()
+            crate::engine::Drivers::from_inventory(&service, &service.inventory).await?
         };
         let mut engine = crate::engine::Engine::new(service, drivers, registry, playbooks)?;
         engine.lease = time::Duration::seconds(self.settings.lease_seconds.max(1) as i64);
@@ -164,6 +166,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Noun::Datacenter(cmd) => datacenter::run(&ctx, cmd).await,
         Noun::Ipam(cmd) => ipam::run(&ctx, cmd).await,
         Noun::Audit(cmd) => audit::run(&ctx, cmd).await,
+        Noun::Secret(cmd) => secret::run(&ctx, cmd).await,
         Noun::Serve(args) => serve::run(&ctx, args).await,
         Noun::Demo(args) => demo::run(&ctx, args).await,
     }

@@ -22,6 +22,13 @@ pub enum DriverConfigError {
     Lab(#[from] LabError),
     #[error("driver {name}: {message}")]
     Invalid { name: String, message: String },
+    #[error("driver {device}: cannot open secret {secret}")]
+    Secret {
+        device: String,
+        secret: String,
+        #[source]
+        source: crate::service::ServiceError,
+    },
 }
 
 fn zones(lab: &Lab) -> Result<ZoneSet, DriverConfigError> {

@@ -9,11 +9,13 @@
 //! - [`worker`]: claims runs with a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL).
 //! - [`retry`], [`locks`]: backoff policy, per-device serialisation.
 //! - [`drivers`]: the configured drivers actions reach the world through.
+//! - [`devices`]: drivers from the inventory's `devices:`, with secrets from the sealed store.
 //!
 //! Owns the run log; must not change a request's lifecycle except through the service layer.
 
 pub mod action;
 pub mod control;
+pub mod devices;
 pub mod drivers;
 pub mod executor;
 pub mod locks;

@@ -127,6 +127,16 @@ impl MasterKey {
 pub struct Sealed(String);
 
 impl Sealed {
+    /// A sealed text as read back from the store (checked when opened).
+    pub(crate) fn from_stored(text: String) -> Self {
+        Self(text)
+    }
+
+    /// The text to store.
+    pub(crate) fn as_stored(&self) -> &str {
+        &self.0
+    }
+
     pub fn key_id(&self) -> Option<&str> {
         self.0.split(':').nth(1)
     }

@@ -6,6 +6,7 @@
 mod commands;
 mod ipam;
 mod requests;
+mod secrets;
 
 use std::sync::Arc;
 

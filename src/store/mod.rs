@@ -10,6 +10,7 @@ mod ipam;
 mod requests;
 mod runs;
 mod schema;
+mod secrets;
 
 use std::str::FromStr;
 
@@ -21,6 +22,7 @@ pub use audit::{AuditEntry, AuditRecord, ChainBreak};
 pub use ipam::{AllocationRecord, PoolUsage};
 pub use requests::{EventRecord, ListFilter, RequestRow, RequestSummary};
 pub use runs::{NewRunEvent, RunEvent, RunRow};
+pub use secrets::SecretRecord;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

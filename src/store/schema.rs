@@ -161,4 +161,14 @@ pub const MIGRATIONS: &[(i64, &[&str])] = &[
         ],
     ),
     (4, &["CREATE INDEX IF NOT EXISTS requests_state_unit ON requests (state, unit_name, id)"]),
+    (
+        5,
+        &["CREATE TABLE IF NOT EXISTS secrets (
+            name TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            sealed TEXT NOT NULL,
+            updated_at BIGINT NOT NULL,
+            updated_by TEXT NOT NULL
+        )"],
+    ),
 ];

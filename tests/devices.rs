@@ -35,20 +35,7 @@ fn inventory(devices: Value) -> Inventory {
 }
 
 fn request_row(number: i64) -> RequestRow {
-    let now = time::OffsetDateTime::now_utc();
-    RequestRow {
-        id: RequestId::new(2099, number),
-        state: kolokasi::lifecycle::State::Provisioning,
-        submitted_at: now,
-        updated_at: now,
-        sla_due_at: None,
-        form: common::sample_form(),
-        approval: None,
-        hardware: None,
-        revocation: None,
-        capacity: None,
-        version: 1,
-    }
+    common::request_row(RequestId::new(2099, number))
 }
 
 async fn env(service: Service, inventory: &Inventory) -> Env {

@@ -181,20 +181,7 @@ async fn the_firewall_rules_action_is_idempotent_and_undoes() {
         locks: Default::default(),
         registry: kolokasi::actions::builtin(),
     };
-    let now = time::OffsetDateTime::now_utc();
-    let request = kolokasi::store::RequestRow {
-        id: RequestId::new(2099, 90_702),
-        state: kolokasi::lifecycle::State::Provisioning,
-        submitted_at: now,
-        updated_at: now,
-        sla_due_at: None,
-        form: common::sample_form(),
-        approval: None,
-        hardware: None,
-        revocation: None,
-        capacity: None,
-        version: 1,
-    };
+    let request = common::request_row(RequestId::new(2099, 90_702));
     let mine = RequestTag::from(&request.id);
     let fw = &env.drivers.firewalls["fw-1"];
     fw.remove(&mine, None).await.unwrap();

@@ -9,8 +9,6 @@ use std::sync::Arc;
 
 use kolokasi::domain::RequestId;
 use kolokasi::engine::{ActionCtx, Drivers, Env, Outcome, StepError};
-use kolokasi::lifecycle::State;
-use kolokasi::store::RequestRow;
 use serde_json::json;
 use kolokasi::ipam::Vlan;
 use kolokasi::lab::Lab;
@@ -256,23 +254,7 @@ async fn a_missing_port_is_reported_not_created() {
     }
 }
 
-/// A request row for driving an action directly (no engine, no run log).
-fn request_row(id: RequestId) -> RequestRow {
-    let now = time::OffsetDateTime::now_utc();
-    RequestRow {
-        id,
-        state: State::Provisioning,
-        submitted_at: now,
-        updated_at: now,
-        sla_due_at: None,
-        form: common::sample_form(),
-        approval: None,
-        hardware: None,
-        revocation: None,
-        capacity: None,
-        version: 1,
-    }
-}
+use common::request_row;
 
 /// The `switch_port` action: forward twice gives the same output, undo (from its output, or
 /// from the port alone when the output was never saved) restores, undo twice is harmless, and

@@ -109,6 +109,24 @@ pub fn reset_lab_port(port: &str) {
     assert!(status.success(), "cannot reset {port}");
 }
 
+/// A request row for driving an action directly (no engine, no run log).
+pub fn request_row(id: kolokasi::domain::RequestId) -> kolokasi::store::RequestRow {
+    let now = time::OffsetDateTime::now_utc();
+    kolokasi::store::RequestRow {
+        id,
+        state: kolokasi::lifecycle::State::Provisioning,
+        submitted_at: now,
+        updated_at: now,
+        sla_due_at: None,
+        form: sample_form(),
+        approval: None,
+        hardware: None,
+        revocation: None,
+        capacity: None,
+        version: 1,
+    }
+}
+
 /// The lab's drivers; fails with the message that says how to start the lab.
 pub fn lab_drivers() -> kolokasi::engine::Drivers {
     let lab = kolokasi::lab::Lab::load().unwrap_or_else(|e| panic!("{e}"));

@@ -178,18 +178,8 @@ impl Engine {
         let step = &pb.steps[index];
         let sv = &view.steps[index];
         let (action, request) = self.step_inputs(run_id, &step.action).await?;
-        let report = |phase, detail: String, t: &Instant| {
-            observer(&Progress {
-                run_id: run_id.into(),
-                step: step.name.clone(),
-                index,
-                total: pb.steps.len(),
-                phase,
-                detail,
-                elapsed_ms: t.elapsed().as_millis(),
-            })
-        };
         let started = Instant::now();
+        let report = reporter(observer, run_id, pb, index, started);
         let attempt = sv.attempt;
         let actor = self.owner.as_str();
 
@@ -201,13 +191,13 @@ impl Engine {
                 Err(e) => {
                     let error = format!("cannot resolve parameters: {e}");
                     store.append_run_event(run_id, &ev(index, attempt, "failed", actor).error(&error)).await?;
-                    report(super::ProgressPhase::Failed, error, &started);
+                    report(super::ProgressPhase::Failed, error);
                     return Ok(false);
                 }
             },
         };
         store.append_run_event(run_id, &ev(index, attempt, "started", actor).output(&params)).await?;
-        report(ProgressPhase::Started, action.describe().into(), &started);
+        report(ProgressPhase::Started, action.describe().into());
         crash_hook(&step.name, "before");
 
         let ctx = ActionCtx { run_id, step: &step.name, request: &request, params: &params, env: &self.env };
@@ -217,7 +207,7 @@ impl Engine {
             tries += 1;
             match action.run(&ctx).await {
                 Err(e) if e.is_retryable() && tries < self.retry.attempts => {
-                    report(ProgressPhase::Retrying, format!("try {tries} failed: {e}"), &started);
+                    report(ProgressPhase::Retrying, format!("try {tries} failed: {e}"));
                     tokio::time::sleep(self.retry.delay(tries)).await;
                 }
                 other => break other,
@@ -227,12 +217,12 @@ impl Engine {
         match outcome {
             Ok(Outcome::Done(output)) => {
                 store.append_run_event(run_id, &ev(index, attempt, "succeeded", actor).output(&output)).await?;
-                report(ProgressPhase::Succeeded, summarize(&output), &started);
+                report(ProgressPhase::Succeeded, summarize(&output));
                 Ok(false)
             }
             Ok(Outcome::Wait(reason)) => {
                 store.append_run_event(run_id, &ev(index, attempt, "waiting", actor).reason(&reason)).await?;
-                report(ProgressPhase::Waiting, reason, &started);
+                report(ProgressPhase::Waiting, reason);
                 Ok(true)
             }
             Err(e) => {
@@ -241,7 +231,7 @@ impl Engine {
                     StepError::Fatal(m) => m.clone(),
                 };
                 store.append_run_event(run_id, &ev(index, attempt, "failed", actor).error(&error)).await?;
-                report(ProgressPhase::Failed, error, &started);
+                report(ProgressPhase::Failed, error);
                 Ok(false)
             }
         }
@@ -252,18 +242,7 @@ impl Engine {
         let step = &pb.steps[index];
         let sv = &view.steps[index];
         let (action, request) = self.step_inputs(run_id, &step.action).await?;
-        let started = Instant::now();
-        let report = |phase, detail: String| {
-            observer(&Progress {
-                run_id: run_id.into(),
-                step: step.name.clone(),
-                index,
-                total: pb.steps.len(),
-                phase,
-                detail,
-                elapsed_ms: started.elapsed().as_millis(),
-            })
-        };
+        let report = reporter(observer, run_id, pb, index, Instant::now());
         let actor = self.owner.as_str();
         store.append_run_event(run_id, &ev(index, sv.attempt, "undo_started", actor)).await?;
         report(ProgressPhase::Undoing, format!("undo {}", action.describe()));
@@ -313,6 +292,21 @@ impl Engine {
             self.service().apply(&actor, &id, command).await?;
         }
         Ok(())
+    }
+}
+
+/// Reports one step's progress to the observer, timed from `started`.
+fn reporter<'a>(observer: Observer<'a>, run_id: &'a str, pb: &'a Playbook, index: usize, started: Instant) -> impl Fn(ProgressPhase, String) + 'a {
+    move |phase, detail| {
+        observer(&Progress {
+            run_id: run_id.into(),
+            step: pb.steps[index].name.clone(),
+            index,
+            total: pb.steps.len(),
+            phase,
+            detail,
+            elapsed_ms: started.elapsed().as_millis(),
+        })
     }
 }
 

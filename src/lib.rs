@@ -21,6 +21,7 @@
 //! - [`api`]: the REST API (axum), its error type and OpenAPI document.
 //! - [`cli`]: the command-line interface, one file per noun.
 //! - [`config`]: layered settings (file, then `KOLOKASI_*` environment).
+//! - [`metrics`]: Prometheus metrics (step durations and failures, store counts) for `/metrics`.
 
 pub mod actions;
 pub mod api;
@@ -35,6 +36,7 @@ pub mod inspect;
 pub mod ipam;
 pub mod lab;
 pub mod lifecycle;
+pub mod metrics;
 pub mod secrets;
 pub mod service;
 pub mod ssh;

@@ -1,10 +1,11 @@
 //! The REST API (axum): JSON in and out, one error type, an OpenAPI document at
-//! `/api/v1/openapi.json`, and `/health`.
+//! `/api/v1/openapi.json`, `/health` (`/health/live`, `/health/ready`) and `/metrics`.
 //!
 //! Until token authentication lands, the caller names themselves with the headers
 //! `X-Kolokasi-Actor` and `X-Kolokasi-Role`; every record names them.
 
 mod error;
+mod ops;
 mod requests;
 
 use axum::Router;
@@ -28,6 +29,9 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 pub fn router(service: Service) -> Router {
     Router::new()
         .route("/health", get(health))
+        .route("/health/live", get(ops::live))
+        .route("/health/ready", get(ops::ready))
+        .route("/metrics", get(ops::metrics))
         .route("/api/v1/openapi.json", get(openapi))
         .merge(requests::routes())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -2,6 +2,7 @@
 //! One file per noun; each turns flags into domain values and calls the service layer.
 
 mod audit;
+mod backup;
 mod capacity;
 mod datacenter;
 mod demo;
@@ -74,6 +75,10 @@ enum Noun {
     Secret(secret::SecretCmd),
     /// Serve the REST API.
     Serve(serve::ServeArgs),
+    /// Write a consistent snapshot of the whole store to a file (SQLite or PostgreSQL).
+    Backup(backup::BackupArgs),
+    /// Restore a backup into an empty store; checks checksums, the audit chain and the counts.
+    Restore(backup::RestoreArgs),
     /// Walk a sample request through the SOP on a fresh SQLite store.
     Demo(demo::DemoArgs),
 }
@@ -168,6 +173,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Noun::Audit(cmd) => audit::run(&ctx, cmd).await,
         Noun::Secret(cmd) => secret::run(&ctx, cmd).await,
         Noun::Serve(args) => serve::run(&ctx, args).await,
+        Noun::Backup(args) => backup::backup(&ctx, args).await,
+        Noun::Restore(args) => backup::restore(&ctx, args).await,
         Noun::Demo(args) => demo::run(&ctx, args).await,
     }
 }

@@ -22,7 +22,8 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let engine = ctx.engine().await?;
     let addr = args.listen.unwrap_or_else(|| ctx.settings.listen.clone());
     let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
-    eprintln!("kolokasi: serving on http://{} (worker {})", listener.local_addr()?, if ctx.settings.worker { engine.owner.as_str() } else { "off" });
+    let json = ctx.settings.log_format == "json";
+    say(json, &format!("serving on http://{} (worker {})", listener.local_addr()?, if ctx.settings.worker { engine.owner.as_str() } else { "off" }));
     let stop = Arc::new(AtomicBool::new(false));
     let worker = ctx.settings.worker.then(|| {
         let engine = engine.clone();
@@ -33,7 +34,7 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<ExitCode> {
         let stop = stop.clone();
         async move {
             shutdown_signal().await;
-            eprintln!("kolokasi: stopping: no new runs are claimed");
+            say(json, "stopping: no new runs are claimed");
             stop.store(true, Ordering::Relaxed);
         }
     };
@@ -41,8 +42,19 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<ExitCode> {
     if let Some(w) = worker {
         w.await.ok();
     }
-    eprintln!("kolokasi: stopped");
+    say(json, "stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// A status line for the operator: plain text, or with `log_format: json` a JSON object shaped
+/// like the tracing lines, so a log shipper sees nothing but JSON.
+fn say(json: bool, message: &str) {
+    if json {
+        let at = time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+        eprintln!("{}", serde_json::json!({ "timestamp": at, "level": "INFO", "fields": { "message": message }, "target": "kolokasi::serve" }));
+    } else {
+        eprintln!("kolokasi: {message}");
+    }
 }
 
 async fn shutdown_signal() {

@@ -40,6 +40,18 @@ pub struct Progress {
 
 pub type Observer<'a> = &'a (dyn Fn(&Progress) + Send + Sync);
 
+/// Test hook for the shutdown tests: `KOLOKASI_TEST_SLOW_STEP=step:millis` makes that step take
+/// so much longer, as a slow device would.
+async fn slow_hook(step: &str) {
+    if let Ok(v) = std::env::var("KOLOKASI_TEST_SLOW_STEP") {
+        if let Some((name, ms)) = v.split_once(':') {
+            if name == step {
+                tokio::time::sleep(std::time::Duration::from_millis(ms.parse().unwrap_or(0))).await;
+            }
+        }
+    }
+}
+
 fn crash_hook(step: &str, phase: &str) {
     // Test hook for the crash tests: `KOLOKASI_TEST_CRASH_AT=step:phase` aborts the process at
     // that point, as a SIGKILL would.
@@ -114,20 +126,39 @@ impl Engine {
                 RunStatus::Failed | RunStatus::Waiting | RunStatus::Stuck | RunStatus::Unwound => return Ok(view),
                 RunStatus::Unwinding => {
                     let step = view.steps.iter().rev().find(|s| needs_undo(s)).expect("unwinding has a step to undo").clone();
-                    self.undo_step(run_id, &pb, &view, step.index, observer).await?;
+                    self.renewing_lease(run_id, self.undo_step(run_id, &pb, &view, step.index, observer)).await?;
                 }
                 RunStatus::Pending | RunStatus::Running => {
                     let index = view.current().expect("a running run has a current step").index;
                     if !store.renew_lease(run_id, &self.owner, self.lease).await? {
                         return Err(EngineError::Leased(run_id.to_string()));
                     }
-                    let waiting = self.run_step(run_id, &pb, &view, index, observer).await?;
+                    let waiting = self.renewing_lease(run_id, self.run_step(run_id, &pb, &view, index, observer)).await?;
                     if waiting {
                         let (_, view) = self.view(run_id).await?;
                         store.set_run_status(run_id, view.status.as_str()).await?;
                         return Ok(view);
                     }
                 }
+            }
+        }
+    }
+
+    /// Runs `work` (one step) while renewing the run's lease every third of its length, so a
+    /// step that takes longer than the lease is not taken over by another worker meanwhile.
+    async fn renewing_lease<T>(&self, run_id: &str, work: impl std::future::Future<Output = T>) -> T {
+        let every = std::time::Duration::try_from(self.lease / 3).unwrap_or(std::time::Duration::from_secs(1)).max(std::time::Duration::from_millis(100));
+        let mut tick = tokio::time::interval(every);
+        tick.tick().await;
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                out = &mut work => return out,
+                _ = tick.tick() => match self.service().store.renew_lease(run_id, &self.owner, self.lease).await {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!(run = %run_id, "the run's lease was lost while a step ran"),
+                    Err(e) => tracing::warn!(run = %run_id, error = %e, "cannot renew the run's lease"),
+                },
             }
         }
     }
@@ -201,7 +232,9 @@ impl Engine {
         crash_hook(&step.name, "before");
 
         let ctx = ActionCtx { run_id, step: &step.name, request: &request, params: &params, env: &self.env };
-        let _guards = self.env.locks.acquire(&self.service().store, &action.devices(&params)).await?;
+        let devices = action.devices(&params);
+        let _guards = self.env.locks.acquire(&self.service().store, &devices).await?;
+        slow_hook(&step.name).await;
         let mut tries = 0;
         let outcome = loop {
             tries += 1;
@@ -214,6 +247,14 @@ impl Engine {
             }
         };
         crash_hook(&step.name, "after");
+        let result = match &outcome {
+            Ok(Outcome::Done(_)) => crate::metrics::StepResult::Succeeded,
+            Ok(Outcome::Wait(_)) => crate::metrics::StepResult::Waiting,
+            Err(_) => crate::metrics::StepResult::Failed,
+        };
+        let driver = crate::metrics::driver_of(&self.env.drivers, &devices);
+        crate::metrics::steps().record(action.name(), &driver, started.elapsed(), result);
+        tracing::info!(run = %run_id, step = %step.name, action = action.name(), driver = %driver, tries, elapsed_ms = started.elapsed().as_millis() as u64, result = ?result, "step attempt ended");
         match outcome {
             Ok(Outcome::Done(output)) => {
                 store.append_run_event(run_id, &ev(index, attempt, "succeeded", actor).output(&output)).await?;

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use tracing::Instrument;
+
 use super::Engine;
 
 impl Engine {
@@ -17,7 +19,8 @@ impl Engine {
             match self.service().store.claim_run(&self.owner, self.lease).await {
                 Ok(Some(run_id)) => {
                     tracing::info!(run = %run_id, worker = %self.owner, "claimed run");
-                    if let Err(e) = self.drive_until(&run_id, &quiet, Some(&stop)).await {
+                    let span = tracing::info_span!("run", run = %run_id, worker = %self.owner);
+                    if let Err(e) = self.drive_until(&run_id, &quiet, Some(&stop)).instrument(span).await {
                         tracing::warn!(run = %run_id, error = %e, "run stopped with an error");
                     }
                     if let Err(e) = self.service().store.release_lease(&run_id, &self.owner).await {

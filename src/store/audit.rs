@@ -136,43 +136,49 @@ impl Store {
 
     /// Walks the whole chain; returns the number of rows checked or the first break.
     pub async fn audit_verify(&self) -> Result<Result<i64, ChainBreak>, StoreError> {
-        let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM audit ORDER BY seq"));
-        let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
-        let mut prev = "genesis".to_string();
-        let mut expected_seq = 1;
-        for r in &rows {
-            let seq: i64 = r.get(0);
-            if seq != expected_seq {
-                return Ok(Err(ChainBreak { seq: expected_seq, problem: format!("row {expected_seq} is missing (next row is {seq})") }));
-            }
-            let stored_prev: String = r.get(9);
-            if stored_prev != prev {
-                return Ok(Err(ChainBreak { seq, problem: "row does not link to the previous row (reordered or a row was replaced)".into() }));
-            }
-            let hash = row_hash(
-                &stored_prev,
-                seq,
-                r.get(1),
-                &r.get::<String, _>(2),
-                &r.get::<String, _>(3),
-                r.get::<Option<String>, _>(4).as_deref(),
-                &r.get::<String, _>(5),
-                r.get::<Option<String>, _>(6).as_deref(),
-                r.get::<Option<String>, _>(7).as_deref(),
-                r.get::<Option<String>, _>(8).as_deref(),
-            );
-            let stored: String = r.get(10);
-            if hash != stored {
-                return Ok(Err(ChainBreak { seq, problem: "row content does not match its hash (edited)".into() }));
-            }
-            prev = stored;
-            expected_seq += 1;
-        }
-        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&self.pool).await?;
-        let (head_seq, head_hash): (i64, String) = (head.get(0), head.get(1));
-        if head_seq != expected_seq - 1 || head_hash != prev {
-            return Ok(Err(ChainBreak { seq: head_seq, problem: format!("the chain head says row {head_seq} but the table ends at row {}", expected_seq - 1) }));
-        }
-        Ok(Ok(rows.len() as i64))
+        let mut conn = self.pool.acquire().await?;
+        verify_chain(&mut conn).await
     }
+}
+
+/// Walks the whole chain on `conn` (a restore checks it inside its own transaction).
+pub(crate) async fn verify_chain(conn: &mut AnyConnection) -> Result<Result<i64, ChainBreak>, StoreError> {
+    let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM audit ORDER BY seq"));
+    let rows = sqlx::query(sql).fetch_all(&mut *conn).await?;
+    let mut prev = "genesis".to_string();
+    let mut expected_seq = 1;
+    for r in &rows {
+        let seq: i64 = r.get(0);
+        if seq != expected_seq {
+            return Ok(Err(ChainBreak { seq: expected_seq, problem: format!("row {expected_seq} is missing (next row is {seq})") }));
+        }
+        let stored_prev: String = r.get(9);
+        if stored_prev != prev {
+            return Ok(Err(ChainBreak { seq, problem: "row does not link to the previous row (reordered or a row was replaced)".into() }));
+        }
+        let hash = row_hash(
+            &stored_prev,
+            seq,
+            r.get(1),
+            &r.get::<String, _>(2),
+            &r.get::<String, _>(3),
+            r.get::<Option<String>, _>(4).as_deref(),
+            &r.get::<String, _>(5),
+            r.get::<Option<String>, _>(6).as_deref(),
+            r.get::<Option<String>, _>(7).as_deref(),
+            r.get::<Option<String>, _>(8).as_deref(),
+        );
+        let stored: String = r.get(10);
+        if hash != stored {
+            return Ok(Err(ChainBreak { seq, problem: "row content does not match its hash (edited)".into() }));
+        }
+        prev = stored;
+        expected_seq += 1;
+    }
+    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&mut *conn).await?;
+    let (head_seq, head_hash): (i64, String) = (head.get(0), head.get(1));
+    if head_seq != expected_seq - 1 || head_hash != prev {
+        return Ok(Err(ChainBreak { seq: head_seq, problem: format!("the chain head says row {head_seq} but the table ends at row {}", expected_seq - 1) }));
+    }
+    Ok(Ok(rows.len() as i64))
 }

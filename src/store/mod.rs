@@ -5,12 +5,14 @@
 //! statement, so the audit row is written in the same transaction as the change or not at all.
 
 mod audit;
+pub mod backup;
 mod capacity;
 mod ipam;
 mod requests;
 mod runs;
 mod schema;
 mod secrets;
+mod stats;
 
 use std::str::FromStr;
 
@@ -23,6 +25,7 @@ pub use ipam::{AllocationRecord, PoolUsage};
 pub use requests::{EventRecord, ListFilter, RequestRow, RequestSummary};
 pub use runs::{NewRunEvent, RunEvent, RunRow};
 pub use secrets::SecretRecord;
+pub use stats::{StoreCounts, expected_schema_version};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

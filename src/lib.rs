@@ -18,6 +18,7 @@
 //! - [`service`]: the operations every front end shares (CLI, REST API), each one audited.
 //! - [`engine`]: playbook runs: steps with forward and undo, durable run log, resume, workers.
 //! - [`actions`]: the built-in actions, one file each (address, DNS, gate, …).
+//! - [`auth`]: passwords (argon2id), API tokens (random, stored as SHA-256), sign-in limits.
 //! - [`api`]: the REST API (axum), its error type and OpenAPI document.
 //! - [`cli`]: the command-line interface, one file per noun.
 //! - [`config`]: layered settings (file, then `KOLOKASI_*` environment).
@@ -25,6 +26,7 @@
 
 pub mod actions;
 pub mod api;
+pub mod auth;
 pub mod capacity;
 pub mod cli;
 pub mod config;

@@ -52,7 +52,8 @@ impl App {
     }
 
     fn as_(&self, method: reqwest::Method, path: &str, who: &str, role: &str) -> reqwest::RequestBuilder {
-        self.http.request(method, format!("{}{path}", self.base)).header("X-Kolokasi-Actor", who).header("X-Kolokasi-Role", role)
+        let r = self.http.request(method, format!("{}{path}", self.base)).header("X-Kolokasi-Actor", who).header("X-Kolokasi-Role", role);
+        if role == "requester" { r.header("X-Kolokasi-Unit", SAMPLE_UNIT) } else { r }
     }
 
     async fn event(&self, id: &str, who: &str, role: &str, body: Value) -> (u16, Value) {

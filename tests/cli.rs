@@ -48,13 +48,13 @@ impl Kolokasi {
 #[test]
 fn a_request_walks_through_the_cli_and_the_password_never_shows() {
     let k = Kolokasi::new();
-    let out = k.ok(&["request", "submit", "deploy/examples/colocation-request.yaml", "--actor", "budi", "--role", "requester", "--json"]);
+    let out = k.ok(&["request", "submit", "deploy/examples/colocation-request.yaml", "--actor", "budi", "--role", "requester", "--unit", "Dinas Pendidikan dan Kebudayaan Provinsi Kalimantan Timur", "--json"]);
     let id = serde_json::from_str::<serde_json::Value>(&out).unwrap()["id"].as_str().unwrap().to_string();
     assert!(k.dir.path().join("k.key").exists(), "a new embedded store gets its own key file");
     k.ok(&["request", "verify", &id, "--actor", "admin.tik", "--role", "admin", "--reason", "lengkap"]);
     let out = k.ok(&["capacity", "check", &id, "--actor", "pengelola", "--role", "operator"]);
     assert!(out.contains("R01 U5"), "{out}");
-    k.ok(&["request", "complete-form", &id, "--actor", "budi", "--role", "requester"]);
+    k.ok(&["request", "complete-form", &id, "--actor", "budi", "--role", "requester", "--unit", "Dinas Pendidikan dan Kebudayaan Provinsi Kalimantan Timur"]);
     let (code, out, err) = k.run(
         &["request", "approve", &id, "--actor", "admin.tik", "--role", "admin", "--reason", "ok", "--host-admin-user", "root", "--host-admin-password-stdin"],
         Some(&format!("{CANARY}\n")),
@@ -79,7 +79,7 @@ fn bad_input_gives_a_clear_error_and_a_nonzero_exit() {
     let k = Kolokasi::new();
     let bad = k.dir.path().join("bad.yaml");
     std::fs::write(&bad, include_str!("../deploy/examples/colocation-request.yaml").replace("198503152010011002", "1985")).unwrap();
-    let (code, _, err) = k.run(&["request", "submit", bad.to_str().unwrap(), "--actor", "budi", "--role", "requester"], None);
+    let (code, _, err) = k.run(&["request", "submit", bad.to_str().unwrap(), "--actor", "budi", "--role", "requester", "--unit", "Dinas Pendidikan dan Kebudayaan Provinsi Kalimantan Timur"], None);
     assert_eq!(code, 1);
     assert!(err.contains("NIP must be exactly 18 digits"), "{err}");
     let (code, _, err) = k.run(&["request", "submit", "deploy/examples/colocation-request.yaml"], None);

@@ -87,7 +87,7 @@ async fn world(db: &TestDb, id: &str, domain: &Fqdn) -> Value {
             "request": port.request.map(|r| if r.as_str() == id { "REQUEST".to_string() } else { r.as_str().to_string() }),
         },
         "firewall": rules,
-        "state": svc.request(&rid).await.unwrap().state,
+        "state": svc.request(&admin(), &rid).await.unwrap().state,
         "addresses": active,
         "history": allocations.len(),
         "a": p.read(domain, RecordKind::A).await.unwrap(),

@@ -57,7 +57,7 @@ async fn secrets_are_sealed_audited_and_never_shown(db: Db) {
     assert!(matches!(svc.set_secret(&admin(), "empty", SecretKind::Password, &Secret::new(" \n")).await, Err(ServiceError::Invalid(_))));
 
     // list: names and kinds only
-    let list = svc.secrets().await.unwrap();
+    let list = svc.secrets(&admin()).await.unwrap();
     assert_eq!(list.iter().map(|s| (s.name.as_str(), s.kind)).collect::<Vec<_>>(), [("bind-tsig", SecretKind::Tsig), ("sw-r01-ssh", SecretKind::SshKey)]);
     let shown = format!("{list:?} {}", serde_json::to_string(&list).unwrap());
     assert!(!shown.contains("CANARY"), "{shown}");

@@ -177,7 +177,7 @@ async fn real_playbook_every_step_twice_gives_the_same_end_state(db: Db) {
     assert_eq!(clean["dns"]["198.51.100.140"].as_array().unwrap().len(), 1);
     assert_eq!(clean["switch"]["vlans"]["tag"], json!(120), "{clean}");
     assert_eq!(clean["firewall"].as_array().unwrap().len(), 3, "two accepts and a drop: {clean}");
-    assert_eq!(svc.request(&id).await.unwrap().state, State::Active, "on_success moved the lifecycle");
+    assert_eq!(svc.request(&admin(), &id).await.unwrap().state, State::Active, "on_success moved the lifecycle");
     let (pb, _) = h.engine.view(&run).await.unwrap();
     for step in &pb.steps {
         h.engine.retry(&operator(), &run, Some(&step.name), "re-run for the test").await.unwrap();
@@ -225,7 +225,7 @@ async fn decommissioning_undoes_provisioning_and_releases_everything(db: Db) {
     assert_eq!(view.status, RunStatus::Succeeded);
     let w = world(&svc, id.as_str()).await;
     assert!(nothing(&w), "{w}");
-    assert_eq!(svc.request(&id).await.unwrap().state, State::Decommissioned);
+    assert_eq!(svc.request(&admin(), &id).await.unwrap().state, State::Decommissioned);
     assert!(svc.store.capacity_usage().await.unwrap().units.is_empty());
     // Evidence stays: the provisioning run and the allocation history.
     assert_eq!(svc.store.allocations(Some(id.as_str()), None, 10).await.unwrap().len(), 2);

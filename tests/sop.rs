@@ -35,7 +35,7 @@ async fn full_walk_through_the_sop_is_audited(db: Db) {
     svc.apply(&head(), &id, Command::ApproveRevocation { approved_by: None, reason: None }).await.unwrap();
     assert_eq!(svc.apply(&operator(), &id, Command::Decommissioned { reason: Some("semua dibongkar".into()) }).await.unwrap(), State::Decommissioned);
 
-    let view = svc.request(&id).await.unwrap();
+    let view = svc.request(&admin(), &id).await.unwrap();
     let path: Vec<State> = view.history.iter().map(|e| e.to_state).collect();
     assert_eq!(
         path,
@@ -59,7 +59,7 @@ async fn full_walk_through_the_sop_is_audited(db: Db) {
 
     // Audit: one row per change, naming who, in which role, why, and before/after.
     let audit = svc.store.audit_for_request(id.as_str()).await.unwrap();
-    let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
+    let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).filter(|a| *a != "request.view").collect();
     assert_eq!(actions[0], "request.submit");
     assert_eq!(actions.len(), 12, "{actions:?}");
     let approve = audit.iter().find(|a| a.action == "request.approve").unwrap();
@@ -67,10 +67,11 @@ async fn full_walk_through_the_sop_is_audited(db: Db) {
     assert_eq!(approve.before.as_ref().unwrap()["state"], "form_completed");
     assert_eq!(approve.after.as_ref().unwrap()["state"], "approved");
     assert_eq!(approve.reason.as_deref(), Some("kapasitas mencukupi"));
-    let last = audit.last().unwrap();
+    let last = audit.iter().filter(|a| a.action != "request.view").last().unwrap();
     assert_eq!((last.action.as_str(), last.reason.as_deref()), ("request.decommissioned", Some("semua dibongkar")));
-    // 12 rows for the request, 2 for the IP pools created from the inventory at start.
-    assert_eq!(svc.store.audit_verify().await.unwrap(), Ok(14));
+    // The request's rows (changes and the audited read), 2 for the IP pools created from the
+    // inventory at start.
+    assert_eq!(svc.store.audit_verify().await.unwrap(), Ok(audit.len() as i64 + 2));
 }
 
 async fn illegal_and_forbidden_moves_change_nothing(db: Db) {
@@ -83,10 +84,11 @@ async fn illegal_and_forbidden_moves_change_nothing(db: Db) {
     assert!(matches!(err, ServiceError::Transition(TransitionError::Forbidden { .. })), "{err:?}");
     let err = svc.submit(&operator(), sample_form()).await.unwrap_err();
     assert!(matches!(err, ServiceError::Forbidden(_)));
-    let view = svc.request(&id).await.unwrap();
+    let view = svc.request(&admin(), &id).await.unwrap();
     assert_eq!(view.state, State::Submitted);
     assert!(view.history.is_empty());
-    assert_eq!(svc.store.audit_for_request(id.as_str()).await.unwrap().len(), 1);
+    let changes = svc.store.audit_for_request(id.as_str()).await.unwrap().into_iter().filter(|a| a.action != "request.view").count();
+    assert_eq!(changes, 1, "reads are audited too, but change nothing");
     // Nothing was reserved by the refused approval.
     assert!(svc.store.capacity_usage().await.unwrap().units.is_empty());
     // Unknown requests are NotFound.
@@ -103,7 +105,7 @@ async fn capacity_shortage_closes_the_request_naming_the_resource(db: Db) {
     svc.apply(&admin(), &id, Command::Verify { reason: None }).await.unwrap();
     let state = svc.apply(&operator(), &id, Command::CheckCapacity { reason: None }).await.unwrap();
     assert_eq!(state, State::ClosedNoCapacity);
-    let view = svc.request(&id).await.unwrap();
+    let view = svc.request(&admin(), &id).await.unwrap();
     let verdict = view.capacity.unwrap();
     assert_eq!(verdict.shortages[0].resource, Resource::Bandwidth);
     let reason = view.history.last().unwrap().reason.clone().unwrap();
@@ -168,7 +170,7 @@ async fn decommissioning_and_withdrawal_release_capacity(db: Db) {
     assert_eq!(svc.store.capacity_usage().await.unwrap().units.len(), 1);
     // The freed slot is offered again.
     let c = approved_request(&svc, sample_form()).await;
-    assert_eq!(svc.request(&c).await.unwrap().approval.unwrap()["data_center"]["server_location"], "R01 U6");
+    assert_eq!(svc.request(&admin(), &c).await.unwrap().approval.unwrap()["data_center"]["server_location"], "R01 U6");
     let _ = a;
     // History of placements is kept.
     let n: i64 = sqlx::query("SELECT COUNT(*) FROM placements").fetch_one(svc.store.pool()).await.unwrap().get(0);
@@ -179,7 +181,7 @@ async fn host_admin_password_is_sealed_everywhere(db: Db) {
     let db = fresh_db(db).await;
     let svc = service(&db).await;
     let id = approved_request(&svc, sample_form()).await;
-    let view = serde_json::to_string(&svc.request(&id).await.unwrap()).unwrap();
+    let view = serde_json::to_string(&svc.request(&admin(), &id).await.unwrap()).unwrap();
     assert!(!view.contains(CANARY));
     assert!(view.contains("[redacted]"));
     let audit = serde_json::to_string(&svc.store.audit_for_request(id.as_str()).await.unwrap()).unwrap();
@@ -224,21 +226,21 @@ async fn lists_filter_by_state_unit_and_overdue(db: Db) {
     let db = fresh_db(db).await;
     let svc = service(&db).await;
     let a = svc.submit(&requester(), sample_form()).await.unwrap();
-    let b = svc.submit(&requester(), hosting_form()).await.unwrap();
+    let b = svc.submit(&requester_for(&hosting_form()), hosting_form()).await.unwrap();
     svc.apply(&admin(), &b, Command::Verify { reason: None }).await.unwrap();
     use kolokasi::store::ListFilter;
-    let all = svc.list(&ListFilter { limit: 10, ..Default::default() }).await.unwrap();
+    let all = svc.list(&admin(), &ListFilter { limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(all.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), [a.as_str(), b.as_str()]);
-    let verified = svc.list(&ListFilter { state: Some(State::Verified), limit: 10, ..Default::default() }).await.unwrap();
+    let verified = svc.list(&admin(), &ListFilter { state: Some(State::Verified), limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(verified.len(), 1);
     assert_eq!(verified[0].id, b.as_str());
-    let unit = svc.list(&ListFilter { unit: Some(hosting_form().unit.name.to_string()), limit: 10, ..Default::default() }).await.unwrap();
+    let unit = svc.list(&admin(), &ListFilter { unit: Some(hosting_form().unit.name.to_string()), limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(unit.len(), 1);
-    let page = svc.list(&ListFilter { after: Some(a.to_string()), limit: 10, ..Default::default() }).await.unwrap();
+    let page = svc.list(&admin(), &ListFilter { after: Some(a.to_string()), limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(page.len(), 1);
     // Nothing is overdue yet; push one request's due time into the past and it is.
-    assert!(svc.overdue(10).await.unwrap().is_empty());
+    assert!(svc.overdue(&admin(), 10).await.unwrap().is_empty());
     sqlx::query("UPDATE requests SET sla_due_at = 1 WHERE id = $1").bind(a.as_str()).execute(svc.store.pool()).await.unwrap();
-    let overdue = svc.overdue(10).await.unwrap();
+    let overdue = svc.overdue(&admin(), 10).await.unwrap();
     assert_eq!(overdue.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), [a.as_str()]);
 }

@@ -61,7 +61,7 @@ async fn a_second_worker_finishes_the_run_of_a_worker_that_died() {
     let mut b = serve(&db.url, None);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        if svc.request(&id).await.unwrap().state == State::Active {
+        if svc.request(&admin(), &id).await.unwrap().state == State::Active {
             break;
         }
         assert!(Instant::now() < deadline, "worker B did not finish the run");

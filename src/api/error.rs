@@ -34,6 +34,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Transition(e @ TransitionError::Forbidden { .. }) => Self::Forbidden(e.to_string()),
             ServiceError::Transition(e) => Self::Conflict(e.to_string()),
             ServiceError::Forbidden(m) => Self::Forbidden(m),
+            ServiceError::Unauthorized(m) => Self::Unauthorized(m),
             ServiceError::NotFound(m) => Self::NotFound(format!("{m} not found")),
             ServiceError::Conflict(m) => Self::Conflict(m),
             other => Self::Internal(Box::new(other)),

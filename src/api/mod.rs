@@ -60,7 +60,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             return Err(ApiError::Unauthorized("name yourself with the X-Kolokasi-Actor and X-Kolokasi-Role headers".into()));
         };
         let role: Role = role.parse().map_err(|e: crate::lifecycle::UnknownRole| ApiError::BadRequest(e.to_string()))?;
-        let actor = Actor::new(&name, role).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        let actor = match header("x-kolokasi-unit") {
+            Some(unit) => Actor::in_unit(&name, role, &unit),
+            None => Actor::new(&name, role),
+        }
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
         Ok(Self(actor))
     }
 }

@@ -46,7 +46,7 @@ struct ListQuery {
     limit: Option<i64>,
 }
 
-async fn list(State(service): State<Service>, Caller(_actor): Caller, Query(q): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
+async fn list(State(service): State<Service>, Caller(actor): Caller, Query(q): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
     let state = q.state.map(|s| s.parse::<LifecycleState>().map_err(|e| ApiError::BadRequest(e.to_string()))).transpose()?;
     let kind = q.kind.map(|k| RequestKind::parse(&k).ok_or_else(|| ApiError::BadRequest(format!("unknown kind {k:?}")))).transpose()?;
     let filter = ListFilter {
@@ -57,7 +57,7 @@ async fn list(State(service): State<Service>, Caller(_actor): Caller, Query(q): 
         after: q.after,
         limit: q.limit.unwrap_or(100),
     };
-    let items = service.list(&filter).await?;
+    let items = service.list(&actor, &filter).await?;
     let next = (items.len() as i64 == filter.limit.clamp(1, 1000)).then(|| items.last().map(|r| r.id.clone())).flatten();
     Ok(Json(json!({ "items": items, "next_after": next })))
 }
@@ -68,8 +68,8 @@ async fn submit(State(service): State<Service>, Caller(actor): Caller, body: Byt
     Ok((StatusCode::CREATED, Json(json!({ "id": id, "state": LifecycleState::Submitted }))))
 }
 
-async fn show(State(service): State<Service>, Caller(_actor): Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let view = service.request(&request_id(&id)?).await?;
+async fn show(State(service): State<Service>, Caller(actor): Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let view = service.request(&actor, &request_id(&id)?).await?;
     Ok(Json(serde_json::to_value(view).expect("serialisable")))
 }
 
@@ -81,8 +81,8 @@ async fn apply(State(service): State<Service>, Caller(actor): Caller, Path(id): 
     Ok(Json(json!({ "id": id, "state": state, "state_label": state.label_id() })))
 }
 
-async fn capacity(State(service): State<Service>, Caller(_actor): Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let verdict = service.capacity_preview(&request_id(&id)?).await?;
+async fn capacity(State(service): State<Service>, Caller(actor): Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let verdict = service.capacity_preview(&actor, &request_id(&id)?).await?;
     Ok(Json(serde_json::to_value(verdict).expect("serialisable")))
 }
 

@@ -27,7 +27,7 @@ pub async fn run(ctx: &Ctx, cmd: CapacityCmd) -> anyhow::Result<ExitCode> {
     let CapacityCmd::Check { id, dry_run, reason } = cmd;
     let id = RequestId::parse(&id)?;
     let service = ctx.service().await?;
-    let verdict = service.capacity_preview(&id).await?;
+    let verdict = service.capacity_preview(&ctx.reader()?, &id).await?;
     let state = if dry_run { None } else { Some(service.apply(ctx.actor()?, &id, Command::CheckCapacity { reason }).await?) };
     if ctx.json {
         print_json(&serde_json::json!({ "id": id, "verdict": verdict, "state": state }));

@@ -46,7 +46,7 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let service = engine.service().clone();
 
     let form = RequestForm::from_yaml(include_str!("../../deploy/examples/colocation-request-lab.yaml"))?;
-    let requester = Actor::new("budi.santoso", Role::Requester)?;
+    let requester = Actor::in_unit("budi.santoso", Role::Requester, form.unit.name.as_str())?;
     let admin = Actor::new("admin.tik", Role::Admin)?;
     let operator = Actor::new("pengelola.ti", Role::Operator)?;
     let inspector = Actor::new("pemeriksa.ti", Role::Inspector)?;
@@ -110,9 +110,9 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
     } else {
         let view = engine.drive(&run, &observer).await?;
         anyhow::ensure!(view.status == RunStatus::Succeeded, "the run stopped: {:?} (see `kolokasi run status {id}`)", view.status);
-        println!("  8-9. serah terima & laporan    kolokasi (run {run} succeeded) → {}", service.request(&id).await?.state.label_id());
+        println!("  8-9. serah terima & laporan    kolokasi (run {run} succeeded) → {}", service.request(&admin, &id).await?.state.label_id());
     }
-    let view = service.request(&id).await?;
+    let view = service.request(&admin, &id).await?;
     if ctx.json {
         super::output::print_json(&view);
     } else {

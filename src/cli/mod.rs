@@ -13,6 +13,7 @@ mod request;
 mod run;
 mod secret;
 mod serve;
+mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +41,9 @@ pub struct Cli {
     /// The SOP role acted in: requester, admin, supervisor, operator, inspector, head, auditor.
     #[arg(long, global = true, env = "KOLOKASI_ROLE")]
     role: Option<Role>,
+    /// The unit (OPD) a requester belongs to, exactly as in their requests; also KOLOKASI_UNIT.
+    #[arg(long, global = true, env = "KOLOKASI_UNIT")]
+    unit: Option<String>,
     /// Print machine-readable JSON instead of tables.
     #[arg(long, global = true)]
     json: bool,
@@ -73,6 +77,12 @@ enum Noun {
     /// Device credentials in the sealed store: set, list, reveal.
     #[command(subcommand)]
     Secret(secret::SecretCmd),
+    /// Accounts: add, list, disable, passwd.
+    #[command(subcommand)]
+    User(user::UserCmd),
+    /// API tokens: create (shown once), list, revoke.
+    #[command(subcommand)]
+    Token(user::TokenCmd),
     /// Serve the REST API.
     Serve(serve::ServeArgs),
     /// Write a consistent snapshot of the whole store to a file (SQLite or PostgreSQL).
@@ -122,6 +132,18 @@ impl Ctx {
     pub fn actor(&self) -> anyhow::Result<&Actor> {
         self.actor.as_ref().context("say who acts: --actor NAME --role ROLE (or KOLOKASI_ACTOR and KOLOKASI_ROLE)")
     }
+
+    /// Who reads: the named actor, or else the local operating-system user in the read-only
+    /// auditor role. Whoever runs the CLI on the store's machine can open the database anyway;
+    /// the reads are still role-checked and audited under that account name.
+    pub fn reader(&self) -> anyhow::Result<Actor> {
+        if let Some(actor) = &self.actor {
+            return Ok(actor.clone());
+        }
+        let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "local".into());
+        let name: String = user.chars().filter(|c| c.is_ascii_alphanumeric() || "._-@".contains(*c)).take(48).collect();
+        Ok(Actor::new(&format!("os.{}", if name.is_empty() { "local" } else { &name }), Role::Auditor)?)
+    }
 }
 
 /// Hides a password in a database URL for messages.
@@ -157,9 +179,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         settings.database_url = url;
     }
     init_tracing(&settings.log_format);
-    let actor = match (cli.actor, cli.role) {
-        (Some(name), Some(role)) => Some(Actor::new(&name, role)?),
-        (None, None) => None,
+    let actor = match (cli.actor, cli.role, cli.unit) {
+        (Some(name), Some(role), Some(unit)) => Some(Actor::in_unit(&name, role, &unit)?),
+        (Some(name), Some(role), None) => Some(Actor::new(&name, role)?),
+        (None, None, None) => None,
+        (None, None, Some(_)) => anyhow::bail!("--unit goes with --actor and --role"),
         _ => anyhow::bail!("--actor and --role go together"),
     };
     let ctx = Ctx { settings, actor, json: cli.json };
@@ -172,6 +196,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Noun::Ipam(cmd) => ipam::run(&ctx, cmd).await,
         Noun::Audit(cmd) => audit::run(&ctx, cmd).await,
         Noun::Secret(cmd) => secret::run(&ctx, cmd).await,
+        Noun::User(cmd) => user::run_user(&ctx, cmd).await,
+        Noun::Token(cmd) => user::run_token(&ctx, cmd).await,
         Noun::Serve(args) => serve::run(&ctx, args).await,
         Noun::Backup(args) => backup::backup(&ctx, args).await,
         Noun::Restore(args) => backup::restore(&ctx, args).await,

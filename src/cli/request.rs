@@ -184,7 +184,7 @@ pub async fn run(ctx: &Ctx, cmd: RequestCmd) -> anyhow::Result<ExitCode> {
                 after: a.after,
                 limit: a.limit,
             };
-            let items = service.list(&filter).await?;
+            let items = service.list(&ctx.reader()?, &filter).await?;
             if ctx.json {
                 print_json(&items);
             } else {
@@ -197,7 +197,7 @@ pub async fn run(ctx: &Ctx, cmd: RequestCmd) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         RequestCmd::Show { id: raw } => {
-            let view = service.request(&id(&raw)?).await?;
+            let view = service.request(&ctx.reader()?, &id(&raw)?).await?;
             if ctx.json { print_json(&view) } else { print_view(&view) }
             return Ok(ExitCode::SUCCESS);
         }
@@ -260,7 +260,7 @@ pub async fn run(ctx: &Ctx, cmd: RequestCmd) -> anyhow::Result<ExitCode> {
     } else {
         println!("{target}: {} ({})", state, state.label_id());
         if state == State::ClosedNoCapacity {
-            let view = service.request(&target).await?;
+            let view = service.request(ctx.actor()?, &target).await?;
             if let Some(v) = view.capacity {
                 println!("  {}", v.summary());
             }

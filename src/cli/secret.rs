@@ -60,7 +60,7 @@ pub async fn run(ctx: &Ctx, cmd: SecretCmd) -> anyhow::Result<ExitCode> {
             println!("secret {name} ({kind}) stored");
         }
         SecretCmd::List => {
-            let secrets = service.secrets().await?;
+            let secrets = service.secrets(&ctx.reader()?).await?;
             if ctx.json {
                 print_json(&secrets);
             } else {

@@ -329,7 +329,7 @@ impl Engine {
                 EventKind::Decommissioned => Command::Decommissioned { reason },
                 other => return Err(EngineError::Invalid(format!("on_success cannot apply {other}"))),
             };
-            let actor = Actor { name: "kolokasi".into(), role };
+            let actor = Actor::system_as(role);
             self.service().apply(&actor, &id, command).await?;
         }
         Ok(())

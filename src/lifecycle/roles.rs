@@ -73,17 +73,23 @@ impl fmt::Display for Role {
     }
 }
 
-/// Who acts: a person's account name and the role they act in.
+/// Who acts: a person's account name, the role they act in and, for a requester, the unit
+/// (OPD) they belong to. A requester sees and acts only on requests of their own unit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
     pub name: String,
     pub role: Role,
+    /// The requester's OPD unit name, exactly as `unit_name` in requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ActorError {
     #[error("actor name must be 1-64 characters of letters, digits, '.', '_', '-' or '@'")]
     Name,
+    #[error("a unit name must be 1-200 characters without control characters")]
+    Unit,
 }
 
 impl Actor {
@@ -94,11 +100,31 @@ impl Actor {
         if !ok {
             return Err(ActorError::Name);
         }
-        Ok(Self { name: name.to_string(), role })
+        Ok(Self { name: name.to_string(), role, unit: None })
+    }
+
+    /// An actor belonging to the unit (OPD) `unit`.
+    pub fn in_unit(name: &str, role: Role, unit: &str) -> Result<Self, ActorError> {
+        let unit = unit.trim();
+        if unit.is_empty() || unit.len() > 200 || unit.chars().any(char::is_control) {
+            return Err(ActorError::Unit);
+        }
+        Ok(Self { unit: Some(unit.to_string()), ..Self::new(name, role)? })
     }
 
     /// The engine acting on its own (resume, retries).
     pub fn system() -> Self {
-        Self { name: "kolokasi".into(), role: Role::Operator }
+        Self { name: "kolokasi".into(), role: Role::Operator, unit: None }
+    }
+
+    /// The engine acting in `role` (a run's lifecycle event that needs that role).
+    pub fn system_as(role: Role) -> Self {
+        Self { role, ..Self::system() }
+    }
+
+    /// True if this actor may see requests of `unit`: everyone but a requester sees every unit;
+    /// a requester sees only their own.
+    pub fn sees_unit(&self, unit: &str) -> bool {
+        self.role != Role::Requester || self.unit.as_deref() == Some(unit)
     }
 }

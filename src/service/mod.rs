@@ -3,10 +3,12 @@
 //!
 //! Owns no I/O of its own beyond the store; front ends parse input into domain types first.
 
+mod access;
 mod commands;
 mod ipam;
 mod requests;
 mod secrets;
+mod users;
 
 use std::sync::Arc;
 
@@ -18,6 +20,7 @@ use crate::store::{Store, StoreError};
 
 pub use commands::{ApproveInput, Command, RejectInput};
 pub use requests::{RequestView, view_approval};
+pub use users::{NewUser, TokenView, UserView};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -29,6 +32,12 @@ pub enum ServiceError {
     Invalid(String),
     #[error("{0}")]
     Forbidden(String),
+    /// Authentication failed; the message is generic on purpose (no hint which part was wrong).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Too many failed sign-ins from this address or for this account.
+    #[error(transparent)]
+    RateLimited(#[from] crate::auth::Limited),
     #[error("{0} not found")]
     NotFound(String),
     #[error("{0}")]
@@ -59,11 +68,13 @@ pub struct Service {
     /// Playbook definitions by name (JSON), set by the engine: runs are created from them in
     /// the same transaction as the lifecycle event that starts them.
     run_definitions: Arc<std::collections::BTreeMap<String, String>>,
+    /// Failed sign-ins per address and account (in memory, per process).
+    limiter: Arc<crate::auth::AuthLimiter>,
 }
 
 impl Service {
     pub fn new(store: Store, inventory: Inventory, calendar: Calendar, key: Option<MasterKey>) -> Self {
-        Self { store, inventory: Arc::new(inventory), calendar: Arc::new(calendar), key: key.map(Arc::new), run_definitions: Arc::default() }
+        Self { store, inventory: Arc::new(inventory), calendar: Arc::new(calendar), key: key.map(Arc::new), run_definitions: Arc::default(), limiter: Arc::default() }
     }
 
     pub fn with_run_definitions(mut self, definitions: std::collections::BTreeMap<String, String>) -> Self {

@@ -4,7 +4,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use super::{Command, Service, ServiceError};
+use super::{Command, Service, ServiceError, access};
 use crate::capacity::{self, Verdict};
 use crate::domain::{Approval, ApprovalDecision, ColocationBlock, DataCenterBlock, HostAdmin, RequestForm, RequestId, RequestKind, Text};
 use crate::lifecycle::{Actor, EventKind, Role, SlaStatus, State, next_state, sla};
@@ -51,6 +51,13 @@ impl Service {
         if !matches!(actor.role, Role::Requester | Role::Admin) {
             return Err(ServiceError::Forbidden(format!("submitting a request needs the role requester or admin; {} may not", actor.role)));
         }
+        if actor.role == Role::Requester && actor.unit.as_deref() != Some(form.unit.name.as_str()) {
+            return Err(ServiceError::Forbidden(format!(
+                "a requester files requests for their own unit only; {} belongs to {}",
+                actor.name,
+                actor.unit.as_deref().unwrap_or("no unit")
+            )));
+        }
         form.validate()?;
         let now = OffsetDateTime::now_utc();
         let due = self.calendar.add_working_time(now, sla::SERVICE_TIME);
@@ -70,8 +77,12 @@ impl Service {
         Ok(id)
     }
 
-    pub async fn request(&self, id: &RequestId) -> Result<RequestView, ServiceError> {
+    /// One request as `by` may see it. The form holds personal data (names, NIP, phones), so
+    /// the read is audited; a requester of another unit gets "not found".
+    pub async fn request(&self, by: &Actor, id: &RequestId) -> Result<RequestView, ServiceError> {
         let (row, history) = tokio::try_join!(self.store.request(id), self.store.request_events(id))?;
+        access::scope(by, id.as_str(), row.form.unit.name.as_str())?;
+        self.audit_read(by, Some(id.as_str()), "request.view", json!({ "nips": access::nips(&row) })).await?;
         let sla = sla::evaluate(&self.calendar, &sla_history(&row, &history), OffsetDateTime::now_utc());
         Ok(RequestView {
             id: row.id.to_string(),
@@ -91,19 +102,33 @@ impl Service {
         })
     }
 
-    pub async fn list(&self, filter: &ListFilter) -> Result<Vec<RequestSummary>, ServiceError> {
-        Ok(self.store.list_requests(filter).await?)
+    /// Requests matching `filter` that `by` may see: a requester's list is narrowed to their
+    /// own unit in the query itself. One audit row per call (summaries name units and domains).
+    pub async fn list(&self, by: &Actor, filter: &ListFilter) -> Result<Vec<RequestSummary>, ServiceError> {
+        let mut filter = filter.clone();
+        if by.role == Role::Requester {
+            let own = by.unit.clone().ok_or_else(|| ServiceError::Forbidden(format!("requester {} belongs to no unit", by.name)))?;
+            if filter.unit.as_ref().is_some_and(|u| *u != own) {
+                return Ok(Vec::new());
+            }
+            filter.unit = Some(own);
+        }
+        let items = self.store.list_requests(&filter).await?;
+        let detail = json!({ "filter": { "state": filter.state, "unit": filter.unit, "kind": filter.kind, "after": filter.after }, "count": items.len() });
+        self.audit_read(by, None, "request.list", detail).await?;
+        Ok(items)
     }
 
     /// Requests whose SLA due time has passed while the data center holds the ball.
-    pub async fn overdue(&self, limit: i64) -> Result<Vec<RequestSummary>, ServiceError> {
+    pub async fn overdue(&self, by: &Actor, limit: i64) -> Result<Vec<RequestSummary>, ServiceError> {
         let f = ListFilter { due_before: Some(OffsetDateTime::now_utc()), limit, ..ListFilter::default() };
-        Ok(self.store.list_requests(&f).await?)
+        self.list(by, &f).await
     }
 
     /// The capacity verdict for a request as things stand, without recording anything.
-    pub async fn capacity_preview(&self, id: &RequestId) -> Result<Verdict, ServiceError> {
+    pub async fn capacity_preview(&self, by: &Actor, id: &RequestId) -> Result<Verdict, ServiceError> {
         let (row, usage) = tokio::try_join!(self.store.request(id), self.store.capacity_usage())?;
+        access::scope(by, id.as_str(), row.form.unit.name.as_str())?;
         Ok(capacity::check(&self.inventory, &usage, &row.form))
     }
 
@@ -113,6 +138,7 @@ impl Service {
         let now = OffsetDateTime::now_utc();
         let mut w = self.store.write().await?;
         let mut row = w.load_request(id).await?;
+        access::scope(actor, id.as_str(), row.form.unit.name.as_str())?;
         let before_state = row.state;
 
         // Capacity checks decide their own event from the verdict.
@@ -273,3 +299,4 @@ impl Service {
         Ok(next_state(row.state, event, row.form.kind, actor.role).is_ok())
     }
 }
+        access::scope(actor, id.as_str(), row.form.unit.name.as_str())?;

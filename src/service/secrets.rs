@@ -55,7 +55,8 @@ impl Service {
     }
 
     /// Names, kinds and when each secret was last set; never a value.
-    pub async fn secrets(&self) -> Result<Vec<SecretRecord>, ServiceError> {
+    pub async fn secrets(&self, by: &Actor) -> Result<Vec<SecretRecord>, ServiceError> {
+        super::access::require(by, &[Role::Admin, Role::Operator, Role::Auditor], "listing secrets")?;
         Ok(self.store.secrets().await?)
     }
 

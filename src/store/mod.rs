@@ -12,6 +12,7 @@ mod requests;
 mod runs;
 mod schema;
 mod secrets;
+mod users;
 mod stats;
 
 use std::str::FromStr;
@@ -25,6 +26,7 @@ pub use ipam::{AllocationRecord, PoolUsage};
 pub use requests::{EventRecord, ListFilter, RequestRow, RequestSummary};
 pub use runs::{NewRunEvent, RunEvent, RunRow};
 pub use secrets::SecretRecord;
+pub use users::{NewUserRow, TokenOwner, TokenRecord, UserRecord};
 pub use stats::{StoreCounts, expected_schema_version};
 
 #[derive(Debug, thiserror::Error)]

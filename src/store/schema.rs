@@ -171,4 +171,39 @@ pub const MIGRATIONS: &[(i64, &[&str])] = &[
             updated_by TEXT NOT NULL
         )"],
     ),
+    (
+        8,
+        &[
+            // People who sign in (src/store/users.rs). The password hash is an argon2id PHC
+            // string; NULL means the account signs in only with API tokens.
+            "CREATE TABLE IF NOT EXISTS users (
+                username TEXT PRIMARY KEY,
+                display_name TEXT NOT NULL,
+                role TEXT NOT NULL,
+                unit TEXT,
+                password_hash TEXT,
+                disabled BIGINT NOT NULL,
+                created_at BIGINT NOT NULL,
+                created_by TEXT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )",
+            // API tokens: only the SHA-256 of the token is kept (src/auth/tokens.rs says why
+            // not argon2).
+            "CREATE TABLE IF NOT EXISTS api_tokens (
+                id TEXT PRIMARY KEY,
+                token_hash TEXT NOT NULL,
+                username TEXT NOT NULL,
+                read_only BIGINT NOT NULL,
+                expires_at BIGINT NOT NULL,
+                created_at BIGINT NOT NULL,
+                created_by TEXT NOT NULL,
+                revoked_at BIGINT,
+                last_used_at BIGINT
+            )",
+            "CREATE UNIQUE INDEX IF NOT EXISTS api_tokens_hash ON api_tokens (token_hash)",
+            "CREATE INDEX IF NOT EXISTS api_tokens_user ON api_tokens (username, created_at)",
+            // Privacy exports find the audit rows of one kind (privacy.*, auth.*) quickly.
+            "CREATE INDEX IF NOT EXISTS audit_action ON audit (action, seq)",
+        ],
+    ),
 ];

@@ -142,7 +142,12 @@ pub fn actor(name: &str, role: Role) -> Actor {
 }
 
 pub fn requester() -> Actor {
-    actor("budi", Role::Requester)
+    Actor::in_unit("budi", Role::Requester, SAMPLE_UNIT).unwrap()
+}
+
+/// A requester of the unit that filed `form`.
+pub fn requester_for(form: &RequestForm) -> Actor {
+    Actor::in_unit("pemohon", Role::Requester, form.unit.name.as_str()).unwrap()
 }
 pub fn admin() -> Actor {
     actor("admin.tik", Role::Admin)
@@ -160,6 +165,10 @@ pub fn head() -> Actor {
 pub fn text(s: &str) -> Text {
     Text::parse(s).unwrap()
 }
+/// The unit of the sample co-location request (`sample_form()`).
+pub const SAMPLE_UNIT: &str = "Dinas Pendidikan dan Kebudayaan Provinsi Kalimantan Timur";
+
+/// A requester of the sample request's unit.
 
 pub fn approve_with_canary() -> Command {
     Command::Approve(ApproveInput {

@@ -12,6 +12,7 @@
 //! - [`ssh`]: the SSH session pool (one russh connection per device), remote commands, quoting.
 //! - [`switch`]: switch-port drivers (Open vSwitch over SSH or OVSDB JSON-RPC) and port values.
 //! - [`firewall`]: firewall drivers (nftables over SSH) and the typed rules they install.
+//! - [`hosting`]: application hosting on Kubernetes (namespace, quota, policies, ingress, RBAC).
 //! - [`inspect`]: server inspection (SOP step 8): facts over SSH, compared with the declared spec.
 //! - [`secrets`]: the `Secret` type that never prints, and AEAD sealing under the master key.
 //! - [`store`]: SQLite or PostgreSQL through one portable schema; requests, history, audit.
@@ -34,6 +35,7 @@ pub mod dns;
 pub mod domain;
 pub mod engine;
 pub mod firewall;
+pub mod hosting;
 pub mod inspect;
 pub mod ipam;
 pub mod lab;

@@ -21,6 +21,9 @@ const PARAMS: &[Param] = &[
     optional("ipv6", ParamKind::Address),
     optional("cnames", ParamKind::List),
     optional("ttl", ParamKind::Integer),
+    // false: no PTR records (a shared address, such as the hosting platform's ingress, keeps
+    // the reverse name its owner gave it).
+    optional("ptr", ParamKind::Bool),
 ];
 
 fn step_error(e: DnsError) -> StepError {
@@ -57,7 +60,16 @@ fn plan(ctx: &ActionCtx<'_>, t: &DnsTarget) -> Result<Vec<(Fqdn, crate::dns::Rec
         _ => vec![],
     };
     let ttl = ctx.params.get("ttl").and_then(Value::as_u64).unwrap_or(300) as u32;
-    plan_request_records(&domain, v4, v6, &cnames, ttl, &t.zones).map_err(step_error)
+    if ctx.params.get("ptr").and_then(Value::as_bool).unwrap_or(true) {
+        return plan_request_records(&domain, v4, v6, &cnames, ttl, &t.zones).map_err(step_error);
+    }
+    let mut records = plan_request_records(&domain, None, None, &cnames, ttl, &t.zones).map_err(step_error)?;
+    let zone = t.zones.forward_zone_of(&domain).cloned().ok_or_else(|| fatal(format!("no forward zone serves {domain}")))?;
+    let addresses = v4.map(|a| (crate::dns::RecordKind::A, a.to_string())).into_iter().chain(v6.map(|a| (crate::dns::RecordKind::Aaaa, a.to_string())));
+    for (i, (kind, value)) in addresses.enumerate() {
+        records.insert(i, (zone.clone(), crate::dns::RecordSet::new(domain.clone(), kind, ttl, vec![value])));
+    }
+    Ok(records)
 }
 
 impl Action for DnsRecords {

@@ -112,6 +112,9 @@ pub struct HostingPlatform {
     pub cpu_cores: u64,
     pub ram_gb: u64,
     pub storage_gb: u64,
+    /// The Kubernetes cluster applications run on (the `hosting` playbook's `kubernetes_app`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<crate::hosting::KubernetesPlatform>,
 }
 
 impl Inventory {
@@ -138,6 +141,9 @@ impl Inventory {
         let bad = |m: String| Err(InventoryError::Invalid(m));
         for pool in &self.ip_pools {
             pool.validate().map_err(|e| InventoryError::Invalid(format!("ip pool {}: {e}", pool.name)))?;
+        }
+        if let Some(k) = self.hosting_platform.as_ref().and_then(|h| h.kubernetes.as_ref()) {
+            k.validate().map_err(|m| InventoryError::Invalid(format!("hosting_platform.{m}")))?;
         }
         let mut nocs = std::collections::BTreeSet::new();
         for site in &self.sites {

@@ -227,6 +227,14 @@ impl Drivers {
                 }
             }
         }
+        if let Some(k) = inventory.hosting_platform.as_ref().and_then(|h| h.kubernetes.as_ref()) {
+            d.kubernetes = match crate::hosting::Cluster::new(k) {
+                Ok(cluster) => Some(Arc::new(cluster)),
+                // The hosting step says so when it runs; co-location still works.
+                Err(crate::hosting::HostingError::NotBuilt) => None,
+                Err(e) => return Err(DriverConfigError::Invalid { name: "kubernetes".into(), message: e.to_string() }),
+            };
+        }
         Ok(d)
     }
 }

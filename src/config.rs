@@ -26,6 +26,8 @@ pub struct Settings {
     /// Folder of playbooks (`colocation.yaml`, `hosting.yaml`, `decommission.yaml`); without it
     /// `./playbooks` if present, else the built-in copies.
     pub playbook_dir: Option<PathBuf>,
+    /// Folder of document templates (`documents/*.html.j2`, `documents/*.typ`, labels, office).
+    pub template_dir: PathBuf,
     /// Address for `serve`.
     pub listen: String,
     /// `text` or `json`.
@@ -47,6 +49,7 @@ impl Default for Settings {
             master_key_file: None,
             master_key: None,
             playbook_dir: None,
+            template_dir: PathBuf::from("templates"),
             listen: "127.0.0.1:8080".into(),
             log_format: "text".into(),
             lease_seconds: 30,
@@ -107,6 +110,9 @@ impl Settings {
         }
         if let Some(v) = env("KOLOKASI_MASTER_KEY") {
             s.master_key = Some(Secret::new(v));
+        }
+        if let Some(v) = env("KOLOKASI_TEMPLATE_DIR") {
+            s.template_dir = v.into();
         }
         if let Some(v) = env("KOLOKASI_PLAYBOOK_DIR") {
             s.playbook_dir = Some(v.into());

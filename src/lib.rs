@@ -20,6 +20,7 @@
 //! - [`engine`]: playbook runs: steps with forward and undo, durable run log, resume, workers.
 //! - [`actions`]: the built-in actions, one file each (address, DNS, gate, …).
 //! - [`auth`]: passwords (argon2id), API tokens (random, stored as SHA-256), sign-in limits.
+//! - [`documents`]: the SOP's forms and the berita acara from `templates/`, as HTML and PDF.
 //! - [`api`]: the REST API (axum), its error type and OpenAPI document.
 //! - [`cli`]: the command-line interface, one file per noun.
 //! - [`config`]: layered settings (file, then `KOLOKASI_*` environment).
@@ -32,6 +33,7 @@ pub mod capacity;
 pub mod cli;
 pub mod config;
 pub mod dns;
+pub mod documents;
 pub mod domain;
 pub mod engine;
 pub mod firewall;

@@ -4,6 +4,8 @@
 //! Until token authentication lands, the caller names themselves with the headers
 //! `X-Kolokasi-Actor` and `X-Kolokasi-Role`; every record names them.
 
+mod assets;
+mod documents;
 mod error;
 mod ops;
 mod requests;
@@ -34,6 +36,8 @@ pub fn router(service: Service) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/api/v1/openapi.json", get(openapi))
         .merge(requests::routes())
+        .merge(documents::routes())
+        .merge(assets::routes())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(service)

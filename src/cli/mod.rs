@@ -1,11 +1,13 @@
 //! The command-line interface, grouped by noun (`kolokasi request …`, `kolokasi capacity …`).
 //! One file per noun; each turns flags into domain values and calls the service layer.
 
+mod asset;
 mod audit;
 mod backup;
 mod capacity;
 mod datacenter;
 mod demo;
+mod document;
 mod ipam;
 mod output;
 mod playbook;
@@ -77,6 +79,12 @@ enum Noun {
     /// Device credentials in the sealed store: set, list, reveal.
     #[command(subcommand)]
     Secret(secret::SecretCmd),
+    /// The SOP's documents (forms, berita acara) as HTML or PDF.
+    #[command(subcommand)]
+    Document(document::DocumentCmd),
+    /// The asset register: list, review, export.
+    #[command(subcommand)]
+    Asset(asset::AssetCmd),
     /// Accounts: add, list, disable, passwd.
     #[command(subcommand)]
     User(user::UserCmd),
@@ -107,7 +115,7 @@ impl Ctx {
         let store = Store::connect(&self.settings.database_url)
             .await
             .with_context(|| format!("cannot open the database {}", redact_url(&self.settings.database_url)))?;
-        let service = Service::new(store, self.settings.inventory()?, self.settings.calendar()?, key);
+        let service = Service::new(store, self.settings.inventory()?, self.settings.calendar()?, key).with_template_dir(self.settings.template_dir.clone());
         service.ensure_pools().await?;
         // Lifecycle events that start runs need the playbook definitions, whichever front end moves them.
         let playbooks = crate::engine::Engine::load_playbooks(self.settings.playbook_dir().as_deref(), &crate::actions::builtin())?;
@@ -196,6 +204,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Noun::Ipam(cmd) => ipam::run(&ctx, cmd).await,
         Noun::Audit(cmd) => audit::run(&ctx, cmd).await,
         Noun::Secret(cmd) => secret::run(&ctx, cmd).await,
+        Noun::Document(cmd) => document::run(&ctx, cmd).await,
+        Noun::Asset(cmd) => asset::run(&ctx, cmd).await,
         Noun::User(cmd) => user::run_user(&ctx, cmd).await,
         Noun::Token(cmd) => user::run_token(&ctx, cmd).await,
         Noun::Serve(args) => serve::run(&ctx, args).await,

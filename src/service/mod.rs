@@ -4,7 +4,9 @@
 //! Owns no I/O of its own beyond the store; front ends parse input into domain types first.
 
 mod access;
+mod assets;
 mod commands;
+mod documents;
 mod ipam;
 mod requests;
 mod secrets;
@@ -19,6 +21,8 @@ use crate::secrets::{CipherError, MasterKey};
 use crate::store::{Store, StoreError};
 
 pub use commands::{ApproveInput, Command, RejectInput};
+pub use crate::documents::{DocFormat, Document, DocumentKind, Lang};
+pub use assets::ExportFormat;
 pub use requests::{RequestView, view_approval};
 pub use users::{NewUser, TokenView, UserView};
 
@@ -44,6 +48,8 @@ pub enum ServiceError {
     Conflict(String),
     #[error("storage failed")]
     Store(#[source] StoreError),
+    #[error(transparent)]
+    Document(#[from] crate::documents::DocumentError),
     #[error("secret handling failed")]
     Cipher(#[from] CipherError),
 }
@@ -70,15 +76,23 @@ pub struct Service {
     run_definitions: Arc<std::collections::BTreeMap<String, String>>,
     /// Failed sign-ins per address and account (in memory, per process).
     limiter: Arc<crate::auth::AuthLimiter>,
+    /// The document templates (`templates/` unless configured).
+    templates: Arc<crate::documents::Templates>,
 }
 
 impl Service {
     pub fn new(store: Store, inventory: Inventory, calendar: Calendar, key: Option<MasterKey>) -> Self {
-        Self { store, inventory: Arc::new(inventory), calendar: Arc::new(calendar), key: key.map(Arc::new), run_definitions: Arc::default(), limiter: Arc::default() }
+        Self { store, inventory: Arc::new(inventory), calendar: Arc::new(calendar), key: key.map(Arc::new), run_definitions: Arc::default(), limiter: Arc::default(), templates: Arc::new(crate::documents::Templates::new(crate::documents::default_template_dir())) }
     }
 
     pub fn with_run_definitions(mut self, definitions: std::collections::BTreeMap<String, String>) -> Self {
         self.run_definitions = Arc::new(definitions);
+        self
+    }
+
+    /// Reads the document templates from `dir` (with the documents in `dir/documents/`).
+    pub fn with_template_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.templates = Arc::new(crate::documents::Templates::new(dir));
         self
     }
 

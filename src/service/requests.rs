@@ -257,6 +257,16 @@ impl Service {
             }
         }
 
+        // The asset register follows the server: registered at handover, withdrawn (and kept)
+        // at decommissioning, in this same transaction.
+        match event {
+            EventKind::HandOver => {
+                super::assets::register_at_handover(&mut w, &row, actor, now).await?;
+            }
+            EventKind::Decommissioned => super::assets::withdraw_at_decommission(&mut w, &row, actor, now).await?,
+            _ => {}
+        }
+
         // Runs start in the same transaction as the lifecycle event that starts them.
         let run_to_create = match event {
             EventKind::StartProvisioning => Some(Service::provisioning_playbook(row.form.kind)),
@@ -296,7 +306,7 @@ impl Service {
     /// True if the event is allowed for this request in its current state and the actor's role.
     pub async fn can(&self, actor: &Actor, id: &RequestId, event: EventKind) -> Result<bool, ServiceError> {
         let row = self.store.request(id).await?;
+        access::scope(actor, id.as_str(), row.form.unit.name.as_str())?;
         Ok(next_state(row.state, event, row.form.kind, actor.role).is_ok())
     }
 }
-        access::scope(actor, id.as_str(), row.form.unit.name.as_str())?;

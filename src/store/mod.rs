@@ -4,6 +4,7 @@
 //! what a person sees goes through [`Write`], which holds the audit-chain lock from its first
 //! statement, so the audit row is written in the same transaction as the change or not at all.
 
+mod assets;
 mod audit;
 pub mod backup;
 mod capacity;
@@ -21,6 +22,7 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Row};
 use time::OffsetDateTime;
 
+pub use assets::{AssetFilter, AssetRecord, AssetReview};
 pub use audit::{AuditEntry, AuditRecord, ChainBreak};
 pub use ipam::{AllocationRecord, PoolUsage};
 pub use requests::{EventRecord, ListFilter, RequestRow, RequestSummary};

@@ -172,6 +172,47 @@ pub const MIGRATIONS: &[(i64, &[&str])] = &[
         )"],
     ),
     (
+        6,
+        &[
+            // Asset register (src/store/assets.rs): one row per co-located server from its
+            // handover on; withdrawn rows stay. Reviews at least yearly.
+            "CREATE TABLE IF NOT EXISTS assets (
+                id TEXT PRIMARY KEY,
+                request_id TEXT NOT NULL,
+                server TEXT NOT NULL,
+                serial_number TEXT,
+                type_brand TEXT,
+                spec_json TEXT NOT NULL,
+                unit_name TEXT NOT NULL,
+                official_name TEXT NOT NULL,
+                official_nip TEXT NOT NULL,
+                noc TEXT,
+                rack TEXT,
+                from_u BIGINT,
+                to_u BIGINT,
+                ipv4 TEXT,
+                ipv6 TEXT,
+                domain TEXT NOT NULL,
+                installed_at BIGINT NOT NULL,
+                status TEXT NOT NULL,
+                withdrawn_at BIGINT,
+                last_review_at BIGINT,
+                review_due_at BIGINT NOT NULL
+            )",
+            "CREATE UNIQUE INDEX IF NOT EXISTS assets_request_server ON assets (request_id, server)",
+            "CREATE INDEX IF NOT EXISTS assets_due ON assets (status, review_due_at)",
+            "CREATE TABLE IF NOT EXISTS asset_reviews (
+                asset_id TEXT NOT NULL,
+                seq BIGINT NOT NULL,
+                at BIGINT NOT NULL,
+                reviewer TEXT NOT NULL,
+                role TEXT NOT NULL,
+                findings TEXT NOT NULL,
+                PRIMARY KEY (asset_id, seq)
+            )",
+        ],
+    ),
+    (
         8,
         &[
             // People who sign in (src/store/users.rs). The password hash is an argon2id PHC

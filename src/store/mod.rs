@@ -13,6 +13,7 @@ mod requests;
 mod runs;
 mod schema;
 mod secrets;
+mod sessions;
 mod users;
 mod stats;
 
@@ -28,6 +29,7 @@ pub use ipam::{AllocationRecord, PoolUsage};
 pub use requests::{EventRecord, ListFilter, RequestRow, RequestSummary};
 pub use runs::{NewRunEvent, RunEvent, RunRow};
 pub use secrets::SecretRecord;
+pub use sessions::SessionRow;
 pub use users::{NewUserRow, TokenOwner, TokenRecord, UserRecord};
 pub use stats::{StoreCounts, expected_schema_version};
 

@@ -247,4 +247,20 @@ pub const MIGRATIONS: &[(i64, &[&str])] = &[
             "CREATE INDEX IF NOT EXISTS audit_action ON audit (action, seq)",
         ],
     ),
+    (
+        11,
+        &[
+            // Console sign-in sessions: only the SHA-256 of the cookie's token is kept.
+            "CREATE TABLE IF NOT EXISTS console_sessions (
+                token_hash TEXT PRIMARY KEY,
+                username TEXT NOT NULL,
+                role TEXT NOT NULL,
+                unit TEXT,
+                csrf_token TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                expires_at BIGINT NOT NULL
+            )",
+            "CREATE INDEX IF NOT EXISTS console_sessions_expiry ON console_sessions (expires_at)",
+        ],
+    ),
 ];

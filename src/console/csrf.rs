@@ -1,0 +1,39 @@
+//! Cross-site request forgery: every POST form carries the session's synchronizer token in a
+//! hidden `_csrf` field; a POST without it, or with another session's, is refused with 403
+//! before anything is read or changed. The sign-in form, which has no session yet, carries a
+//! token that must match a short-lived cookie set with the form (double submit).
+
+use super::ConsoleError;
+use super::form::FormData;
+
+/// Compares two tokens in time that depends only on their lengths.
+pub fn tokens_match(expected: &str, given: &str) -> bool {
+    let (a, b) = (expected.as_bytes(), given.as_bytes());
+    if a.len() != b.len() || a.is_empty() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
+
+/// Refuses the form unless its `_csrf` field is `expected`.
+pub fn check(expected: &str, form: &FormData) -> Result<(), ConsoleError> {
+    if tokens_match(expected, form.get("_csrf")) {
+        Ok(())
+    } else {
+        Err(ConsoleError::Csrf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_same_token_matches() {
+        assert!(tokens_match("abc123", "abc123"));
+        assert!(!tokens_match("abc123", "abc124"));
+        assert!(!tokens_match("abc123", "abc12"));
+        assert!(!tokens_match("", ""));
+    }
+}

@@ -1,0 +1,64 @@
+//! `GET /racks`: every rack of every NOC as an elevation, with what requests hold and the
+//! power left (staff only).
+
+use axum::extract::State;
+use axum::response::Response;
+use minijinja::{Value, context};
+
+use crate::capacity::{Placement, Usage};
+use crate::console::session::Signed;
+use crate::console::svg::{RackLabels, rack_elevation};
+use crate::console::{Console, ConsoleError, Lang};
+use crate::lifecycle::Role;
+use crate::service::ServiceError;
+
+/// Figures (SVG + caption) for the racks of `noc` (all NOCs if `None`); with `only_planned`,
+/// only the racks a planned placement touches.
+pub fn rack_figures(console: &Console, lang: Lang, usage: &Usage, noc: Option<&str>, planned: &[Placement], only_planned: bool) -> Vec<Value> {
+    let labels = RackLabels {
+        free: lang.t("u_free"),
+        reserved: lang.t("u_reserved"),
+        planned: lang.t("u_planned"),
+    };
+    let mut out = Vec::new();
+    for site in console.service().inventory.sites.iter().filter(|s| noc.is_none_or(|n| n == s.noc)) {
+        for rack in &site.racks {
+            let plan: Vec<&Placement> = planned.iter().filter(|p| p.noc == site.noc && p.rack == rack.name).collect();
+            if only_planned && plan.is_empty() {
+                continue;
+            }
+            let held: Vec<_> = usage.units.iter().filter(|u| u.noc == site.noc && u.rack == rack.name).collect();
+            let used_u: u32 = rack.occupied.iter().map(|o| u32::from(o.to_u - o.from_u) + 1).sum::<u32>()
+                + held.iter().map(|u| u32::from(u.to_u - u.from_u) + 1).sum::<u32>();
+            let caption = format!("{} {} — {}/{} U", site.noc, rack.name, used_u, rack.height_u);
+            out.push(context! { svg => Value::from_safe_string(rack_elevation(rack, &held, &plan, &labels)), caption => caption });
+        }
+    }
+    out
+}
+
+pub async fn show(State(console): State<Console>, me: Signed) -> Result<Response, ConsoleError> {
+    let page = &me.page;
+    if matches!(page.me().role, Role::Requester) {
+        return Err(ConsoleError::Forbidden);
+    }
+    let usage = console.service().store.capacity_usage().await.map_err(ServiceError::from)?;
+    let sites: Vec<Value> = console
+        .service()
+        .inventory
+        .sites
+        .iter()
+        .map(|site| {
+            let summary = format!(
+                "UPS {} W · genset {} W · uplink {} Mbps ({} Mbps {})",
+                site.ups.capacity_watts(),
+                site.genset.capacity_watts(),
+                site.uplink_mbps,
+                usage.bandwidth_mbps.get(&site.noc).copied().unwrap_or(0) + site.uplink_committed_mbps,
+                page.t("u_reserved"),
+            );
+            context! { noc => site.noc.clone(), name => site.name.clone(), summary => summary, racks => rack_figures(&console, page.lang, &usage, Some(&site.noc), &[], false) }
+        })
+        .collect();
+    console.render("racks.html.j2", page, context! { sites => sites })
+}

@@ -1,0 +1,257 @@
+//! `GET /requests/{id}`: one request — the nine SOP steps as a timeline, the SLA bar, the
+//! details, the capacity picture, the forms for the next steps the signed-in role may take, the
+//! runs with live progress, the documents and a link to the audit trail.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use minijinja::value::Serde;
+use minijinja::{Value, context};
+use serde::Deserialize;
+
+use super::{PageCtx, parse_id, racks::rack_figures, runs_of, state_label, wita};
+use crate::console::session::Signed;
+use crate::console::svg::sla_bar;
+use crate::console::{Console, ConsoleError, Lang};
+use crate::domain::{ApprovalDecision, RequestId, RequestKind, Validity};
+use crate::lifecycle::{EventKind, Role, State as LifecycleState, next_state};
+use crate::service::{RequestView, ServiceError};
+
+#[derive(Debug, Deserialize)]
+pub struct DoneQuery {
+    #[serde(default)]
+    done: Option<String>,
+}
+
+pub async fn show(State(console): State<Console>, me: Signed, Path(id): Path<String>, Query(q): Query<DoneQuery>) -> Result<Response, ConsoleError> {
+    let id = parse_id(&id)?;
+    let mut page = me.page;
+    page = match q.done.as_deref() {
+        Some("submitted") => {
+            let text = page.lang.tf("submitted", id.as_str());
+            page.with_flash("ok", text)
+        }
+        Some("step") => {
+            let text = page.t("done_step");
+            page.with_flash("ok", text)
+        }
+        Some("control") => {
+            let text = page.t("done_control");
+            page.with_flash("ok", text)
+        }
+        _ => page,
+    };
+    render(&console, &page, &id, StatusCode::OK).await
+}
+
+/// The SOP step an event completes.
+fn step_of(event: &str) -> Option<u8> {
+    Some(match event {
+        "verify" => 2,
+        "capacity_ok" | "capacity_short" => 3,
+        "complete_form" => 4,
+        "approve" | "reject" => 5,
+        "start_provisioning" => 6,
+        "hardware_received" => 7,
+        "hand_over" => 8,
+        "report_live" => 9,
+        _ => return None,
+    })
+}
+
+fn timeline(lang: Lang, view: &RequestView) -> Vec<Value> {
+    let mut done_at: [Option<String>; 10] = Default::default();
+    done_at[1] = Some(format!("{} — {}", wita(view.submitted_at), view.form.unit.name.as_str()));
+    for e in &view.history {
+        if let Some(step) = step_of(&e.event) {
+            done_at[usize::from(step)] = Some(format!("{} — {} ({})", wita(e.at), e.actor, e.role));
+        }
+    }
+    // Hosting has no hardware to bring: step 7 is done with step 6.
+    if view.kind == RequestKind::Hosting && done_at[6].is_some() {
+        done_at[7] = done_at[6].clone();
+    }
+    let stopped = view.state.is_final();
+    let current = (1..=9u8).find(|s| done_at[usize::from(*s)].is_none());
+    (1..=9u8)
+        .map(|step| {
+            let done = done_at[usize::from(step)].clone();
+            let status = if done.is_some() {
+                "done"
+            } else if Some(step) == current {
+                if stopped { "stopped" } else { "current" }
+            } else {
+                "todo"
+            };
+            let detail = match (&done, status) {
+                (Some(d), _) => d.clone(),
+                (None, "stopped") => format!("{} — {}", lang.t("step_stopped"), state_label(lang, view.state)),
+                _ => String::new(),
+            };
+            context! { step => step, title => lang.t(&format!("sop_{step}")), status => status, detail => detail }
+        })
+        .collect()
+}
+
+/// The forms the actor's role may submit in the request's present state.
+fn actions(view: &RequestView, role: Role) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    for event in EventKind::ALL {
+        if next_state(view.state, event, view.kind, role).is_err() {
+            continue;
+        }
+        let name = match event {
+            EventKind::CapacityOk => "check_capacity",
+            EventKind::CapacityShort => continue,
+            other => other.as_str(),
+        };
+        out.push(name);
+    }
+    out
+}
+
+/// The documents that exist for a request in this state (SOP forms and the handover record).
+fn documents(lang: Lang, view: &RequestView) -> Vec<Value> {
+    let mut kinds = vec![("pengajuan", "doc_pengajuan")];
+    if view.approval.is_some() {
+        kinds.push(("persetujuan", "doc_persetujuan"));
+    }
+    if matches!(
+        view.state,
+        LifecycleState::HandedOver
+            | LifecycleState::Active
+            | LifecycleState::RevocationRequested
+            | LifecycleState::Decommissioning
+            | LifecycleState::Decommissioned
+    ) {
+        kinds.push(("berita-acara", "doc_berita_acara"));
+    }
+    if view.revocation.is_some() {
+        kinds.push(("pencabutan", "doc_pencabutan"));
+    }
+    kinds
+        .into_iter()
+        .map(|(kind, label)| context! { kind => kind, label => lang.t(label), href => format!("/requests/{}/documents/{kind}", view.id) })
+        .collect()
+}
+
+fn sla_text(lang: Lang, view: &RequestView) -> String {
+    let s = &view.sla;
+    let days = s.used_seconds as f64 / 86_400.0 * 4.0 * 86_400.0 / s.budget_seconds.max(1) as f64;
+    let mut parts = vec![lang.tf("sla_used", &format!("{days:.1}"))];
+    if s.overdue {
+        parts.push(lang.t("sla_overdue").into());
+    } else if s.paused {
+        parts.push(lang.t("sla_paused").into());
+    }
+    if let Some(due) = s.due_at.filter(|_| !s.stopped) {
+        parts.push(lang.tf("sla_due_at", &wita(due)));
+    }
+    parts.join(" · ")
+}
+
+/// Renders the page (also after a failed action, with the page's flash saying why).
+pub async fn render(console: &Console, page: &PageCtx, id: &RequestId, status: StatusCode) -> Result<Response, ConsoleError> {
+    let actor = page.me();
+    let service = console.service();
+    let view = service.request(actor, id).await?;
+    let lang = page.lang;
+    let staff = actor.role != Role::Requester;
+
+    let approval = view.approval.as_ref();
+    let location = approval
+        .and_then(|a| a.pointer("/data_center/server_location"))
+        .and_then(|v| v.as_str())
+        .map(str::to_string);
+    let decision = approval
+        .and_then(|a| a.get("decision"))
+        .and_then(|d| serde_json::from_value::<ApprovalDecision>(d.clone()).ok())
+        .map(|d| match d {
+            ApprovalDecision::Approve => lang.t("ev_approve"),
+            ApprovalDecision::Reject => lang.t("ev_reject"),
+        });
+    let hardware = view.hardware.as_ref().map(|h| {
+        let port = h.switch_port.as_ref().map(|p| format!(", port {}", p.as_str())).unwrap_or_default();
+        format!("S/N {} — {}{port}", h.serial_number.as_str(), h.type_brand.as_str())
+    });
+    let servers: Vec<Value> = view
+        .form
+        .servers
+        .iter()
+        .map(|s| {
+            let summary = format!(
+                "{}, {} core, {} GB RAM, {} GB storage, {} W, {} U, {} {}, {} Mbps",
+                s.processor.as_str(),
+                s.cpu_cores,
+                s.ram_gb,
+                s.storage_gb,
+                s.psu_watts,
+                s.rack_units,
+                s.os.name.as_str(),
+                s.os.version.as_str(),
+                s.bandwidth_mbps
+            );
+            context! { name => s.name.to_string(), summary => summary }
+        })
+        .collect();
+    let r = context! {
+        id => view.id.clone(),
+        state => view.state.as_str(),
+        state_label => state_label(lang, view.state),
+        kind_label => lang.t(match view.kind { RequestKind::Colocation => "kind_colocation", RequestKind::Hosting => "kind_hosting" }),
+        domain => view.form.domain.as_str(),
+        unit => view.form.unit.name.as_str(),
+        official => format!("{} (NIP {})", view.form.official.name.as_str(), view.form.official.nip.as_str()),
+        contact => view.form.contact.to_string(),
+        domain_active_from => view.form.domain_active_from.to_string(),
+        validity => match view.form.validity { Validity::Permanent => lang.t("validity_permanent").to_string(), Validity::Until(d) => format!("{} {d}", lang.t("validity_until_date")) },
+        submitted => wita(view.submitted_at),
+        location => location,
+        hardware => hardware,
+        decision => decision,
+        servers => servers,
+    };
+
+    // The capacity picture: where the request would go (before approval) or where it is.
+    let capacity = if staff && view.form.kind == RequestKind::Colocation && !view.state.is_final() {
+        let usage = service.store.capacity_usage().await.map_err(ServiceError::from)?;
+        let before_approval = matches!(
+            view.state,
+            LifecycleState::Submitted | LifecycleState::Verified | LifecycleState::CapacityConfirmed | LifecycleState::FormCompleted
+        );
+        let verdict = if before_approval {
+            Some(service.capacity_preview(actor, id).await?)
+        } else {
+            view.capacity.clone()
+        };
+        verdict.map(|v| {
+            let planned = if before_approval { v.placements.clone() } else { Vec::new() };
+            let mut figures = rack_figures(console, lang, &usage, v.noc.as_deref(), &planned, true);
+            if figures.is_empty() {
+                // Already reserved: show the racks the request holds.
+                let held: Vec<_> = v.placements.clone();
+                figures = rack_figures(console, lang, &usage, v.noc.as_deref(), &held, true);
+            }
+            context! { ok => v.ok, summary => v.summary(), racks => figures }
+        })
+    } else {
+        None
+    };
+
+    let runs = runs_of(service, lang, id).await?;
+    let run_controls = !runs.is_empty() && matches!(actor.role, Role::Operator | Role::Inspector | Role::Admin);
+    let ctx = context! {
+        r => r,
+        timeline => timeline(lang, &view),
+        sla_svg => Value::from_safe_string(sla_bar(view.sla.used_seconds, view.sla.budget_seconds, view.sla.paused, view.sla.overdue)),
+        sla_text => sla_text(lang, &view),
+        capacity => capacity,
+        actions => actions(&view, actor.role),
+        runs => Serde(runs),
+        run_controls => run_controls,
+        documents => documents(lang, &view),
+    };
+    let mut resp = console.render("request.html.j2", page, ctx)?;
+    *resp.status_mut() = status;
+    Ok(resp)
+}

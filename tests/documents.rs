@@ -151,9 +151,17 @@ async fn documents_of_a_provisioned_request(db: Db) {
     let pdf = p.render(DocumentKind::BeritaAcara, DocFormat::Pdf, Lang::Id).await;
     assert!(pdf.bytes.starts_with(b"%PDF-"), "not a PDF");
     assert_eq!(pdf.sha256, bast.sha256, "both formats carry the hash of the same data");
+    // To look at the documents (or time them): KOLOKASI_DOC_DUMP=DIR keeps them in DIR.
     if let Ok(dir) = std::env::var("KOLOKASI_DOC_DUMP") {
         std::fs::write(format!("{dir}/bast.pdf"), &pdf.bytes).unwrap();
         std::fs::write(format!("{dir}/bast.html"), &bast.bytes).unwrap();
+        for format in [DocFormat::Html, DocFormat::Pdf] {
+            let t = std::time::Instant::now();
+            for _ in 0..5 {
+                p.render(DocumentKind::BeritaAcara, format, Lang::Id).await;
+            }
+            eprintln!("berita acara {format:?}: {:.1} ms each (5 renderings, audited)", t.elapsed().as_secs_f64() * 1000.0 / 5.0);
+        }
     }
     let pdf_words = pdf_text(&pdf.bytes);
     assert_has(&pdf_words, &common_fields, "the berita acara (PDF)");

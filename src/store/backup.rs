@@ -228,8 +228,53 @@ impl Store {
         Ok(manifest)
     }
 
-    /// Restores a backup into this store (empty unless `force`), or changes nothing.
+    /// SQLite only: an online, consistent copy of the database file by `VACUUM INTO`, with a
+    /// manifest beside it (`FILE.manifest.json`: the file's SHA-256, schema version, audit head,
+    /// row counts). `kolokasi restore FILE` takes such a copy too.
+    pub async fn sqlite_snapshot(&self, path: &Path) -> Result<SnapshotManifest, BackupError> {
+        if self.backend != Backend::Sqlite {
+            return Err(BackupError::Format { path: path.display().to_string(), message: "a file copy is for SQLite stores; use the logical backup (or pg_dump) on PostgreSQL".into() });
+        }
+        let p = path.display().to_string();
+        if path.exists() {
+            return Err(BackupError::Write { path: p, source: std::io::Error::from(std::io::ErrorKind::AlreadyExists) });
+        }
+        sqlx::query("VACUUM INTO $1").bind(&p).execute(&self.pool).await?;
+        // The manifest describes the copy, read back from the copy itself.
+        let copy = Store::connect(&format!("sqlite://{p}")).await?;
+        let logical = std::path::PathBuf::from(format!("{p}.check"));
+        let described = copy.backup_to(&logical).await;
+        copy.pool.close().await;
+        let _ = std::fs::remove_file(&logical);
+        for suffix in ["-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{p}{suffix}"));
+        }
+        let described = described?;
+        let bytes = std::fs::read(path).map_err(|source| BackupError::Read { path: p.clone(), source })?;
+        let manifest = SnapshotManifest {
+            format: SNAPSHOT_FORMAT.into(),
+            sha256: hex::encode(Sha256::digest(&bytes)),
+            schema_version: described.schema_version,
+            created_at: described.created_at,
+            audit_head: described.audit_head,
+            rows: described.tables.iter().map(|t| (t.name.clone(), t.rows)).collect(),
+        };
+        let side = format!("{p}.manifest.json");
+        std::fs::write(&side, serde_json::to_string_pretty(&manifest).unwrap_or_default())
+            .map_err(|source| BackupError::Write { path: side, source })?;
+        Ok(manifest)
+    }
+
+    /// Restores a backup into this store (empty unless `force`), or changes nothing. Takes a
+    /// logical backup or a SQLite file copy (with its manifest beside it).
     pub async fn restore_from(&self, path: &Path, force: bool) -> Result<RestoreReport, BackupError> {
+        if is_sqlite_file(path) {
+            return self.restore_sqlite_snapshot(path, force).await;
+        }
+        self.restore_logical(path, force).await
+    }
+
+    async fn restore_logical(&self, path: &Path, force: bool) -> Result<RestoreReport, BackupError> {
         let (manifest, rows) = read_backup(path)?;
         let store_version = self.schema_version().await?;
         if manifest.schema_version != store_version {
@@ -287,6 +332,65 @@ impl Store {
         tx.commit().await?;
         Ok(RestoreReport { tables: manifest.tables.len(), rows: total, audit_rows_verified: audit_rows, manifest })
     }
+}
+
+impl Store {
+    /// Checks the copy against its manifest, then restores it through the logical format (one
+    /// code path for checking the chain and the counts).
+    async fn restore_sqlite_snapshot(&self, path: &Path, force: bool) -> Result<RestoreReport, BackupError> {
+        let p = path.display().to_string();
+        let side = format!("{p}.manifest.json");
+        let text = std::fs::read_to_string(&side).map_err(|source| BackupError::Read { path: side.clone(), source })?;
+        let manifest: SnapshotManifest =
+            serde_json::from_str(&text).map_err(|e| BackupError::Format { path: side.clone(), message: e.to_string() })?;
+        if manifest.format != SNAPSHOT_FORMAT {
+            return Err(BackupError::Format { path: side, message: format!("format {:?}", manifest.format) });
+        }
+        let bytes = std::fs::read(path).map_err(|source| BackupError::Read { path: p.clone(), source })?;
+        if hex::encode(Sha256::digest(&bytes)) != manifest.sha256 {
+            return Err(BackupError::Damaged { path: p, message: "the file does not match the SHA-256 in its manifest".into() });
+        }
+        // Work on a private copy: opening a SQLite file may write to it (journal mode).
+        let dir = std::env::temp_dir().join(format!("kolokasi-restore-{}-{}", std::process::id(), rand::random::<u32>()));
+        std::fs::create_dir_all(&dir).map_err(|source| BackupError::Write { path: dir.display().to_string(), source })?;
+        let result = async {
+            let copy_path = dir.join("copy.db");
+            std::fs::write(&copy_path, &bytes).map_err(|source| BackupError::Write { path: copy_path.display().to_string(), source })?;
+            let copy = Store::connect(&format!("sqlite://{}", copy_path.display())).await?;
+            let logical = dir.join("copy.backup");
+            let described = copy.backup_to(&logical).await;
+            copy.pool.close().await;
+            let described = described?;
+            let rows: std::collections::BTreeMap<String, u64> = described.tables.iter().map(|t| (t.name.clone(), t.rows)).collect();
+            if rows != manifest.rows || described.audit_head != manifest.audit_head {
+                return Err(BackupError::Damaged { path: p.clone(), message: "its content does not match its manifest".into() });
+            }
+            self.restore_logical(&logical, force).await
+        }
+        .await;
+        let _ = std::fs::remove_dir_all(&dir);
+        result
+    }
+}
+
+fn is_sqlite_file(path: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 16];
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == b"SQLite format 3\0"
+}
+
+pub const SNAPSHOT_FORMAT: &str = "kolokasi-sqlite-snapshot/1";
+
+/// `FILE.manifest.json` beside a SQLite file copy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotManifest {
+    pub format: String,
+    /// SHA-256 of the database file.
+    pub sha256: String,
+    pub schema_version: i64,
+    pub created_at: String,
+    pub audit_head: AuditHead,
+    pub rows: std::collections::BTreeMap<String, u64>,
 }
 
 /// Inserts one table's rows, several per statement (within both backends' parameter limits).

@@ -25,6 +25,11 @@ async fn main() {
     println!("seeded {N} requests in {:.1} s ({})", t.elapsed().as_secs_f64(), if url.starts_with("sqlite") { "SQLite" } else { "PostgreSQL" });
 
     let svc = Service::new(store, Inventory::example(), Calendar::builtin_2026(), None);
+    let root = kolokasi::lifecycle::Actor::new("root", kolokasi::lifecycle::Role::Admin).unwrap();
+    let bench = kolokasi::service::NewUser { username: "bench".into(), display_name: "bench".into(), role: kolokasi::lifecycle::Role::Auditor, unit: None, password: None };
+    svc.create_user(&root, bench).await.unwrap();
+    let (_, token) = svc.create_token(&root, "bench", true, time::Duration::hours(1)).await.unwrap();
+    let token = token.expose().to_string();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(kolokasi::api::serve(svc, listener, std::future::pending()));
@@ -45,7 +50,7 @@ async fn main() {
         let mut rows = 0;
         for _ in 0..CALLS {
             let t = Instant::now();
-            let r = http.get(format!("{base}{path}")).header("X-Kolokasi-Actor", "bench").header("X-Kolokasi-Role", "auditor").send().await.unwrap();
+            let r = http.get(format!("{base}{path}")).bearer_auth(&token).send().await.unwrap();
             assert!(r.status().is_success());
             let body: serde_json::Value = r.json().await.unwrap();
             times.push(t.elapsed());

@@ -37,6 +37,8 @@ impl std::io::Write for LogWriter {
 struct App {
     base: String,
     http: reqwest::Client,
+    /// An API token per (user, role) the tests act as.
+    tokens: std::collections::HashMap<(String, String), String>,
     _db: TestDb,
 }
 
@@ -47,13 +49,17 @@ impl App {
         let svc = service(&db).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        let mut tokens = std::collections::HashMap::new();
+        for (who, role) in [("budi", "requester"), ("admin.tik", "admin"), ("pengelola", "operator"), ("x", "auditor")] {
+            tokens.insert((who.to_string(), role.to_string()), api_token(&svc, who, role.parse().unwrap()).await);
+        }
         tokio::spawn(kolokasi::api::serve(svc, listener, std::future::pending()));
-        Self { base, http: reqwest::Client::new(), _db: db }
+        Self { base, http: reqwest::Client::new(), tokens, _db: db }
     }
 
     fn as_(&self, method: reqwest::Method, path: &str, who: &str, role: &str) -> reqwest::RequestBuilder {
-        let r = self.http.request(method, format!("{}{path}", self.base)).header("X-Kolokasi-Actor", who).header("X-Kolokasi-Role", role);
-        if role == "requester" { r.header("X-Kolokasi-Unit", SAMPLE_UNIT) } else { r }
+        let token = self.tokens.get(&(who.to_string(), role.to_string())).map_or("klk_not-a-token", String::as_str);
+        self.http.request(method, format!("{}{path}", self.base)).bearer_auth(token)
     }
 
     async fn event(&self, id: &str, who: &str, role: &str, body: Value) -> (u16, Value) {
@@ -114,9 +120,10 @@ async fn errors_are_clear_and_typed() {
     assert_eq!(r.status(), 401);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "unauthorized");
-    // Unknown role.
+    // A token nobody issued.
     let r = app.as_(reqwest::Method::GET, "/api/v1/requests", "x", "root").send().await.unwrap();
-    assert_eq!(r.status(), 400);
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
     // A bad field names its path.
     let mut f = form_json();
     f["servers"][0]["ram_gb"] = json!("banyak");

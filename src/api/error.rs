@@ -22,6 +22,8 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    #[error("{0}")]
+    TooManyRequests(crate::auth::Limited),
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -35,6 +37,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Transition(e) => Self::Conflict(e.to_string()),
             ServiceError::Forbidden(m) => Self::Forbidden(m),
             ServiceError::Unauthorized(m) => Self::Unauthorized(m),
+            ServiceError::RateLimited(l) => Self::TooManyRequests(l),
             ServiceError::NotFound(m) => Self::NotFound(format!("{m} not found")),
             ServiceError::Conflict(m) => Self::Conflict(m),
             other => Self::Internal(Box::new(other)),
@@ -46,11 +49,19 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = match &self {
             Self::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Unauthorized(m) => {
+                let body = Json(json!({ "error": { "code": "unauthorized", "message": m } }));
+                return (StatusCode::UNAUTHORIZED, [(axum::http::header::WWW_AUTHENTICATE, "Bearer")], body).into_response();
+            }
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::TooManyRequests(l) => {
+                let body = Json(json!({ "error": { "code": "too_many_requests", "message": l.to_string() } }));
+                let retry = l.retry_after.as_secs().max(1).to_string();
+                return (StatusCode::TOO_MANY_REQUESTS, [(axum::http::header::RETRY_AFTER, retry)], body).into_response();
+            }
             Self::Internal(e) => {
                 tracing::error!(error = %e, source = ?std::error::Error::source(e.as_ref()), "internal error in API");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")

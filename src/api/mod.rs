@@ -1,8 +1,10 @@
 //! The REST API (axum): JSON in and out, one error type, an OpenAPI document at
 //! `/api/v1/openapi.json`, `/health` (`/health/live`, `/health/ready`) and `/metrics`.
 //!
-//! Until token authentication lands, the caller names themselves with the headers
-//! `X-Kolokasi-Actor` and `X-Kolokasi-Role`; every record names them.
+//! Every `/api/v1` call but the OpenAPI document carries `Authorization: Bearer <token>` (an
+//! API token from `kolokasi token create`); the token's user is the actor every record names.
+//! A read-only token may only GET. Failed authentications are rate-limited per client address
+//! (429 with `Retry-After`) and audited within a budget (see [`crate::auth::ratelimit`]).
 
 mod assets;
 mod documents;
@@ -20,7 +22,7 @@ use serde_json::json;
 
 pub use error::ApiError;
 
-use crate::lifecycle::{Actor, Role};
+use crate::lifecycle::Actor;
 use crate::service::Service;
 
 /// Largest request body accepted (a request file is a few KiB).
@@ -58,23 +60,25 @@ async fn openapi() -> impl IntoResponse {
     ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
-/// The acting person, from the request headers.
+/// The acting person, from the bearer token.
 pub struct Caller(pub Actor);
 
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
+impl FromRequestParts<Service> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let (Some(name), Some(role)) = (header("x-kolokasi-actor"), header("x-kolokasi-role")) else {
-            return Err(ApiError::Unauthorized("name yourself with the X-Kolokasi-Actor and X-Kolokasi-Role headers".into()));
+    async fn from_request_parts(parts: &mut Parts, service: &Service) -> Result<Self, ApiError> {
+        let client = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string());
+        let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let Some(token) = header.and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer "))) else {
+            return Err(ApiError::Unauthorized("send an API token: Authorization: Bearer <token> (kolokasi token create)".into()));
         };
-        let role: Role = role.parse().map_err(|e: crate::lifecycle::UnknownRole| ApiError::BadRequest(e.to_string()))?;
-        let actor = match header("x-kolokasi-unit") {
-            Some(unit) => Actor::in_unit(&name, role, &unit),
-            None => Actor::new(&name, role),
+        let (actor, read_only) = service.authenticate_token_from(token.trim(), &client).await?;
+        if read_only && !matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD) {
+            return Err(ApiError::Forbidden("this token is read-only".into()));
         }
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
         Ok(Self(actor))
     }
 }

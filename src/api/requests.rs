@@ -86,19 +86,19 @@ async fn capacity(State(service): State<Service>, Caller(actor): Caller, Path(id
     Ok(Json(serde_json::to_value(verdict).expect("serialisable")))
 }
 
-async fn audit(State(service): State<Service>, Caller(_actor): Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn audit(State(service): State<Service>, Caller(actor): Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let id = request_id(&id)?;
-    let rows = service.store.audit_for_request(id.as_str()).await.map_err(|e| ApiError::Internal(Box::new(e)))?;
+    let rows = service.request_audit(&actor, &id).await?;
     Ok(Json(json!({ "items": rows })))
 }
 
-async fn datacenter(State(service): State<Service>, Caller(_actor): Caller) -> Result<Json<Value>, ApiError> {
-    let usage = service.store.capacity_usage().await.map_err(|e| ApiError::Internal(Box::new(e)))?;
+async fn datacenter(State(service): State<Service>, Caller(actor): Caller) -> Result<Json<Value>, ApiError> {
+    let usage = service.datacenter_usage(&actor).await?;
     Ok(Json(json!({ "inventory": *service.inventory, "usage": usage })))
 }
 
-async fn audit_verify(State(service): State<Service>, Caller(_actor): Caller) -> Result<Json<Value>, ApiError> {
-    match service.store.audit_verify().await.map_err(|e| ApiError::Internal(Box::new(e)))? {
+async fn audit_verify(State(service): State<Service>, Caller(actor): Caller) -> Result<Json<Value>, ApiError> {
+    match service.verify_audit(&actor).await? {
         Ok(rows) => Ok(Json(json!({ "ok": true, "rows": rows }))),
         Err(b) => Ok(Json(json!({ "ok": false, "break": b }))),
     }
@@ -106,12 +106,11 @@ async fn audit_verify(State(service): State<Service>, Caller(_actor): Caller) ->
 
 /// The request's runs (provisioning, decommissioning) with every step's status, derived from
 /// the run log.
-async fn runs(State(service): State<Service>, Caller(_actor): Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn runs(State(service): State<Service>, Caller(actor): Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let id = request_id(&id)?;
     let internal = |e: crate::store::StoreError| ApiError::Internal(Box::new(e));
-    service.store.request(&id).await.map_err(|e| ApiError::from(crate::service::ServiceError::from(e)))?;
     let mut items = Vec::new();
-    for run in service.store.runs_for_request(id.as_str()).await.map_err(internal)? {
+    for run in service.request_runs(&actor, &id).await? {
         let playbook: crate::engine::Playbook = serde_json::from_str(&run.definition_json).map_err(|e| ApiError::Internal(Box::new(e)))?;
         let events = service.store.run_events(&run.id).await.map_err(internal)?;
         let view = crate::engine::run_log::derive(&playbook, &events);

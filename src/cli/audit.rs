@@ -25,8 +25,8 @@ pub async fn run(ctx: &Ctx, cmd: AuditCmd) -> anyhow::Result<ExitCode> {
     match cmd {
         AuditCmd::Show { request, limit } => {
             let rows = match request {
-                Some(id) => service.store.audit_for_request(crate::domain::RequestId::parse(&id)?.as_str()).await?,
-                None => service.store.audit_recent(limit).await?,
+                Some(id) => service.request_audit(&ctx.reader()?, &crate::domain::RequestId::parse(&id)?).await?,
+                None => service.recent_audit(&ctx.reader()?, limit).await?,
             };
             if ctx.json {
                 print_json(&rows);
@@ -48,7 +48,7 @@ pub async fn run(ctx: &Ctx, cmd: AuditCmd) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        AuditCmd::Verify => match service.store.audit_verify().await? {
+        AuditCmd::Verify => match service.verify_audit(&ctx.reader()?).await? {
             Ok(n) => {
                 if ctx.json { print_json(&serde_json::json!({ "ok": true, "rows": n })) } else { println!("audit chain intact: {n} rows") }
                 Ok(ExitCode::SUCCESS)

@@ -8,6 +8,7 @@ mod assets;
 mod commands;
 mod documents;
 mod ipam;
+mod oversight;
 mod requests;
 mod secrets;
 mod sessions;

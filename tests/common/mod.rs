@@ -160,15 +160,39 @@ pub fn inspector() -> Actor {
 }
 pub fn head() -> Actor {
     actor("kabid", Role::Head)
-}
-
-pub fn text(s: &str) -> Text {
-    Text::parse(s).unwrap()
-}
 /// The unit of the sample co-location request (`sample_form()`).
 pub const SAMPLE_UNIT: &str = "Dinas Pendidikan dan Kebudayaan Provinsi Kalimantan Timur";
 
 /// A requester of the sample request's unit.
+}
+
+pub fn text(s: &str) -> Text {
+    Text::parse(s).unwrap()
+/// An API token for `name` in `role` (a requester in `SAMPLE_UNIT`), creating the user the first
+/// time; what every API test sends as `Authorization: Bearer …`.
+pub async fn api_token(svc: &Service, name: &str, role: Role) -> String {
+    api_token_in(svc, name, role, (role == Role::Requester).then_some(SAMPLE_UNIT)).await
+}
+
+/// [`api_token`] for a user of `unit`.
+pub async fn api_token_in(svc: &Service, name: &str, role: Role, unit: Option<&str>) -> String {
+    let root = Actor::new("root", Role::Admin).unwrap();
+    let user = kolokasi::service::NewUser {
+        username: name.into(),
+        display_name: name.into(),
+        role,
+        unit: unit.map(Into::into),
+        password: None,
+    };
+    match svc.create_user(&root, user).await {
+        Ok(_) | Err(kolokasi::service::ServiceError::Conflict(_)) => {}
+        Err(e) => panic!("cannot create user {name}: {e}"),
+    }
+    let (_, token) = svc.create_token(&root, name, false, time::Duration::hours(1)).await.unwrap();
+    token.expose().to_string()
+}
+
+}
 
 pub fn approve_with_canary() -> Command {
     Command::Approve(ApproveInput {

@@ -1,0 +1,46 @@
+//! Reads for oversight, each role-checked: a request's audit trail and runs, the audit chain's
+//! verification, and the data center's usage.
+
+use super::{Service, ServiceError, access};
+use crate::domain::RequestId;
+use crate::lifecycle::{Actor, Role};
+use crate::store::{AuditRecord, ChainBreak, RunRow};
+
+impl Service {
+    /// The audit trail of one request: staff and the auditor; a requester for their own unit's.
+    /// Audit rows name people, so reading them is audited too.
+    pub async fn request_audit(&self, by: &Actor, id: &RequestId) -> Result<Vec<AuditRecord>, ServiceError> {
+        let row = self.store.request(id).await?;
+        access::scope(by, id.as_str(), row.form.unit.name.as_str())?;
+        let rows = self.store.audit_for_request(id.as_str()).await?;
+        self.audit_read(by, Some(id.as_str()), "audit.view", serde_json::json!({ "rows": rows.len() })).await?;
+        Ok(rows)
+    }
+
+    /// The latest audit rows of the whole store: admin, head and auditor.
+    pub async fn recent_audit(&self, by: &Actor, limit: i64) -> Result<Vec<AuditRecord>, ServiceError> {
+        access::require(by, &[Role::Admin, Role::Head, Role::Auditor], "reading the whole audit trail")?;
+        let rows = self.store.audit_recent(limit).await?;
+        self.audit_read(by, None, "audit.view", serde_json::json!({ "rows": rows.len() })).await?;
+        Ok(rows)
+    }
+
+    /// Walks the hash chain: admin, head and auditor.
+    pub async fn verify_audit(&self, by: &Actor) -> Result<Result<i64, ChainBreak>, ServiceError> {
+        access::require(by, &[Role::Admin, Role::Head, Role::Auditor], "verifying the audit chain")?;
+        Ok(self.store.audit_verify().await?)
+    }
+
+    /// A request's runs (provisioning, decommissioning), scoped like the request.
+    pub async fn request_runs(&self, by: &Actor, id: &RequestId) -> Result<Vec<RunRow>, ServiceError> {
+        let row = self.store.request(id).await?;
+        access::scope(by, id.as_str(), row.form.unit.name.as_str())?;
+        Ok(self.store.runs_for_request(id.as_str()).await?)
+    }
+
+    /// What the data center holds (racks, power, addresses): staff and the auditor.
+    pub async fn datacenter_usage(&self, by: &Actor) -> Result<crate::capacity::Usage, ServiceError> {
+        access::require_staff_or_auditor(by, "reading the data center's usage")?;
+        Ok(self.store.capacity_usage().await?)
+    }
+}

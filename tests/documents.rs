@@ -238,6 +238,22 @@ async fn credentials_only_for_authorised_roles_and_audited(db: Db) {
     assert_eq!(reveals.len(), 2, "{audit:?}");
     assert_eq!(reveals[0].actor, admin().name);
     assert!(!format!("{audit:?}").contains(CANARY), "the audit trail carries the password");
+    // The CLI, in another process, gives the same bytes; a refused reveal prints no password
+    // even at trace level.
+    let out = tempfile::tempdir().unwrap();
+    let file = out.path().join("bast.pdf");
+    let (code, stdout, stderr) = cli(&p, &["document", "render", id.as_str(), "--kind", "berita-acara", "--format", "pdf", "-o", file.to_str().unwrap(), "--actor", "admin.tik", "--role", "admin"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let direct = svc.render_document(&admin(), id, DocumentKind::BeritaAcara, DocFormat::Pdf, Lang::Id, false).await.unwrap();
+    assert!(std::fs::read(&file).unwrap() == direct.bytes, "the CLI's PDF differs from the service's");
+    let (code, stdout, stderr) = cli(&p, &["document", "render", id.as_str(), "--kind", "persetujuan", "--include-credentials", "--actor", "pengelola", "--role", "operator"]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("admin, head"), "{stderr}");
+    assert!(!stdout.contains(CANARY) && !stderr.contains(CANARY));
+    let (code, stdout, _) = cli(&p, &["asset", "list", "--json", "--actor", "admin.tik", "--role", "admin"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains(&format!("{id}-srv-sipd")), "{stdout}");
+
     // Credentials belong on the Form Persetujuan only.
     let err = svc.render_document(&admin(), id, DocumentKind::BeritaAcara, DocFormat::Html, Lang::Id, true).await.unwrap_err();
     assert!(matches!(err, ServiceError::Invalid(_)), "{err:?}");
@@ -259,6 +275,19 @@ async fn credentials_only_for_authorised_roles_and_audited(db: Db) {
     let err = broken.render_document(&admin(), id, DocumentKind::BeritaAcara, DocFormat::Pdf, Lang::Id, false).await.unwrap_err().to_string();
     assert!(err.contains("bast.typ") && err.contains("line 10"), "{err}");
     p.decommission().await;
+}
+
+/// Runs the `kolokasi` binary against the test's database (with the test's master key).
+fn cli(p: &Provisioned, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kolokasi"))
+        .args(args)
+        .env("KOLOKASI_DATABASE_URL", &p._db.url)
+        .env("KOLOKASI_MASTER_KEY", "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=")
+        .env("KOLOKASI_LOG", "trace")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -79,6 +79,20 @@ pub struct LabIpam {
 pub struct SmtpSink {
     pub server: String,
     pub maildir: PathBuf,
+    /// `required`, `opportunistic` or `none`.
+    #[serde(default)]
+    pub starttls: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// The lab CA that signed the sink's certificate.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    #[serde(default)]
+    pub from: Option<String>,
+    #[serde(default)]
+    pub head_email: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -10,7 +10,7 @@
 # What runs (see README.md next to this file):
 #   BIND9        127.0.0.1:15353 tcp+udp, TSIG key "kolokasi-lab" may update the zones
 #   PowerDNS     127.0.0.1:15354 (DNS), http://127.0.0.1:18081 (API, key in pdns/api.key)
-#   SMTP sink    127.0.0.1:2525, every message becomes a .eml file in mail/new/
+#   SMTP sink    127.0.0.1:2525 (aiosmtpd: STARTTLS, AUTH PLAIN/LOGIN), every message becomes a .eml file in mail/new/
 #   bridge klkbr0 198.51.100.1/25 in the root namespace, one veth per namespace:
 #     klk-sw   198.51.100.2   Open vSwitch (userspace, OVSDB on tcp 6640), bridge br0, ports r1p1..r1p8
 #                             and internal ports bp1..bp100 for load tests
@@ -69,7 +69,8 @@ declare -A HOST_PORTS=([srv1]="80 443" [srv2]="80")   # TCP listeners besides ss
 
 PYTHON=/usr/bin/python3                # not the pyenv shim in root's PATH
 PACKAGES=(bind9 bind9-dnsutils pdns-server pdns-backend-sqlite3 openssh-server openssh-client
-  nftables openvswitch-switch sqlite3 poppler-utils curl python3 iproute2 util-linux procps ethtool)
+  nftables openvswitch-switch sqlite3 poppler-utils curl python3 python3-aiosmtpd openssl iproute2
+  util-linux procps ethtool)
 
 # Daemons: "pidfile|comm glob" (the comm glob guards against stale pid files).
 lab_daemons() {
@@ -397,45 +398,84 @@ pdns_soa_ready() { [[ -n $(dig +short +tries=1 +time=1 -p "$PDNS_PORT" @127.0.0.
 # ---------------------------------------------------------------------------
 # SMTP sink (root namespace): every message becomes a .eml file in $LAB/mail/new
 # ---------------------------------------------------------------------------
-# Standard library only: smtpd (deprecated, still shipped with Python 3.11 = Debian 12;
-# gone in 3.12+, where this needs an asyncio rewrite). Speaks HELO/EHLO/MAIL/RCPT/
-# DATA/RSET/NOOP/QUIT; accepts every sender and recipient.
+# aiosmtpd (Debian's python3-aiosmtpd) like a submission server: STARTTLS with a
+# certificate from the lab's own CA (smtp/ca.pem; the server certificate names
+# 127.0.0.1 and localhost), AUTH PLAIN/LOGIN only after STARTTLS, user "kolokasi"
+# with the password in smtp/password; mail is accepted only from an authenticated
+# session. Accepts every recipient. Each stored message starts with the envelope
+# (Return-Path, Delivered-To) and an X-Lab-Session header naming the TLS version and
+# the login, so tests can prove the message came over TLS with AUTH.
+SMTP_SINK_VERSION=3                    # bump when the sink changes; `up` restarts only the sink
+SMTP_USER=kolokasi
+
+make_smtp_tls() {
+  local d=$LAB/smtp
+  [[ -s $d/password ]] || (umask 077 && random_hex >"$d/password")
+  [[ -s $d/ca.pem && -s $d/server.pem && -s $d/server.key ]] && return 0
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+    -subj "/CN=kolokasi lab CA" -keyout "$d/ca.key" -out "$d/ca.pem" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -subj "/CN=localhost" -keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null
+  printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" \
+    "extendedKeyUsage=serverAuth" "subjectAltName=IP:127.0.0.1,DNS:localhost" >"$d/server.ext"
+  openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+    -days 3650 -extfile "$d/server.ext" -out "$d/server.pem" 2>/dev/null
+  chmod 600 "$d/ca.key" "$d/server.key"
+}
+
 write_smtp_sink() {
   cat >"$LAB/smtp/smtp-sink.py" <<'EOF'
-import warnings
-warnings.simplefilter("ignore", DeprecationWarning)
-import asyncore, os, smtpd, socket, sys, time
+import os, ssl, sys, threading, time
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
-pidfile, maildir, host, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-socket.getfqdn = lambda name="": "smtp.kolokasi-lab"  # smtpd calls it per connection
+pidfile, maildir, host, port, d, user = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5], sys.argv[6]
+with open(os.path.join(d, "password"), "rb") as f:
+    password = f.read().strip()
 
-class Sink(smtpd.SMTPServer):
+def authenticator(server, session, envelope, mechanism, auth_data):
+    ok = getattr(auth_data, "login", None) == user.encode() and auth_data.password == password
+    return AuthResult(success=ok, handled=False, auth_data=user if ok else None)
+
+class Sink:
     count = 0
-    def process_message(self, peer, mailfrom, rcpttos, data, **kwargs):
+    async def handle_DATA(self, server, session, envelope):
         # Maildir delivery: write into tmp/, then rename into new/ (readers never
         # see half a message). The envelope goes into Return-Path / Delivered-To.
         Sink.count += 1
         ns = time.time_ns()
         name = "%d.M%06dP%dQ%d.kolokasi-lab.eml" % (ns // 10**9, ns // 1000 % 10**6, os.getpid(), Sink.count)
-        head = "Return-Path: <%s>\n" % mailfrom + "".join("Delivered-To: %s\n" % r for r in rcpttos)
+        tls = session.ssl["ssl_object"].version() if session.ssl else "none"
+        head = "Return-Path: <%s>\n" % envelope.mail_from + "".join("Delivered-To: %s\n" % r for r in envelope.rcpt_tos)
+        head += "X-Lab-Session: tls=%s auth=%s\n" % (tls, session.auth_data or "none")
+        data = envelope.original_content or envelope.content
         tmp = os.path.join(maildir, "tmp", name)
         with open(tmp, "wb") as f:
-            f.write(head.encode() + data + (b"" if data.endswith(b"\n") else b"\n"))
+            f.write(head.encode() + data.replace(b"\r\n", b"\n"))
         os.replace(tmp, os.path.join(maildir, "new", name))
-        print("%s from=<%s> to=%s bytes=%d" % (name, mailfrom, ",".join(rcpttos), len(data)), flush=True)
+        print("%s from=<%s> to=%s tls=%s bytes=%d" % (name, envelope.mail_from, ",".join(envelope.rcpt_tos), tls, len(data)), flush=True)
+        return "250 2.0.0 Ok: queued as %s" % name
 
-Sink((host, port), None, decode_data=False, enable_SMTPUTF8=True)
+tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+tls.load_cert_chain(os.path.join(d, "server.pem"), os.path.join(d, "server.key"))
+controller = Controller(Sink(), hostname=host, port=port, server_hostname="smtp.kolokasi-lab",
+                        tls_context=tls, require_starttls=False, authenticator=authenticator,
+                        auth_required=True, auth_require_tls=True, decode_data=False, enable_SMTPUTF8=True)
+controller.start()
 with open(pidfile + ".tmp", "w") as f:
     f.write("%d\n" % os.getpid())
 os.replace(pidfile + ".tmp", pidfile)
-asyncore.loop()
+threading.Event().wait()
 EOF
+  echo "$SMTP_SINK_VERSION" >"$LAB/smtp/version"
 }
 
 start_smtp() {
+  make_smtp_tls
   write_smtp_sink
   setsid -f "$PYTHON" -I "$LAB/smtp/smtp-sink.py" "$LAB/smtp/smtp.pid" "$LAB/mail" 127.0.0.1 "$SMTP_PORT" \
-    </dev/null >>"$LAB/smtp/smtp.log" 2>&1
+    "$LAB/smtp" "$SMTP_USER" </dev/null >>"$LAB/smtp/smtp.log" 2>&1
 }
 
 # The sink greets with "220 ..." (reading the banner, then hanging up, is harmless).
@@ -443,6 +483,32 @@ smtp_ready() {
   local banner
   banner=$(timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$SMTP_PORT && head -c 3 <&3" 2>/dev/null) &&
     [[ $banner == 220 ]]
+}
+
+# STARTTLS works and the certificate checks out against the lab CA.
+smtp_tls_ready() {
+  timeout 3 openssl s_client -brief -starttls smtp -connect "127.0.0.1:$SMTP_PORT" \
+    -CAfile "$LAB/smtp/ca.pem" -verify_return_error -verify_ip 127.0.0.1 </dev/null >/dev/null 2>&1
+}
+
+smtp_current() {
+  [[ $(cat "$LAB/smtp/version" 2>/dev/null) == "$SMTP_SINK_VERSION" ]] &&
+    daemon_alive "$LAB/smtp/smtp.pid" 'python3*' && smtp_tls_ready
+}
+
+# An older sink in an otherwise running lab: replace the sink alone (the other
+# services, and tests using them, are untouched).
+refresh_smtp() {
+  [[ -f $MARKER && -d $LAB/smtp ]] || return 0
+  smtp_current && return 0
+  local pid
+  pid=$(pidfile_pid "$LAB/smtp/smtp.pid")
+  [[ -n $pid ]] && pid_is "$pid" 'python3*' && kill_pids "$pid"
+  port_in_use "$SMTP_PORT" && return 0     # not ours: check_ports_free reports it
+  log "starting the SMTP sink (STARTTLS + AUTH, version $SMTP_SINK_VERSION)"
+  mkdir -p "$LAB"/mail/{tmp,new,cur}
+  start_smtp
+  wait_for 10 "SMTP sink on 127.0.0.1:$SMTP_PORT" smtp_tls_ready
 }
 
 # ---------------------------------------------------------------------------
@@ -780,6 +846,7 @@ run_checks() {
   check "PowerDNS 127.0.0.1:$PDNS_PORT answers" pdns_soa_ready
   check "PowerDNS API 127.0.0.1:$PDNS_API_PORT" pdns_ready
   check "SMTP sink 127.0.0.1:$SMTP_PORT answers" smtp_ready
+  check "SMTP sink STARTTLS (lab CA) and version $SMTP_SINK_VERSION" smtp_current
   check "OVSDB ${HOST_ADDR[sw]}:$OVSDB_PORT br0 ports" ovs_ports_ok
   for h in "${HOSTS[@]}"; do
     for p in 22 ${HOST_PORTS[$h]:-}; do
@@ -804,7 +871,7 @@ write_lab_json() {
   KEY_SRV2="$(ssh_pubkey "$LAB/hosts/srv2/ssh_host_ed25519_key.pub")" \
   ADDR_SW="${HOST_ADDR[sw]}" ADDR_FW="${HOST_ADDR[fw]}" \
   ADDR_SRV1="${HOST_ADDR[srv1]}" ADDR_SRV2="${HOST_ADDR[srv2]}" FW_LO_ADDR="$FW_LO_ADDR" \
-  SMTP_PORT="$SMTP_PORT" \
+  SMTP_PORT="$SMTP_PORT" SMTP_USER="$SMTP_USER" \
   NAME_SRV1="${HOST_NAME[srv1]}" NAME_SRV2="${HOST_NAME[srv2]}" \
     "$PYTHON" -I - <<'EOF'
 import json, os
@@ -830,7 +897,10 @@ doc = {
         "srv2": host("SRV2", "klk-srv2", hostname=e["NAME_SRV2"]),
     },
     "ipam": {"v4": e["IPAM_V4"], "v6": e["IPAM_V6"]},
-    "smtp": {"server": "127.0.0.1:" + e["SMTP_PORT"], "maildir": lab + "/mail/new"},
+    "smtp": {"server": "127.0.0.1:" + e["SMTP_PORT"], "maildir": lab + "/mail/new",
+             "starttls": "required", "username": e["SMTP_USER"], "password_file": lab + "/smtp/password",
+             "ca_file": lab + "/smtp/ca.pem", "from": "kolokasi@kaltimprov.go.id",
+             "head_email": "kabid.tik@kaltimprov.go.id"},
 }
 tmp = lab + "/lab.json.tmp"
 with open(tmp, "w") as f:
@@ -845,7 +915,7 @@ print_summary() {
 kolokasi lab is up ($LAB/lab.json)
   BIND9     127.0.0.1:$BIND_PORT   TSIG $TSIG_NAME hmac-sha256 (secret: $LAB/bind/tsig.secret)
   PowerDNS  127.0.0.1:$PDNS_PORT   API http://127.0.0.1:$PDNS_API_PORT (key: $LAB/pdns/api.key)
-  SMTP      127.0.0.1:$SMTP_PORT   sink, messages in $LAB/mail/new
+  SMTP      127.0.0.1:$SMTP_PORT   sink, STARTTLS (CA $LAB/smtp/ca.pem), AUTH $SMTP_USER (password: $LAB/smtp/password), messages in $LAB/mail/new
   zones     $ZONE_FWD $ZONE_V4 $ZONE_V6
   bridge    $BRIDGE $BRIDGE_ADDR/$MGMT_PREFIX; route $IPAM_V4 via ${HOST_ADDR[fw]} (IPAM range)
   sw        ${HOST_ADDR[sw]} (klk-sw)   OVSDB tcp:${HOST_ADDR[sw]}:$OVSDB_PORT bridge br0 ports ${RACK_PORTS[*]}
@@ -937,7 +1007,7 @@ build_lab() {
   create_pdns_zones
   wait_for 5 "PowerDNS zones" pdns_zones_ready
   wait_for 5 "HTTP listeners" bash -c "test -s $LAB/hosts/srv1/listener.pid -a -s $LAB/hosts/srv2/listener.pid"
-  wait_for 5 "SMTP sink on 127.0.0.1:$SMTP_PORT" smtp_ready
+  wait_for 10 "SMTP sink on 127.0.0.1:$SMTP_PORT" smtp_tls_ready
 }
 
 cmd_up() {
@@ -946,6 +1016,7 @@ cmd_up() {
   ensure_packages
   check_lab_net        # also when healthy: a clash or a registry in the range breaks things
   check_registries
+  refresh_smtp
   if lab_healthy; then
     log "lab already up and healthy"
     write_lab_json

@@ -207,10 +207,7 @@ async fn every_step_twice_gives_the_same_state(db: Db) {
     );
     assert_eq!(clean["in_namespace"], json!(7));
     let namespace = &kube[&format!("v1/namespaces//{ns}")];
-    assert_eq!(
-        namespace["metadata"]["labels"]["kolokasi.diskominfo.kaltimprov.go.id/unit"],
-        json!(UNIT_LABEL)
-    );
+    assert_eq!(namespace["metadata"]["labels"]["kolokasi.diskominfo.kaltimprov.go.id/unit"], json!(UNIT_LABEL));
     assert_eq!(
         namespace["metadata"]["annotations"]["kolokasi.diskominfo.kaltimprov.go.id/unit-name"],
         json!("Dinas Pendidikan dan Kebudayaan Provinsi Kalimantan Timur")

@@ -52,11 +52,11 @@ fn quantities(pairs: &[(&str, String)]) -> Option<BTreeMap<String, Quantity>> {
 /// CPU in thousandths of a core, written as the API server writes it back (`250m`, `4`, `2k`),
 /// so a read-back compares equal.
 fn cpu(milli: u64) -> String {
-    if milli % 1000 != 0 {
+    if !milli.is_multiple_of(1000) {
         return format!("{milli}m");
     }
     let (mut n, mut suffix) = (milli / 1000, 0);
-    while n >= 1000 && n % 1000 == 0 && suffix < 3 {
+    while n >= 1000 && n.is_multiple_of(1000) && suffix < 3 {
         n /= 1000;
         suffix += 1;
     }
@@ -66,7 +66,7 @@ fn cpu(milli: u64) -> String {
 /// Memory or storage in MiB, in the API server's canonical binary form (`256Mi`, `8Gi`, `1Ti`).
 fn bytes(mib: u64) -> String {
     let (mut n, mut suffix) = (mib, 0);
-    while n >= 1024 && n % 1024 == 0 && suffix < 3 {
+    while n >= 1024 && n.is_multiple_of(1024) && suffix < 3 {
         n /= 1024;
         suffix += 1;
     }

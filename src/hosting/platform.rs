@@ -81,6 +81,8 @@ pub struct DeploySubject {
     pub kind: SubjectKind,
     /// The account's name with placeholders `{unit}` (the unit's name as a label),
     /// `{namespace}` and `{request}` (the request number in lower case), e.g. `opd:{unit}`.
+    // TODO(design): two units whose names encode alike ("Dinas A", "dinas-a") would share
+    // `{unit}`; a unit code from the unit register would be a better key once there is one.
     pub name: String,
     /// The ClusterRole bound in the namespace (default `edit`).
     #[serde(default = "default_role")]
@@ -130,10 +132,8 @@ impl KubernetesPlatform {
                 PLACEHOLDERS.join(" ")
             ));
         }
-        if let Some(c) = &self.context {
-            if c.trim().is_empty() {
-                return Err("kubernetes.context is empty".into());
-            }
+        if self.context.as_ref().is_some_and(|c| c.trim().is_empty()) {
+            return Err("kubernetes.context is empty".into());
         }
         Ok(())
     }
@@ -145,5 +145,37 @@ impl KubernetesPlatform {
             .replace("{unit}", unit)
             .replace("{namespace}", namespace)
             .replace("{request}", request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_inventory_has_a_valid_cluster_and_bad_settings_are_named() {
+        let inv = crate::capacity::Inventory::example();
+        let good = inv.hosting_platform.unwrap().kubernetes.expect("the example has a kubernetes section");
+        good.validate().unwrap();
+        assert_eq!(good.deploy_name("dinas-x", "ns", "klk-2026-00001"), "opd:dinas-x");
+        let bad = |f: &dyn Fn(&mut KubernetesPlatform)| {
+            let mut p = good.clone();
+            f(&mut p);
+            p.validate().unwrap_err()
+        };
+        assert!(bad(&|p| p.ingress = IngressAddress { ipv4: None, ipv6: None }).contains("ingress"));
+        assert!(bad(&|p| p.ingress_class = "Nginx Public".into()).contains("ingress_class"));
+        assert!(bad(&|p| p.tls_issuer.annotation = "cert manager/issuer".into()).contains("annotation"));
+        assert!(bad(&|p| p.tls_issuer.name = "le;rm".into()).contains("tls_issuer.name"));
+        assert!(bad(&|p| p.deploy.name = "opd:{unit} $(id)".into()).contains("deploy.name"));
+        assert!(bad(&|p| p.deploy.name = "{secret}".into()).contains("deploy.name"));
+        assert!(bad(&|p| p.context = Some(" ".into())).contains("context"));
+        let text = include_str!("../../deploy/examples/datacenter.yaml").replace("ingress_class: nginx", "ingress_class: nginx\n    surprise: 1");
+        assert!(
+            crate::capacity::Inventory::from_yaml(&text, "x.yaml")
+                .unwrap_err()
+                .to_string()
+                .contains("surprise")
+        );
     }
 }

@@ -42,6 +42,9 @@ pub struct Settings {
     pub console_secure_cookies: bool,
     /// A reverse proxy of yours sets `X-Forwarded-Proto` and `X-Forwarded-For`: trust them.
     pub console_trust_proxy: bool,
+    /// Where SOP notices go: SMTP, webhook, sender, the Kepala Bidang's address
+    /// (see [`crate::notify::settings`]).
+    pub notifications: crate::notify::NotifySettings,
 }
 
 impl Default for Settings {
@@ -61,6 +64,7 @@ impl Default for Settings {
             use_lab: false,
             console_secure_cookies: false,
             console_trust_proxy: false,
+            notifications: crate::notify::NotifySettings::default(),
         }
     }
 }
@@ -144,6 +148,7 @@ impl Settings {
         if let Some(v) = env("KOLOKASI_WORKER") {
             s.worker = !matches!(v.as_str(), "0" | "false" | "no");
         }
+        s.notifications.apply_env(&env).map_err(|(path, message)| ConfigError::Parse { path, message })?;
         Ok(s)
     }
 

@@ -14,6 +14,7 @@
 //! - [`firewall`]: firewall drivers (nftables over SSH) and the typed rules they install.
 //! - [`hosting`]: application hosting on Kubernetes (namespace, quota, policies, ingress, RBAC).
 //! - [`inspect`]: server inspection (SOP step 8): facts over SSH, compared with the declared spec.
+//! - [`notify`]: SOP notices (approval, completion report) by SMTP e-mail and signed webhook.
 //! - [`secrets`]: the `Secret` type that never prints, and AEAD sealing under the master key.
 //! - [`store`]: SQLite or PostgreSQL through one portable schema; requests, history, audit.
 //! - [`service`]: the operations every front end shares (CLI, REST API), each one audited.
@@ -44,6 +45,7 @@ pub mod inspect;
 pub mod ipam;
 pub mod lab;
 pub mod lifecycle;
+pub mod notify;
 pub mod metrics;
 pub mod secrets;
 pub mod service;

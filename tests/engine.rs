@@ -97,7 +97,11 @@ fn quiet(_: &kolokasi::engine::Progress) {}
 
 /// An approved request with its hardware recorded, its provisioning run created.
 async fn provisioning_request(svc: &Service) -> (kolokasi::domain::RequestId, String) {
-    let id = approved_request(svc, sample_form()).await;
+    provisioning_request_with(svc, sample_form()).await
+}
+
+async fn provisioning_request_with(svc: &Service, form: kolokasi::domain::RequestForm) -> (kolokasi::domain::RequestId, String) {
+    let id = approved_request(svc, form).await;
     svc.apply(&operator(), &id, Command::StartProvisioning { reason: None }).await.unwrap();
     let receipt = HardwareReceipt { serial_number: text("SN-1"), type_brand: text("Dell R650"), switch_port: Some(text("r1p7")) };
     svc.apply(&inspector(), &id, Command::HardwareReceived { receipt, reason: None }).await.unwrap();
@@ -197,7 +201,11 @@ async fn real_playbook_failure_at_each_step_then_unwind_leaves_nothing(db: Db) {
     let svc = h.engine.service().clone();
     let (pb, _) = (h.engine.playbooks["colocation"].clone(), ());
     for step in &pb.steps {
-        let (id, run) = provisioning_request(&svc).await;
+        // One request per step stays approved (its capacity reserved) after the unwind: ask for
+        // little bandwidth so that the example uplink holds one per step of the playbook.
+        let mut form = sample_form();
+        form.servers[0].bandwidth_mbps = 10;
+        let (id, run) = provisioning_request_with(&svc, form).await;
         *h.fail_step.lock().unwrap() = Some(step.name.clone());
         let view = h.engine.drive(&run, &quiet).await.unwrap();
         assert_eq!(view.status, RunStatus::Failed, "injected at {}", step.name);

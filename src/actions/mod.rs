@@ -5,6 +5,7 @@ mod dns_records;
 mod firewall_rules;
 mod gate;
 mod inspect_server;
+mod notify;
 mod kubernetes_app;
 mod switch_port;
 mod undo_provisioning;
@@ -14,6 +15,7 @@ pub use dns_records::DnsRecords;
 pub use firewall_rules::FirewallRules;
 pub use gate::Gate;
 pub use inspect_server::InspectServer;
+pub use notify::Notify;
 pub use kubernetes_app::KubernetesApp;
 pub use switch_port::SwitchPort;
 pub use undo_provisioning::UndoProvisioning;
@@ -23,6 +25,6 @@ use crate::engine::Registry;
 /// Every action a playbook may name.
 pub fn builtin() -> Registry {
     let mut r = Registry::default();
-    r.register(AllocateAddress).register(DnsRecords).register(FirewallRules).register(Gate).register(InspectServer).register(KubernetesApp).register(SwitchPort).register(UndoProvisioning);
+    r.register(AllocateAddress).register(DnsRecords).register(FirewallRules).register(Gate).register(InspectServer).register(Notify).register(KubernetesApp).register(SwitchPort).register(UndoProvisioning);
     r
 }

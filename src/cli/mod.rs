@@ -127,11 +127,15 @@ impl Ctx {
         let service = self.service().await?;
         let registry = crate::actions::builtin();
         let playbooks = crate::engine::Engine::load_playbooks(self.settings.playbook_dir().as_deref(), &registry)?;
-        let drivers = if self.settings.use_lab {
+        let mut drivers = if self.settings.use_lab {
             crate::engine::Drivers::from_lab(&crate::lab::Lab::load()?)?
         } else {
             crate::engine::Drivers::from_inventory(&service, &service.inventory).await?
         };
+        let notifications = &self.settings.notifications;
+        if notifications.smtp.is_some() || notifications.webhook.is_some() {
+            drivers.notify = crate::notify::Notifier::from_settings(notifications, &service).await?;
+        }
         let mut engine = crate::engine::Engine::new(service, drivers, registry, playbooks)?;
         engine.lease = time::Duration::seconds(self.settings.lease_seconds.max(1) as i64);
         Ok(engine)

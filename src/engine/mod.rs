@@ -53,6 +53,8 @@ pub struct Drivers {
     pub ssh: Arc<SshPool>,
     /// SSH targets of customer servers by server name (`srv-sipd`), for inspection (SOP step 8).
     pub servers: BTreeMap<String, SshTarget>,
+    /// Where SOP notices go (SMTP, webhook); unconfigured by default (the `notify` step says so).
+    pub notify: crate::notify::Notifier,
     /// The hosting platform's Kubernetes cluster (`hosting_platform.kubernetes`), if any.
     pub kubernetes: Option<Arc<crate::hosting::Cluster>>,
 }
@@ -61,7 +63,7 @@ impl Drivers {
     /// Everything the local lab offers: the DNS providers of [`Drivers::dns_from_lab`], switch
     /// `sw-r01` (Open vSwitch over SSH) and `sw-r01-ovsdb` (the same switch over OVSDB
     /// JSON-RPC), firewall `fw-1` (nftables over SSH), customer servers `srv-sipd` and `srv-lama`
-    /// (inspection), all SSH devices on one pool.
+    /// (inspection), all SSH devices on one pool; notices go to the lab's SMTP sink (STARTTLS, AUTH).
     pub fn from_lab(lab: &Lab) -> Result<Self, drivers::DriverConfigError> {
         let mut d = Self::dns_from_lab(lab)?;
         let sw = lab.host("sw")?;
@@ -75,6 +77,8 @@ impl Drivers {
         d.firewalls.insert("fw-1".into(), Arc::new(fw));
         d.servers.insert("srv-sipd".into(), SshTarget::from_lab(lab, "srv1", "srv-sipd")?);
         d.servers.insert("srv-lama".into(), SshTarget::from_lab(lab, "srv2", "srv-lama")?);
+        d.notify = crate::notify::Notifier::from_lab(lab)
+            .map_err(|e| drivers::DriverConfigError::Invalid { name: "smtp".into(), message: e.to_string() })?;
         Ok(d)
     }
 }

@@ -213,6 +213,26 @@ pub const MIGRATIONS: &[(i64, &[&str])] = &[
         ],
     ),
     (
+        7,
+        &[
+            // Notifications outbox (src/notify/outbox.rs): one row per notice and channel.
+            "CREATE TABLE IF NOT EXISTS notifications (
+                request_id TEXT NOT NULL,
+                event TEXT NOT NULL,
+                channel TEXT NOT NULL,
+                status TEXT NOT NULL,
+                message_id TEXT NOT NULL,
+                recipients_json TEXT NOT NULL,
+                attempts BIGINT NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                sent_at BIGINT,
+                detail TEXT,
+                PRIMARY KEY (request_id, event, channel)
+            )",
+        ],
+    ),
+    (
         8,
         &[
             // People who sign in (src/store/users.rs). The password hash is an argon2id PHC

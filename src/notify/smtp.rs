@@ -1,0 +1,211 @@
+//! E-mail over SMTP (lettre, tokio, rustls on aws-lc-rs): STARTTLS required, opportunistic or
+//! off, AUTH PLAIN/LOGIN with a password from the sealed secret store, one pooled transport per
+//! process. Classifies failures: connection refused, timeouts and 4xx replies are passing
+//! (retried by the engine); a refused login, a rejected address or a bad certificate are not.
+//!
+//! The password never leaves the transport: not in errors, not in `Debug`.
+
+use std::time::Duration;
+
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment as MailAttachment, Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use super::settings::{SmtpSettings, StartTls};
+use super::{Notification, NotifyError};
+use crate::domain::Email;
+use crate::secrets::Secret;
+use crate::service::Service;
+
+/// The sender used when `notifications.from` is not set.
+pub const DEFAULT_FROM: &str = "kolokasi@localhost";
+/// Display name of the sender.
+pub const FROM_NAME: &str = "Data Center Diskominfo Kaltim";
+
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Email,
+    /// For messages: `host:port (starttls)`.
+    describe: String,
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Mailer({}, from {})", self.describe, self.from.as_str())
+    }
+}
+
+impl Mailer {
+    /// From settings; a `password_secret` is opened from the sealed store.
+    pub async fn from_settings(
+        s: &SmtpSettings,
+        from: Option<Email>,
+        service: &Service,
+    ) -> Result<Self, NotifyError> {
+        let password = match (&s.password_secret, &s.password) {
+            (Some(name), _) => Some(service.secret(name).await.map_err(|e| {
+                NotifyError::Config(format!("smtp: cannot open secret {name}: {e}"))
+            })?),
+            (None, Some(p)) => Some(p.clone()),
+            (None, None) => None,
+        };
+        Self::new(s, from, password)
+    }
+
+    pub fn new(
+        s: &SmtpSettings,
+        from: Option<Email>,
+        password: Option<Secret>,
+    ) -> Result<Self, NotifyError> {
+        let config = |m: String| NotifyError::Config(format!("smtp {}: {m}", s.host));
+        let tls = if s.starttls == StartTls::None {
+            Tls::None
+        } else {
+            let mut params = TlsParameters::builder(s.host.clone());
+            if let Some(ca) = &s.ca_file {
+                let pem = std::fs::read(ca)
+                    .map_err(|e| config(format!("cannot read ca_file {}: {e}", ca.display())))?;
+                let cert = Certificate::from_pem(&pem).map_err(|e| {
+                    config(format!(
+                        "ca_file {} is not a PEM certificate: {e}",
+                        ca.display()
+                    ))
+                })?;
+                params = params.add_root_certificate(cert);
+            }
+            let params = params
+                .build_rustls()
+                .map_err(|e| config(format!("TLS settings: {e}")))?;
+            match s.starttls {
+                StartTls::Required => Tls::Required(params),
+                _ => Tls::Opportunistic(params),
+            }
+        };
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host.clone())
+            .port(s.port)
+            .tls(tls)
+            .timeout(Some(Duration::from_secs(s.timeout_seconds.max(1))));
+        match (&s.username, password) {
+            (Some(user), Some(password)) => {
+                builder = builder
+                    .credentials(Credentials::new(
+                        user.clone(),
+                        password.expose().to_string(),
+                    ))
+                    .authentication(vec![Mechanism::Plain, Mechanism::Login]);
+            }
+            (Some(_), None) => {
+                return Err(config(
+                    "username is set but no password (password_secret or KOLOKASI_SMTP_PASSWORD)"
+                        .into(),
+                ));
+            }
+            (None, Some(_)) => return Err(config("a password is set but no username".into())),
+            (None, None) => {}
+        }
+        let mode = match s.starttls {
+            StartTls::Required => "STARTTLS required",
+            StartTls::Opportunistic => "STARTTLS opportunistic",
+            StartTls::None => "no TLS",
+        };
+        let from = match from {
+            Some(f) => f,
+            None => Email::parse(DEFAULT_FROM).map_err(|e| config(e.to_string()))?,
+        };
+        Ok(Self {
+            transport: builder.build(),
+            from,
+            describe: format!("{}:{} ({mode})", s.host, s.port),
+        })
+    }
+
+    pub fn from(&self) -> &Email {
+        &self.from
+    }
+
+    /// The domain right of the `@` of the sender, for Message-IDs.
+    pub fn from_domain(&self) -> &str {
+        self.from
+            .as_str()
+            .rsplit_once('@')
+            .map(|(_, d)| d)
+            .unwrap_or("localhost")
+    }
+
+    pub fn describe(&self) -> &str {
+        &self.describe
+    }
+
+    /// Builds the message with the given Message-ID (`<…@…>`).
+    pub fn compose(&self, n: &Notification, message_id: &str) -> Result<Message, NotifyError> {
+        let mailbox = |e: &Email| -> Result<Mailbox, NotifyError> {
+            e.as_str()
+                .parse::<lettre::Address>()
+                .map(|a| Mailbox::new(None, a))
+                .map_err(|e| NotifyError::Permanent(format!("address: {e}")))
+        };
+        let mut from = mailbox(&self.from)?;
+        from.name = Some(FROM_NAME.to_string());
+        let mut b = Message::builder()
+            .from(from)
+            .to(mailbox(&n.to)?)
+            .subject(n.subject.clone())
+            .message_id(Some(message_id.to_string()));
+        for cc in &n.cc {
+            b = b.cc(mailbox(cc)?);
+        }
+        let text = SinglePart::plain(n.body.clone());
+        let built = if n.attachments.is_empty() {
+            b.singlepart(text)
+        } else {
+            let mut parts = MultiPart::mixed().singlepart(text);
+            for a in &n.attachments {
+                let ct = ContentType::parse(&a.content_type).map_err(|e| {
+                    NotifyError::Permanent(format!("attachment {}: {e}", a.filename))
+                })?;
+                parts = parts
+                    .singlepart(MailAttachment::new(a.filename.clone()).body(a.bytes.clone(), ct));
+            }
+            b.multipart(parts)
+        };
+        built.map_err(|e| NotifyError::Permanent(format!("cannot build the message: {e}")))
+    }
+
+    /// Sends; returns the server's reply to DATA (`250 … queued as …`).
+    pub async fn send(&self, message: Message) -> Result<String, NotifyError> {
+        match self.transport.send(message).await {
+            Ok(reply) => Ok(format!(
+                "{} {}",
+                reply.code(),
+                reply.message().collect::<Vec<_>>().join(" ")
+            )),
+            Err(e) => Err(classify(&self.describe, e)),
+        }
+    }
+}
+
+fn classify(server: &str, e: lettre::transport::smtp::Error) -> NotifyError {
+    let mut text = format!("SMTP {server}: {e}");
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        let s = c.to_string();
+        if !text.contains(&s) {
+            text.push_str(": ");
+            text.push_str(&s);
+        }
+        cause = c.source();
+    }
+    if e.is_transient() || e.is_timeout() {
+        NotifyError::Transient(text)
+    } else if e.is_permanent() || e.is_tls() || e.is_client() || e.is_response() {
+        if e.status().is_some_and(|c| c.to_string() == "535") {
+            text.push_str(" (the SMTP server refused the login: check notifications.smtp.username and its password)");
+        }
+        NotifyError::Permanent(text)
+    } else {
+        // Connection refused or reset, DNS failure: the server may be back soon.
+        NotifyError::Transient(text)
+    }
+}

@@ -43,6 +43,7 @@ async fn a_second_worker_finishes_the_run_of_a_worker_that_died() {
     let playbooks = Engine::load_playbooks(Some(std::path::Path::new("playbooks")), &registry).unwrap();
     let engine = Engine::new(svc.clone(), Default::default(), registry, playbooks).unwrap();
     let svc = engine.service().clone();
+    let v6 = engine.playbooks["colocation"].steps.iter().position(|s| s.name == "address-v6").unwrap() as i64;
     let receipt = HardwareReceipt { serial_number: text("SN-9"), type_brand: text("HPE DL360"), switch_port: Some(text("r1p2")) };
     let mut w = svc.store.write().await.unwrap();
     let run = w.create_run(id.as_str(), "colocation", &kolokasi::engine::definitions(engine.playbooks.values())["colocation"]).await.unwrap();
@@ -54,8 +55,8 @@ async fn a_second_worker_finishes_the_run_of_a_worker_that_died() {
     let status = tokio::task::spawn_blocking(move || a.wait().unwrap()).await.unwrap();
     assert!(!status.success(), "worker A was meant to die");
     let events = svc.store.run_events(&run).await.unwrap();
-    let a_started = events.iter().find(|e| e.step_index == 1 && e.event == "started").expect("A started address-v6").clone();
-    assert!(!events.iter().any(|e| e.step_index == 1 && e.event == "succeeded"));
+    let a_started = events.iter().find(|e| e.step_index == v6 && e.event == "started").expect("A started address-v6").clone();
+    assert!(!events.iter().any(|e| e.step_index == v6 && e.event == "succeeded"));
 
     // Worker B takes over after the lease (2 s) expires.
     let mut b = serve(&db.url, None);
@@ -80,7 +81,7 @@ async fn a_second_worker_finishes_the_run_of_a_worker_that_died() {
     assert!(out.1.contains("stopped"));
 
     let events = svc.store.run_events(&run).await.unwrap();
-    let b_done = events.iter().find(|e| e.step_index == 1 && e.event == "succeeded").unwrap();
+    let b_done = events.iter().find(|e| e.step_index == v6 && e.event == "succeeded").unwrap();
     assert_ne!(b_done.actor, a_started.actor, "another worker finished the step");
     assert!(b_done.at - a_started.at >= time::Duration::seconds(2), "B waited for A's lease to expire");
     // The step's work was not done twice: still exactly one address per purpose.

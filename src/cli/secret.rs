@@ -33,6 +33,14 @@ pub enum SecretCmd {
     List,
     /// Print a secret's value (admin only; audited).
     Reveal { name: String },
+    /// Re-encrypt everything sealed under the master key (secret store, host admin passwords)
+    /// with a new key, in one transaction (admin only; audited). Create the new key file first
+    /// (32 random bytes, base64; e.g. `head -c32 /dev/urandom | base64 > new.key`), then start
+    /// kolokasi with the new key.
+    RotateKey {
+        #[arg(long)]
+        new_key_file: PathBuf,
+    },
 }
 
 /// The value as given; a one-line value loses its line end (`echo pw | kolokasi secret set`),
@@ -72,6 +80,22 @@ pub async fn run(ctx: &Ctx, cmd: SecretCmd) -> anyhow::Result<ExitCode> {
         SecretCmd::Reveal { name } => {
             let value = service.reveal_secret(ctx.actor()?, &name).await?;
             println!("{}", value.expose());
+        }
+        SecretCmd::RotateKey { new_key_file } => {
+            let new_key = crate::secrets::MasterKey::from_file(&new_key_file).with_context(|| format!("cannot read the new key {}", new_key_file.display()))?;
+            let report = service.rotate_master_key(ctx.actor()?, &new_key).await?;
+            if ctx.json {
+                print_json(&report);
+            } else {
+                println!(
+                    "re-encrypted {} secrets and {} host admin passwords from key {} to key {}; from now on use {} (KOLOKASI_MASTER_KEY_FILE)",
+                    report.secrets,
+                    report.host_admin_passwords,
+                    report.old_key_id,
+                    report.new_key_id,
+                    new_key_file.display()
+                );
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

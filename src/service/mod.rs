@@ -9,6 +9,7 @@ mod commands;
 mod documents;
 mod ipam;
 mod oversight;
+mod rekey;
 mod requests;
 mod secrets;
 mod sessions;
@@ -25,6 +26,7 @@ use crate::store::{Store, StoreError};
 pub use commands::{ApproveInput, Command, RejectInput};
 pub use crate::documents::{DocFormat, Document, DocumentKind, Lang};
 pub use assets::ExportFormat;
+pub use rekey::RotationReport;
 pub use requests::{RequestView, view_approval};
 pub use sessions::{ConsoleSession, NewSession};
 pub use users::{NewUser, TokenView, UserView};
@@ -77,10 +79,10 @@ pub struct Service {
     /// Playbook definitions by name (JSON), set by the engine: runs are created from them in
     /// the same transaction as the lifecycle event that starts them.
     run_definitions: Arc<std::collections::BTreeMap<String, String>>,
-    /// Failed sign-ins per address and account (in memory, per process).
-    limiter: Arc<crate::auth::AuthLimiter>,
     /// The document templates (`templates/` unless configured).
     templates: Arc<crate::documents::Templates>,
+    /// Failed sign-ins per address and account (in memory, per process).
+    limiter: Arc<crate::auth::AuthLimiter>,
 }
 
 impl Service {

@@ -9,13 +9,14 @@ mod audit;
 pub mod backup;
 mod capacity;
 mod ipam;
+mod rekey;
 mod requests;
 mod runs;
 mod schema;
 mod secrets;
 mod sessions;
-mod users;
 mod stats;
+mod users;
 
 use std::str::FromStr;
 
@@ -30,8 +31,8 @@ pub use requests::{EventRecord, ListFilter, RequestRow, RequestSummary};
 pub use runs::{NewRunEvent, RunEvent, RunRow};
 pub use secrets::SecretRecord;
 pub use sessions::SessionRow;
-pub use users::{NewUserRow, TokenOwner, TokenRecord, UserRecord};
 pub use stats::{StoreCounts, expected_schema_version};
+pub use users::{NewUserRow, TokenOwner, TokenRecord, UserRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -22,11 +22,13 @@ pub struct SessionRow {
 }
 
 impl Store {
-    /// The live session with this token hash; expired sessions are not returned.
+    /// The live session with this token hash, with the account's role and unit as they are now:
+    /// an expired session, or one whose account was disabled or deleted since, is not returned.
     pub async fn session(&self, token_hash: &str, now: OffsetDateTime) -> Result<Option<SessionRow>, StoreError> {
         let row = sqlx::query(
-            "SELECT token_hash, username, role, unit, csrf_token, created_at, expires_at FROM console_sessions
-             WHERE token_hash = $1 AND expires_at > $2",
+            "SELECT s.token_hash, u.username, u.role, u.unit, s.csrf_token, s.created_at, s.expires_at
+             FROM console_sessions s JOIN users u ON u.username = s.username
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled = 0",
         )
         .bind(token_hash)
         .bind(micros(now))

@@ -12,9 +12,9 @@ use crate::console::{Console, ConsoleError, Lang};
 use crate::lifecycle::Role;
 use crate::service::ServiceError;
 
-/// Figures (SVG + caption) for the racks of `noc` (all NOCs if `None`); with `only_planned`,
-/// only the racks a planned placement touches.
-pub fn rack_figures(console: &Console, lang: Lang, usage: &Usage, noc: Option<&str>, planned: &[Placement], only_planned: bool) -> Vec<Value> {
+/// Figures (SVG + caption) for the racks of `noc` (all NOCs if `None`), or only the racks
+/// named in `only` (NOC, rack), with `planned` placements drawn over them.
+pub fn rack_figures(console: &Console, lang: Lang, usage: &Usage, noc: Option<&str>, planned: &[Placement], only: Option<&[(String, String)]>) -> Vec<Value> {
     let labels = RackLabels {
         free: lang.t("u_free"),
         reserved: lang.t("u_reserved"),
@@ -24,7 +24,7 @@ pub fn rack_figures(console: &Console, lang: Lang, usage: &Usage, noc: Option<&s
     for site in console.service().inventory.sites.iter().filter(|s| noc.is_none_or(|n| n == s.noc)) {
         for rack in &site.racks {
             let plan: Vec<&Placement> = planned.iter().filter(|p| p.noc == site.noc && p.rack == rack.name).collect();
-            if only_planned && plan.is_empty() {
+            if only.is_some_and(|o| !o.iter().any(|(n, r)| *n == site.noc && *r == rack.name)) {
                 continue;
             }
             let held: Vec<_> = usage.units.iter().filter(|u| u.noc == site.noc && u.rack == rack.name).collect();
@@ -57,7 +57,7 @@ pub async fn show(State(console): State<Console>, me: Signed) -> Result<Response
                 usage.bandwidth_mbps.get(&site.noc).copied().unwrap_or(0) + site.uplink_committed_mbps,
                 page.t("u_reserved"),
             );
-            context! { noc => site.noc.clone(), name => site.name.clone(), summary => summary, racks => rack_figures(&console, page.lang, &usage, Some(&site.noc), &[], false) }
+            context! { noc => site.noc.clone(), name => site.name.clone(), summary => summary, racks => rack_figures(&console, page.lang, &usage, Some(&site.noc), &[], None) }
         })
         .collect();
     console.render("racks.html.j2", page, context! { sites => sites })

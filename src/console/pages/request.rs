@@ -135,9 +135,30 @@ fn documents(lang: Lang, view: &RequestView) -> Vec<Value> {
         .collect()
 }
 
+/// The capacity verdict in the page's language: where it fits, or what is short and by how much.
+fn capacity_summary(lang: Lang, v: &crate::capacity::Verdict) -> String {
+    if v.ok {
+        let places: Vec<_> = v.placements.iter().map(|p| format!("{} → {}", p.server, p.location())).collect();
+        let noc = v.noc.as_deref().unwrap_or("-");
+        return match lang {
+            Lang::Id => format!("Kapasitas tersedia di {noc}: {}", places.join(", ")),
+            Lang::En => format!("Capacity available at {noc}: {}", places.join(", ")),
+        };
+    }
+    let short: Vec<_> = v
+        .shortages
+        .iter()
+        .map(|s| format!("{} ({} / {})", s.resource.label_id(), s.needed, s.available))
+        .collect();
+    match lang {
+        Lang::Id => format!("Kapasitas tidak mencukupi: {}", short.join("; ")),
+        Lang::En => format!("Not enough capacity: {}", v.summary()),
+    }
+}
+
 fn sla_text(lang: Lang, view: &RequestView) -> String {
     let s = &view.sla;
-    let days = s.used_seconds as f64 / 86_400.0 * 4.0 * 86_400.0 / s.budget_seconds.max(1) as f64;
+    let days = 4.0 * s.used_seconds as f64 / s.budget_seconds.max(1) as f64;
     let mut parts = vec![lang.tf("sla_used", &format!("{days:.1}"))];
     if s.overdue {
         parts.push(lang.t("sla_overdue").into());
@@ -225,14 +246,12 @@ pub async fn render(console: &Console, page: &PageCtx, id: &RequestId, status: S
             view.capacity.clone()
         };
         verdict.map(|v| {
+            // Before approval the placement is a plan (drawn over the free units); after, it is
+            // among the reservations already drawn, and only its racks are shown.
             let planned = if before_approval { v.placements.clone() } else { Vec::new() };
-            let mut figures = rack_figures(console, lang, &usage, v.noc.as_deref(), &planned, true);
-            if figures.is_empty() {
-                // Already reserved: show the racks the request holds.
-                let held: Vec<_> = v.placements.clone();
-                figures = rack_figures(console, lang, &usage, v.noc.as_deref(), &held, true);
-            }
-            context! { ok => v.ok, summary => v.summary(), racks => figures }
+            let racks: Vec<(String, String)> = v.placements.iter().map(|p| (p.noc.clone(), p.rack.clone())).collect();
+            let figures = rack_figures(console, lang, &usage, v.noc.as_deref(), &planned, Some(&racks));
+            context! { ok => v.ok, summary => capacity_summary(lang, &v), racks => figures }
         })
     } else {
         None

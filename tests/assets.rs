@@ -31,7 +31,12 @@ fn unzip(bytes: &[u8], entry: &str) -> String {
     std::fs::write(&file, bytes).unwrap();
     // Python's zipfile, independent of the writer.
     let out = std::process::Command::new("/usr/bin/python3")
-        .args(["-c", "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; sys.stdout.write(z.read(sys.argv[2]).decode())", file.to_str().unwrap(), entry])
+        .args([
+            "-c",
+            "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; sys.stdout.write(z.read(sys.argv[2]).decode())",
+            file.to_str().unwrap(),
+            entry,
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "not a valid workbook: {}", String::from_utf8_lossy(&out.stderr));
@@ -65,7 +70,8 @@ async fn a_server_becomes_an_asset_at_handover_and_is_kept_when_withdrawn(db: Db
     let assets = svc.assets(&admin(), AssetFilter::All).await.unwrap();
     assert_eq!(assets.len(), 1, "{assets:?}");
     let a = &assets[0];
-    let facts = svc.store.step_outputs(&format!("{id}/colocation")).await.unwrap().into_iter().find(|s| s.action == "inspect_server").unwrap().output["facts"].clone();
+    let facts =
+        svc.store.step_outputs(&format!("{id}/colocation")).await.unwrap().into_iter().find(|s| s.action == "inspect_server").unwrap().output["facts"].clone();
     let kib = facts["mem_total_kib"]["found"].as_u64().unwrap();
     assert_eq!(a.id, format!("{id}-srv-sipd"));
     assert_eq!(a.request_id, id.as_str());
@@ -79,7 +85,10 @@ async fn a_server_becomes_an_asset_at_handover_and_is_kept_when_withdrawn(db: Db
     assert_eq!(a.official_nip, "198503152010011002");
     let row = svc.store.request(&id).await.unwrap();
     let p = &row.capacity.as_ref().unwrap().placements[0];
-    assert_eq!((a.noc.as_deref(), a.rack.as_deref(), a.from_u, a.to_u), (Some(p.noc.as_str()), Some(p.rack.as_str()), Some(i64::from(p.from_u)), Some(i64::from(p.to_u))));
+    assert_eq!(
+        (a.noc.as_deref(), a.rack.as_deref(), a.from_u, a.to_u),
+        (Some(p.noc.as_str()), Some(p.rack.as_str()), Some(i64::from(p.from_u)), Some(i64::from(p.to_u)))
+    );
     let addresses = svc.store.allocations(Some(id.as_str()), None, 10).await.unwrap();
     assert!(addresses.iter().any(|x| Some(&x.address) == a.ipv4.as_ref()), "{a:?}");
     assert!(addresses.iter().any(|x| Some(&x.address) == a.ipv6.as_ref()), "{a:?}");
@@ -134,9 +143,13 @@ async fn a_server_becomes_an_asset_at_handover_and_is_kept_when_withdrawn(db: Db
     assert!(!sheet.contains("<f>"), "the workbook holds a formula: {sheet}");
 
     // Decommissioning withdraws the asset with the date and keeps it in the register.
-    svc.apply(&requester(), &id, Command::RequestRevocation { revocation: Revocation { reasons: vec![text("server diganti")], effective: None, approved_by: None } })
-        .await
-        .unwrap();
+    svc.apply(
+        &requester(),
+        &id,
+        Command::RequestRevocation { revocation: Revocation { reasons: vec![text("server diganti")], effective: None, approved_by: None } },
+    )
+    .await
+    .unwrap();
     svc.apply(&head(), &id, Command::ApproveRevocation { approved_by: None, reason: None }).await.unwrap();
     let view = engine.drive(&Engine::run_id(id.as_str(), "decommission"), &quiet).await.unwrap();
     assert_eq!(view.status, RunStatus::Succeeded, "{view:?}");

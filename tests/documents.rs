@@ -179,8 +179,24 @@ async fn documents_of_a_provisioned_request(db: Db) {
     // The other forms, in both formats.
     let mut all = vec![bast.bytes.clone(), pdf.bytes.clone(), en.bytes.clone()];
     for (kind, needles) in [
-        (DocumentKind::Pengajuan, vec!["FORM. PENGAJUAN", "Nama Unit", "Penanggung Jawab", "Kontak Number", "Tanggal Aktif Domain", "Permanen", "Dra. Siti Rahmawati, M.Si."]),
-        (DocumentKind::Persetujuan, vec!["FORM. PERSETUJUAN", "menyetujui", "kapasitas mencukupi", "Data Center", "Co-Location", "SN-DOC-4711", "opd-admin", "disampaikan terpisah", "Letak Server"]),
+        (
+            DocumentKind::Pengajuan,
+            vec!["FORM. PENGAJUAN", "Nama Unit", "Penanggung Jawab", "Kontak Number", "Tanggal Aktif Domain", "Permanen", "Dra. Siti Rahmawati, M.Si."],
+        ),
+        (
+            DocumentKind::Persetujuan,
+            vec![
+                "FORM. PERSETUJUAN",
+                "menyetujui",
+                "kapasitas mencukupi",
+                "Data Center",
+                "Co-Location",
+                "SN-DOC-4711",
+                "opd-admin",
+                "disampaikan terpisah",
+                "Letak Server",
+            ],
+        ),
     ] {
         for format in [DocFormat::Html, DocFormat::Pdf] {
             let doc = p.render(kind, format, Lang::Id).await;
@@ -202,7 +218,11 @@ async fn documents_of_a_provisioned_request(db: Db) {
     for format in [DocFormat::Html, DocFormat::Pdf] {
         let doc = p.render(DocumentKind::Pencabutan, format, Lang::Id).await;
         let text = if format == DocFormat::Pdf { pdf_text(&doc.bytes) } else { String::from_utf8(doc.bytes.clone()).unwrap() };
-        assert_has(&text, &["FORM. PENCABUTAN", "penarikan co-location", "aplikasi dipindahkan ke cloud nasional", "SN-DOC-4711", &domain, "Kepala Bidang TIK"], "pencabutan");
+        assert_has(
+            &text,
+            &["FORM. PENCABUTAN", "penarikan co-location", "aplikasi dipindahkan ke cloud nasional", "SN-DOC-4711", &domain, "Kepala Bidang TIK"],
+            "pencabutan",
+        );
         all.push(doc.bytes);
     }
     for bytes in &all {
@@ -242,11 +262,29 @@ async fn credentials_only_for_authorised_roles_and_audited(db: Db) {
     // even at trace level.
     let out = tempfile::tempdir().unwrap();
     let file = out.path().join("bast.pdf");
-    let (code, stdout, stderr) = cli(&p, &["document", "render", id.as_str(), "--kind", "berita-acara", "--format", "pdf", "-o", file.to_str().unwrap(), "--actor", "admin.tik", "--role", "admin"]);
+    let (code, stdout, stderr) = cli(
+        &p,
+        &[
+            "document",
+            "render",
+            id.as_str(),
+            "--kind",
+            "berita-acara",
+            "--format",
+            "pdf",
+            "-o",
+            file.to_str().unwrap(),
+            "--actor",
+            "admin.tik",
+            "--role",
+            "admin",
+        ],
+    );
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     let direct = svc.render_document(&admin(), id, DocumentKind::BeritaAcara, DocFormat::Pdf, Lang::Id, false).await.unwrap();
     assert!(std::fs::read(&file).unwrap() == direct.bytes, "the CLI's PDF differs from the service's");
-    let (code, stdout, stderr) = cli(&p, &["document", "render", id.as_str(), "--kind", "persetujuan", "--include-credentials", "--actor", "pengelola", "--role", "operator"]);
+    let (code, stdout, stderr) =
+        cli(&p, &["document", "render", id.as_str(), "--kind", "persetujuan", "--include-credentials", "--actor", "pengelola", "--role", "operator"]);
     assert_ne!(code, 0);
     assert!(stderr.contains("admin, head"), "{stderr}");
     assert!(!stdout.contains(CANARY) && !stderr.contains(CANARY));

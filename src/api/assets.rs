@@ -13,10 +13,7 @@ use crate::service::{ExportFormat, Service};
 use crate::store::AssetFilter;
 
 pub fn routes() -> Router<Service> {
-    Router::new()
-        .route("/api/v1/assets", get(list))
-        .route("/api/v1/assets/export", get(export))
-        .route("/api/v1/assets/{id}/reviews", post(review))
+    Router::new().route("/api/v1/assets", get(list)).route("/api/v1/assets/export", get(export)).route("/api/v1/assets/{id}/reviews", post(review))
 }
 
 #[derive(Debug, Deserialize)]
@@ -42,7 +39,8 @@ struct ExportQuery {
 async fn export(State(service): State<Service>, Caller(actor): Caller, Query(q): Query<ExportQuery>) -> Result<Response, ApiError> {
     let format: ExportFormat = q.format.as_deref().unwrap_or("xlsx").parse().map_err(ApiError::BadRequest)?;
     let (bytes, content_type, filename) = service.export_assets(&actor, format).await?;
-    Ok(([(header::CONTENT_TYPE, content_type.to_string()), (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\""))], bytes).into_response())
+    Ok(([(header::CONTENT_TYPE, content_type.to_string()), (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\""))], bytes)
+        .into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -51,7 +49,12 @@ struct ReviewBody {
     findings: String,
 }
 
-async fn review(State(service): State<Service>, Caller(actor): Caller, Path(id): Path<String>, Json(body): Json<ReviewBody>) -> Result<(StatusCode, Json<Value>), ApiError> {
+async fn review(
+    State(service): State<Service>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+    Json(body): Json<ReviewBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let review = service.review_asset(&actor, &id, &body.findings).await?;
     Ok((StatusCode::CREATED, Json(json!(review))))
 }

@@ -3,11 +3,11 @@
 //! Credentials are never served here: the REST API has no `include_credentials`; an admin
 //! prints them with `kolokasi document render --include-credentials` (audited).
 
+use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use serde::Deserialize;
 
 use super::{ApiError, Caller};

@@ -45,7 +45,9 @@ pub async fn run(ctx: &Ctx, cmd: DocumentCmd) -> anyhow::Result<ExitCode> {
                 Some(path) => {
                     std::fs::write(&path, &doc.bytes).with_context(|| format!("cannot write {}", path.display()))?;
                     if ctx.json {
-                        super::output::print_json(&serde_json::json!({ "file": path, "bytes": doc.bytes.len(), "sha256": doc.sha256, "content_type": doc.content_type }));
+                        super::output::print_json(
+                            &serde_json::json!({ "file": path, "bytes": doc.bytes.len(), "sha256": doc.sha256, "content_type": doc.content_type }),
+                        );
                     } else {
                         eprintln!("{} written ({} bytes, data SHA-256 {})", path.display(), doc.bytes.len(), doc.sha256);
                     }

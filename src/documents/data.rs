@@ -150,9 +150,11 @@ pub fn document_data(record: &Record<'_>, kind: DocumentKind, lang: Lang, office
         .and_then(|a| a["colocation"]["ip_address"].as_str().map(str::to_string))
         .or_else(|| ipv4.first().map(|a| a.split('/').next().unwrap_or(a).to_string()));
 
-    let placement = r.capacity.as_ref().and_then(|c| c.placements.first()).map(|p| {
-        json!({ "noc": p.noc, "rack": p.rack, "from_u": p.from_u, "to_u": p.to_u, "location": p.location() })
-    });
+    let placement = r
+        .capacity
+        .as_ref()
+        .and_then(|c| c.placements.first())
+        .map(|p| json!({ "noc": p.noc, "rack": p.rack, "from_u": p.from_u, "to_u": p.to_u, "location": p.location() }));
 
     // The server table: measured facts of each inspected server, declared values beside them.
     let facts: Vec<(String, ServerFacts)> = outputs(record, "inspect_server")
@@ -175,11 +177,7 @@ pub fn document_data(record: &Record<'_>, kind: DocumentKind, lang: Lang, office
         .collect();
     let inspected = outputs(record, "inspect_server").any(|s| s.output.get("passed").and_then(Value::as_bool) == Some(true));
 
-    let head = approval
-        .as_ref()
-        .map(|a| a["signed_by"].clone())
-        .filter(|v| !v.is_null())
-        .unwrap_or_else(|| office.get("head").cloned().unwrap_or(Value::Null));
+    let head = approval.as_ref().map(|a| a["signed_by"].clone()).filter(|v| !v.is_null()).unwrap_or_else(|| office.get("head").cloned().unwrap_or(Value::Null));
 
     let mut data = json!({
         "kind": kind,

@@ -115,4 +115,3 @@ pub fn server_row(spec: &ServerSpec, facts: Option<&ServerFacts>) -> ServerRow {
         inspected: true,
     }
 }
-

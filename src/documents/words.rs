@@ -57,8 +57,26 @@ pub fn terbilang(n: u64) -> String {
 /// An English ordinal in words for a day of the month: 28 → "twenty-eighth".
 fn ordinal_en(n: u8) -> String {
     const ORD: [&str; 20] = [
-        "", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh", "twelfth", "thirteenth",
-        "fourteenth", "fifteenth", "sixteenth", "seventeenth", "eighteenth", "nineteenth",
+        "",
+        "first",
+        "second",
+        "third",
+        "fourth",
+        "fifth",
+        "sixth",
+        "seventh",
+        "eighth",
+        "ninth",
+        "tenth",
+        "eleventh",
+        "twelfth",
+        "thirteenth",
+        "fourteenth",
+        "fifteenth",
+        "sixteenth",
+        "seventeenth",
+        "eighteenth",
+        "nineteenth",
     ];
     match n {
         1..=19 => ORD[n as usize].into(),

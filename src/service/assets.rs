@@ -146,8 +146,28 @@ fn sheet_text(v: &str) -> String {
 }
 
 const HEADER: [&str; 22] = [
-    "Asset", "Request", "Server", "S/N", "Type & Merk", "Prosesor", "RAM", "Motherboard", "Storage", "PSU", "Unit", "Penanggung Jawab", "NIP",
-    "NOC", "Rack", "U", "IPv4", "IPv6", "Domain", "Installed", "Status", "Withdrawn / last review / next review",
+    "Asset",
+    "Request",
+    "Server",
+    "S/N",
+    "Type & Merk",
+    "Prosesor",
+    "RAM",
+    "Motherboard",
+    "Storage",
+    "PSU",
+    "Unit",
+    "Penanggung Jawab",
+    "NIP",
+    "NOC",
+    "Rack",
+    "U",
+    "IPv4",
+    "IPv6",
+    "Domain",
+    "Installed",
+    "Status",
+    "Withdrawn / last review / next review",
 ];
 
 fn date(t: OffsetDateTime) -> String {
@@ -260,7 +280,14 @@ impl Service {
         })
         .await?;
         w.commit().await?;
-        Ok(AssetReview { asset_id: asset_id.to_string(), seq, at: now, reviewer: actor.name.clone(), role: actor.role.as_str().into(), findings: findings.to_string() })
+        Ok(AssetReview {
+            asset_id: asset_id.to_string(),
+            seq,
+            at: now,
+            reviewer: actor.name.clone(),
+            role: actor.role.as_str().into(),
+            findings: findings.to_string(),
+        })
     }
 
     /// The whole register as CSV or XLSX (names and NIPs: an audited read).

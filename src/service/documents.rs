@@ -61,8 +61,15 @@ impl Service {
 
         let detail = json!({ "kind": kind, "format": format, "lang": lang, "sha256": sha256, "credentials": include_credentials, "nips": nips });
         let mut w = self.store.write().await?;
-        w.audit(AuditEntry { actor: actor.clone(), request_id: Some(id.to_string()), action: "document.render".into(), reason: None, before: None, after: Some(detail.clone()) })
-            .await?;
+        w.audit(AuditEntry {
+            actor: actor.clone(),
+            request_id: Some(id.to_string()),
+            action: "document.render".into(),
+            reason: None,
+            before: None,
+            after: Some(detail.clone()),
+        })
+        .await?;
         if include_credentials {
             w.audit(AuditEntry {
                 actor: actor.clone(),

@@ -126,12 +126,7 @@ async fn step_outputs(conn: &mut AnyConnection, run_id: &str) -> Result<Vec<Step
         .filter_map(|(index, v)| {
             let (at, output) = v?;
             let step = steps.get(usize::try_from(index).ok()?)?;
-            Some(StepOutput {
-                step: step.get("name")?.as_str()?.to_string(),
-                action: step.get("action")?.as_str()?.to_string(),
-                at,
-                output,
-            })
+            Some(StepOutput { step: step.get("name")?.as_str()?.to_string(), action: step.get("action")?.as_str()?.to_string(), at, output })
         })
         .collect())
 }
@@ -159,10 +154,12 @@ impl Store {
         let rows = match filter {
             AssetFilter::All => sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM assets ORDER BY id"))).fetch_all(&self.pool).await?,
             AssetFilter::DueBefore(t) => {
-                sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM assets WHERE status = 'active' AND review_due_at < $1 ORDER BY review_due_at, id")))
-                    .bind(micros(t))
-                    .fetch_all(&self.pool)
-                    .await?
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {COLUMNS} FROM assets WHERE status = 'active' AND review_due_at < $1 ORDER BY review_due_at, id"
+                )))
+                .bind(micros(t))
+                .fetch_all(&self.pool)
+                .await?
             }
         };
         rows.iter().map(asset).collect()
@@ -190,7 +187,8 @@ impl Store {
         Ok(rows
             .iter()
             .map(|r| {
-                let review = AssetReview { asset_id: r.get(0), seq: r.get(1), at: from_micros(r.get(2)), reviewer: r.get(3), role: r.get(4), findings: r.get(5) };
+                let review =
+                    AssetReview { asset_id: r.get(0), seq: r.get(1), at: from_micros(r.get(2)), reviewer: r.get(3), role: r.get(4), findings: r.get(5) };
                 (review.asset_id.clone(), review)
             })
             .collect())
@@ -253,7 +251,14 @@ impl Write {
     }
 
     /// Records a review and moves the asset's next due date.
-    pub async fn add_asset_review(&mut self, asset_id: &str, actor: &crate::lifecycle::Actor, findings: &str, at: OffsetDateTime, next_due: OffsetDateTime) -> Result<i64, StoreError> {
+    pub async fn add_asset_review(
+        &mut self,
+        asset_id: &str,
+        actor: &crate::lifecycle::Actor,
+        findings: &str,
+        at: OffsetDateTime,
+        next_due: OffsetDateTime,
+    ) -> Result<i64, StoreError> {
         let seq: i64 = sqlx::query(
             "INSERT INTO asset_reviews (asset_id, seq, at, reviewer, role, findings)
              SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4, $5 FROM asset_reviews WHERE asset_id = $1 RETURNING seq",

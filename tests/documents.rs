@@ -292,6 +292,28 @@ async fn credentials_only_for_authorised_roles_and_audited(db: Db) {
     assert_eq!(code, 0);
     assert!(stdout.contains(&format!("{id}-srv-sipd")), "{stdout}");
 
+    // The REST API serves the same bytes with the hash in a header; another unit's requester
+    // does not learn the request exists; the register exports as CSV.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let admin_token = api_token(svc, "admin.tik", kolokasi::lifecycle::Role::Admin).await;
+    let stranger = api_token_in(svc, "orang-lain", kolokasi::lifecycle::Role::Requester, Some("Dinas Kesehatan")).await;
+    tokio::spawn(kolokasi::api::serve(svc.clone(), listener, std::future::pending()));
+    let http = reqwest::Client::new();
+    let url = format!("{base}/api/v1/requests/{id}/documents/berita-acara?format=pdf&lang=id");
+    let r = http.get(&url).bearer_auth(&admin_token).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    assert_eq!(r.headers()["x-kolokasi-sha256"].to_str().unwrap(), direct.sha256);
+    assert!(r.bytes().await.unwrap().as_ref() == direct.bytes.as_slice(), "the API's PDF differs");
+    let r = http.get(format!("{base}/api/v1/requests/{id}/documents/berita-acara?format=docx")).bearer_auth(&admin_token).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let r = http.get(&url).bearer_auth(&stranger).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    let r = http.get(format!("{base}/api/v1/assets/export?format=csv")).bearer_auth(&admin_token).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(r.text().await.unwrap().contains(&format!("{id}-srv-sipd")));
+
     // Credentials belong on the Form Persetujuan only.
     let err = svc.render_document(&admin(), id, DocumentKind::BeritaAcara, DocFormat::Html, Lang::Id, true).await.unwrap_err();
     assert!(matches!(err, ServiceError::Invalid(_)), "{err:?}");

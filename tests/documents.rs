@@ -16,7 +16,7 @@ use serde_json::Value;
 
 const PORT: &str = "bp90";
 
-on_both_databases!(documents_of_a_provisioned_request, credentials_only_for_authorised_roles_and_audited);
+on_both_databases!(documents_of_a_provisioned_request, credentials_only_for_authorised_roles_and_audited, forms_of_a_new_and_of_a_rejected_request);
 
 /// Serialises the tests that use switch port bp90 (SQLite and PostgreSQL run in parallel).
 async fn port_lock() -> tokio::sync::MutexGuard<'static, ()> {
@@ -335,6 +335,37 @@ async fn credentials_only_for_authorised_roles_and_audited(db: Db) {
     let err = broken.render_document(&admin(), id, DocumentKind::BeritaAcara, DocFormat::Pdf, Lang::Id, false).await.unwrap_err().to_string();
     assert!(err.contains("bast.typ") && err.contains("line 10"), "{err}");
     p.decommission().await;
+}
+
+/// Without provisioning: the Form Pengajuan of a request just filed, a Form Persetujuan that
+/// rejects, no berita acara before an inspection.
+async fn forms_of_a_new_and_of_a_rejected_request(db: Db) {
+    let tdb = fresh_db(db).await;
+    let svc = service(&tdb).await;
+    let id = svc.submit(&requester(), sample_form()).await.unwrap();
+    for lang in [Lang::Id, Lang::En] {
+        for format in [DocFormat::Html, DocFormat::Pdf] {
+            let doc = svc.render_document(&requester(), &id, DocumentKind::Pengajuan, format, lang, false).await.unwrap();
+            let text = if format == DocFormat::Pdf { pdf_text(&doc.bytes) } else { String::from_utf8(doc.bytes).unwrap() };
+            assert_has(&text, &[id.as_str(), "198503152010011002", "srv-sipd"], "a new request's Form Pengajuan");
+        }
+    }
+    let err = svc.render_document(&admin(), &id, DocumentKind::BeritaAcara, DocFormat::Pdf, Lang::Id, false).await.unwrap_err();
+    assert!(err.to_string().contains("no inspection yet"), "{err}");
+    let err = svc.render_document(&admin(), &id, DocumentKind::Persetujuan, DocFormat::Pdf, Lang::Id, false).await.unwrap_err();
+    assert!(err.to_string().contains("no Form Persetujuan"), "{err}");
+
+    svc.apply(&admin(), &id, Command::Verify { reason: None }).await.unwrap();
+    svc.apply(&operator(), &id, Command::CheckCapacity { reason: None }).await.unwrap();
+    svc.apply(&requester(), &id, Command::CompleteForm { form: None, reason: None }).await.unwrap();
+    let reject = kolokasi::service::RejectInput { place: text("Samarinda"), reasons: vec![text("rak penuh sampai Maret 2027")], signed_by: None };
+    svc.apply(&admin(), &id, Command::Reject(reject)).await.unwrap();
+    for format in [DocFormat::Html, DocFormat::Pdf] {
+        let doc = svc.render_document(&admin(), &id, DocumentKind::Persetujuan, format, Lang::Id, false).await.unwrap();
+        let text = if format == DocFormat::Pdf { pdf_text(&doc.bytes) } else { String::from_utf8(doc.bytes).unwrap() };
+        assert_has(&text, &["FORM. PERSETUJUAN", "menolak", "rak penuh sampai Maret 2027", id.as_str()], "a rejection");
+        assert!(!text.contains("Letak Server"), "a rejection has no Data Center block");
+    }
 }
 
 /// Runs the `kolokasi` binary against the test's database (with the test's master key).

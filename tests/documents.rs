@@ -313,6 +313,12 @@ async fn credentials_only_for_authorised_roles_and_audited(db: Db) {
     let r = http.get(format!("{base}/api/v1/assets/export?format=csv")).bearer_auth(&admin_token).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert!(r.text().await.unwrap().contains(&format!("{id}-srv-sipd")));
+    let review = format!("{base}/api/v1/assets/{id}-srv-sipd/reviews");
+    let r = http.post(&review).bearer_auth(&admin_token).body("{\"findings\": 1}").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let r = http.post(&review).bearer_auth(&admin_token).json(&serde_json::json!({"findings": "label dan posisi sesuai"})).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    assert_eq!(r.json::<Value>().await.unwrap()["reviewer"], "admin.tik");
 
     // Credentials belong on the Form Persetujuan only.
     let err = svc.render_document(&admin(), id, DocumentKind::BeritaAcara, DocFormat::Html, Lang::Id, true).await.unwrap_err();

@@ -1,5 +1,6 @@
 //! `/api/v1/assets`: the asset register — list (all, due, overdue), export (CSV, XLSX), reviews.
 
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -49,12 +50,9 @@ struct ReviewBody {
     findings: String,
 }
 
-async fn review(
-    State(service): State<Service>,
-    Caller(actor): Caller,
-    Path(id): Path<String>,
-    Json(body): Json<ReviewBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+async fn review(State(service): State<Service>, Caller(actor): Caller, Path(id): Path<String>, body: Bytes) -> Result<(StatusCode, Json<Value>), ApiError> {
+    // Parsed here rather than by axum's `Json`, so a bad body gets the API's own error shape.
+    let body: ReviewBody = serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("review body: {e}")))?;
     let review = service.review_asset(&actor, &id, &body.findings).await?;
     Ok((StatusCode::CREATED, Json(json!(review))))
 }

@@ -90,3 +90,85 @@ async fn sessions(db: Db) {
 }
 
 on_both_databases!(sessions);
+
+/// The console's cookies: `HttpOnly` and `SameSite` always, `Secure` when the console is
+/// reached over HTTPS (configured, or said by a trusted proxy — and only a trusted one).
+#[tokio::test]
+async fn cookies_are_secure_behind_https() {
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    use kolokasi::console::Options;
+    use tower::ServiceExt;
+
+    let db = fresh_db(Db::Sqlite).await;
+    let svc = common::service(&db).await;
+    let root = Actor::new("root", Role::Admin).unwrap();
+    let new = NewUser {
+        username: "admin.tik".into(),
+        display_name: "Admin".into(),
+        role: Role::Admin,
+        unit: None,
+        password: Some(Secret::new(PASSWORD)),
+    };
+    svc.create_user(&root, new).await.unwrap();
+
+    for (secure_cookies, trust_proxy, forwarded, want_secure) in [
+        (false, false, None, false),
+        (true, false, None, true),
+        (false, true, Some("https"), true),
+        (false, false, Some("https"), false),
+        (false, true, Some("http"), false),
+    ] {
+        let app = kolokasi::api::router_with_console(
+            svc.clone(),
+            Options {
+                secure_cookies,
+                trust_proxy,
+                ..Options::default()
+            },
+        );
+        let with_proto = |mut b: axum::http::request::Builder| {
+            if let Some(p) = forwarded {
+                b = b.header("x-forwarded-proto", p);
+            }
+            b
+        };
+        let page = app
+            .clone()
+            .oneshot(with_proto(Request::get("/sign-in")).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let pre = page.headers()[header::SET_COOKIE].to_str().unwrap().to_string();
+        assert!(pre.contains("HttpOnly") && pre.contains("SameSite=Strict"), "{pre}");
+        assert_eq!(pre.contains("; Secure"), want_secure, "{pre} ({secure_cookies}, {trust_proxy}, {forwarded:?})");
+        let token = pre.split(';').next().unwrap().split_once('=').unwrap().1.to_string();
+
+        let body = format!("_csrf={token}&next=%2F&username=admin.tik&password={PASSWORD}");
+        let req = with_proto(Request::post("/sign-in"))
+            .header(header::COOKIE, format!("kolokasi_signin={token}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body.clone()))
+            .unwrap();
+        let r = app.clone().oneshot(req).await.unwrap();
+        assert_eq!(r.status(), 303, "signed in");
+        let session = r
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .find(|c| c.starts_with("kolokasi_session="))
+            .unwrap();
+        assert!(
+            session.contains("HttpOnly") && session.contains("SameSite=Lax") && session.contains("Path=/"),
+            "{session}"
+        );
+        assert_eq!(session.contains("; Secure"), want_secure, "{session}");
+
+        // The sign-in form itself is protected: without the cookie's token it is refused.
+        let req = with_proto(Request::post("/sign-in"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap();
+        assert_eq!(app.oneshot(req).await.unwrap().status(), 403, "sign-in without its CSRF cookie");
+    }
+}

@@ -175,6 +175,7 @@ async fn health_and_openapi_cover_every_route() {
         include_str!("../src/api/requests.rs"),
         include_str!("../src/api/documents.rs"),
         include_str!("../src/api/assets.rs"),
+        include_str!("../src/api/privacy.rs"),
     ];
     let mut routes = 0;
     for src in sources {

@@ -10,6 +10,7 @@ mod assets;
 mod documents;
 mod error;
 mod ops;
+mod privacy;
 mod requests;
 
 use axum::Router;
@@ -45,6 +46,7 @@ pub fn router_with_console(service: Service, console: crate::console::Options) -
         .merge(requests::routes())
         .merge(documents::routes())
         .merge(assets::routes())
+        .merge(privacy::routes())
         .with_state(service.clone())
         .merge(crate::console::router(crate::console::Console::new(service, console)))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -11,6 +11,7 @@ mod document;
 mod ipam;
 mod output;
 mod playbook;
+mod privacy;
 mod request;
 mod run;
 mod secret;
@@ -85,6 +86,9 @@ enum Noun {
     /// The asset register: list, review, export.
     #[command(subcommand)]
     Asset(asset::AssetCmd),
+    /// Everything held about one official (by NIP) and every access to it (UU 27/2022).
+    #[command(subcommand)]
+    Privacy(privacy::PrivacyCmd),
     /// Accounts: add, list, disable, passwd.
     #[command(subcommand)]
     User(user::UserCmd),
@@ -210,6 +214,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Noun::Secret(cmd) => secret::run(&ctx, cmd).await,
         Noun::Document(cmd) => document::run(&ctx, cmd).await,
         Noun::Asset(cmd) => asset::run(&ctx, cmd).await,
+        Noun::Privacy(cmd) => privacy::run(&ctx, cmd).await,
         Noun::User(cmd) => user::run_user(&ctx, cmd).await,
         Noun::Token(cmd) => user::run_token(&ctx, cmd).await,
         Noun::Serve(args) => serve::run(&ctx, args).await,

@@ -99,7 +99,7 @@ pub(super) async fn append(conn: &mut AnyConnection, e: AuditEntry) -> Result<i6
     Ok(seq)
 }
 
-fn record(r: &sqlx::any::AnyRow) -> Result<AuditRecord, StoreError> {
+pub(super) fn record(r: &sqlx::any::AnyRow) -> Result<AuditRecord, StoreError> {
     let json = |i: usize| -> Result<Option<serde_json::Value>, StoreError> {
         r.get::<Option<String>, _>(i).map(|s| serde_json::from_str(&s).map_err(StoreError::corrupt)).transpose()
     };
@@ -117,7 +117,7 @@ fn record(r: &sqlx::any::AnyRow) -> Result<AuditRecord, StoreError> {
     })
 }
 
-const COLUMNS: &str = "seq, at, actor, role, request_id, action, reason, before_json, after_json, prev_hash, hash";
+pub(super) const COLUMNS: &str = "seq, at, actor, role, request_id, action, reason, before_json, after_json, prev_hash, hash";
 
 impl Store {
     /// The audit trail of one request, oldest first.

@@ -65,7 +65,7 @@ pub struct ListFilter {
     pub limit: i64,
 }
 
-const FULL: &str = "id, state, submitted_at, updated_at, sla_due_at, form_json, approval_json, hardware_json, revocation_json, capacity_json, version";
+pub(super) const FULL: &str = "id, state, submitted_at, updated_at, sla_due_at, form_json, approval_json, hardware_json, revocation_json, capacity_json, version";
 
 fn json<T: serde::de::DeserializeOwned>(v: Option<String>) -> Result<Option<T>, StoreError> {
     v.map(|s| serde_json::from_str(&s).map_err(StoreError::corrupt)).transpose()
@@ -75,7 +75,7 @@ fn to_json<T: Serialize>(v: &Option<T>) -> Option<String> {
     v.as_ref().map(|x| serde_json::to_string(x).expect("serialisable"))
 }
 
-fn row(r: &sqlx::any::AnyRow) -> Result<RequestRow, StoreError> {
+pub(super) fn row(r: &sqlx::any::AnyRow) -> Result<RequestRow, StoreError> {
     Ok(RequestRow {
         id: RequestId::parse(&r.get::<String, _>(0)).map_err(StoreError::corrupt)?,
         state: parse_enum(&r.get::<String, _>(1))?,

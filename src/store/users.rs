@@ -99,6 +99,18 @@ impl Store {
         rows.iter().map(|r| user(r, 0)).collect()
     }
 
+    /// Users whose display name is one of `names` (a privacy export's people).
+    pub async fn users_named(&self, names: &[String]) -> Result<Vec<UserRecord>, StoreError> {
+        let mut out = Vec::new();
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.display_name = $1");
+        for name in names {
+            for r in sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(name).fetch_all(&self.pool).await? {
+                out.push(user(&r, 0)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// The token with this SHA-256 and its owner, in one indexed lookup.
     pub async fn token_by_hash(&self, token_hash: &str) -> Result<Option<TokenOwner>, StoreError> {
         let sql = sqlx::AssertSqlSafe(format!("SELECT {TOKEN_COLUMNS}, {USER_COLUMNS} FROM api_tokens t JOIN users u ON u.username = t.username WHERE t.token_hash = $1"));

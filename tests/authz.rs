@@ -138,3 +138,35 @@ async fn every_endpoint_every_role_own_and_other_unit() {
     assert!(failures.is_empty(), "{} of {checked} cases differ:\n{}", failures.len(), failures.join("\n"));
     assert!(checked >= routes.len() * Role::ALL.len() * 2);
 }
+
+/// Guessing tokens: after a burst of failures from one address the API answers 429 with
+/// Retry-After, even for a valid token from that address; the audit keeps a bounded number of
+/// rows for the flood.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_authentications_are_rate_limited_and_audited_within_a_budget() {
+    let db = fresh_db(Db::Sqlite).await;
+    let svc = service(&db).await;
+    let good = api_token(&svc, "admin.tik", Role::Admin).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(kolokasi::api::serve(svc.clone(), listener, std::future::pending()));
+    let http = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for i in 0..200 {
+        let bogus = format!("klk_{:064x}", i);
+        let r = http.get(format!("{base}/api/v1/requests")).bearer_auth(&bogus).send().await.unwrap();
+        if r.status() == 429 {
+            let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+            assert!(retry >= 1, "{retry}");
+        }
+        statuses.push(r.status().as_u16());
+    }
+    let unauthorized = statuses.iter().filter(|s| **s == 401).count();
+    assert!((1..=10).contains(&unauthorized), "a few 401s, then 429: {statuses:?}");
+    assert_eq!(*statuses.last().unwrap(), 429);
+    let r = http.get(format!("{base}/api/v1/requests")).bearer_auth(&good).send().await.unwrap();
+    assert_eq!(r.status(), 429, "the address is limited whatever token it sends now");
+    let failures: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit WHERE action = 'auth.failure'").fetch_one(svc.store.pool()).await.unwrap();
+    assert!((1..=31).contains(&failures), "{failures} audit rows for 200 attempts");
+    assert!(svc.verify_audit(&admin()).await.unwrap().is_ok());
+}

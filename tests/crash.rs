@@ -79,7 +79,14 @@ async fn world(db: &TestDb, id: &str, domain: &Fqdn) -> Value {
     let mut rules: Vec<String> =
         drivers.firewalls["fw-1"].rules().await.unwrap().into_iter().filter(|r| r.comment.request.as_str() == id).map(|r| r.comment.kind).collect();
     rules.sort();
+    let notices: Vec<Value> = kolokasi::notify::outbox::for_request(&svc.store, id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|n| json!([n.event, n.channel, n.status, mails(&n.message_id) >= 1]))
+        .collect();
     json!({
+        "notices": notices,
         // Each iteration has its own request number; the world is compared without it.
         "switch": {
             "vlans": port.vlans,
@@ -95,6 +102,21 @@ async fn world(db: &TestDb, id: &str, domain: &Fqdn) -> Value {
         "www": p.read(&www, RecordKind::Cname).await.unwrap(),
         "ptr": ptr,
     })
+}
+
+/// How many messages carrying this Message-ID the lab's SMTP sink received.
+fn mails(message_id: &str) -> usize {
+    let dir = kolokasi::lab::Lab::load().unwrap().smtp.unwrap().maildir;
+    std::fs::read_dir(dir).unwrap().filter(|e| std::fs::read(e.as_ref().unwrap().path()).is_ok_and(|b| String::from_utf8_lossy(&b).contains(message_id))).count()
+}
+
+/// Each notice of the request reached the sink exactly once.
+async fn one_mail_per_notice(db: &TestDb, id: &str, at: &str) {
+    let notices = kolokasi::notify::outbox::for_request(&service(db).await.store, id).await.unwrap();
+    assert_eq!(notices.len(), 2, "after a crash at {at}: {notices:?}");
+    for n in notices {
+        assert_eq!(mails(&n.message_id), 1, "after a crash at {at}: {} sent {} times", n.event, mails(&n.message_id));
+    }
 }
 
 /// Removes what the run created (so the next iteration starts from nothing).
@@ -128,10 +150,11 @@ async fn killed_anywhere_the_run_resumes_to_the_clean_end_state() {
     assert_eq!(clean["history"], 2, "no address was allocated twice");
     assert_eq!(clean["switch"]["vlans"]["tag"], json!(120));
     assert_eq!(clean["firewall"].as_array().unwrap().len(), 3);
+    assert_eq!(clean["notices"], json!([["approved", "email", "sent", true], ["live", "email", "sent", true]]));
     clean_up(&db, &id, &domain).await;
 
     // Deterministic crash points: before and after every step's side effect.
-    let steps = ["address-v4", "address-v6", "dns", "hardware", "switch", "firewall", "inspect"];
+    let steps = ["approval-notice", "address-v4", "address-v6", "dns", "hardware", "switch", "firewall", "inspect", "completion-report"];
     let mut crashes = 0;
     for step in steps {
         for phase in ["before", "after"] {
@@ -143,6 +166,7 @@ async fn killed_anywhere_the_run_resumes_to_the_clean_end_state() {
             crashes += 1;
             finish(&db, &id).await;
             assert_eq!(world(&db, &id, &domain).await, clean, "after a crash at {at}");
+            one_mail_per_notice(&db, &id, &at).await;
             clean_up(&db, &id, &domain).await;
         }
     }
@@ -162,5 +186,5 @@ async fn killed_anywhere_the_run_resumes_to_the_clean_end_state() {
         assert_eq!(world(&db, &id, &domain).await, clean, "after random kills in round {round}");
         clean_up(&db, &id, &domain).await;
     }
-    assert!(crashes >= 34);
+    assert!(crashes >= 38);
 }

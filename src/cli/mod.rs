@@ -12,6 +12,7 @@ mod ipam;
 mod output;
 mod playbook;
 mod privacy;
+mod remote;
 mod request;
 mod run;
 mod secret;
@@ -50,6 +51,13 @@ pub struct Cli {
     /// Print machine-readable JSON instead of tables.
     #[arg(long, global = true)]
     json: bool,
+    /// Talk to a remote `kolokasi serve` at this URL instead of opening the database (request
+    /// list/show/submit and every SOP step, run status); also KOLOKASI_SERVER.
+    #[arg(long, global = true, env = "KOLOKASI_SERVER")]
+    server: Option<String>,
+    /// File holding the API token for --server (or KOLOKASI_TOKEN; never an argument).
+    #[arg(long, global = true, env = "KOLOKASI_TOKEN_FILE")]
+    token_file: Option<PathBuf>,
     #[command(subcommand)]
     command: Noun,
 }
@@ -110,6 +118,8 @@ pub(crate) struct Ctx {
     pub settings: Settings,
     pub actor: Option<Actor>,
     pub json: bool,
+    /// Set by `--server`: commands that support it go through the REST API.
+    pub remote: Option<remote::Remote>,
 }
 
 impl Ctx {
@@ -202,7 +212,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         (None, None, Some(_)) => anyhow::bail!("--unit goes with --actor and --role"),
         _ => anyhow::bail!("--actor and --role go together"),
     };
-    let ctx = Ctx { settings, actor, json: cli.json };
+    let remote = cli.server.as_deref().map(|s| remote::Remote::new(s, cli.token_file.as_deref())).transpose()?;
+    let ctx = Ctx { settings, actor, json: cli.json, remote };
     match cli.command {
         Noun::Request(cmd) => request::run(&ctx, cmd).await,
         Noun::Run(cmd) => run::run(&ctx, cmd).await,

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::Ctx;
 use super::output::{print_json, print_table, wita};
@@ -161,13 +161,87 @@ fn texts(values: &[String], what: &str) -> anyhow::Result<Vec<Text>> {
     values.iter().map(|v| Text::parse(v).with_context(|| format!("{what} {v:?}"))).collect()
 }
 
+/// `request list|show|submit` against a remote server (`--server`); `None` for the SOP steps,
+/// which are built below and sent as commands.
+async fn remote_read(ctx: &Ctx, remote: &super::remote::Remote, cmd: &RequestCmd) -> anyhow::Result<Option<ExitCode>> {
+    let out = match cmd {
+        RequestCmd::Submit { file } => {
+            let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+            let form = RequestForm::from_yaml(&text).with_context(|| format!("{} is not a valid request", file.display()))?;
+            let r = remote.post("/api/v1/requests", &serde_json::to_value(&form)?).await?;
+            if !ctx.json {
+                println!("{} submitted ({})", r["id"].as_str().unwrap_or("?"), State::Submitted.label_id());
+                return Ok(Some(ExitCode::SUCCESS));
+            }
+            r
+        }
+        RequestCmd::List(a) => {
+            let mut query = vec![format!("limit={}", a.limit)];
+            let mut add = |k: &str, v: &Option<String>| {
+                if let Some(v) = v {
+                    query.push(format!("{k}={}", url_escape(v)));
+                }
+            };
+            add("state", &a.state);
+            add("unit", &a.unit);
+            add("kind", &a.kind);
+            add("after", &a.after);
+            if a.overdue {
+                query.push("overdue=true".into());
+            }
+            let r = remote.get(&format!("/api/v1/requests?{}", query.join("&"))).await?;
+            if !ctx.json {
+                let rows: Vec<Vec<String>> = r["items"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|i| ["id", "kind", "state", "unit", "domain"].iter().map(|k| i[*k].as_str().unwrap_or("-").to_string()).collect())
+                    .collect();
+                print_table(&["REQUEST", "KIND", "STATE", "UNIT", "DOMAIN"], &rows);
+                return Ok(Some(ExitCode::SUCCESS));
+            }
+            r["items"].clone()
+        }
+        RequestCmd::Show { id: raw } => {
+            let v = remote.get(&format!("/api/v1/requests/{}", id(raw)?)).await?;
+            if !ctx.json {
+                let s = |p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or("-").to_string();
+                println!("{}  {} ({})", s("/id"), s("/state_label"), s("/state"));
+                println!("  unit      {}", s("/form/unit/name"));
+                println!("  official  {} ({})", s("/form/official/name"), s("/form/official/nip"));
+                println!("  domain    {}", s("/form/domain"));
+                println!("  history   {} events", v["history"].as_array().map_or(0, Vec::len));
+                return Ok(Some(ExitCode::SUCCESS));
+            }
+            v
+        }
+        _ => return Ok(None),
+    };
+    print_json(&out);
+    Ok(Some(ExitCode::SUCCESS))
+}
+
+/// Percent-encodes a query value.
+fn url_escape(v: &str) -> String {
+    v.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
 pub async fn run(ctx: &Ctx, cmd: RequestCmd) -> anyhow::Result<ExitCode> {
-    let service = ctx.service().await?;
+    if let Some(remote) = &ctx.remote {
+        if let Some(code) = remote_read(ctx, remote, &cmd).await? {
+            return Ok(code);
+        }
+    }
+    let local = match ctx.remote {
+        Some(_) => None,
+        None => Some(ctx.service().await?),
+    };
+    let service = || local.as_ref().expect("a local store when not remote");
     let (target, command) = match cmd {
         RequestCmd::Submit { file } => {
             let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let form = RequestForm::from_yaml(&text).with_context(|| format!("{} is not a valid request", file.display()))?;
-            let id = service.submit(ctx.actor()?, form).await?;
+            let id = service().submit(ctx.actor()?, form).await?;
             if ctx.json {
                 print_json(&json!({ "id": id, "state": State::Submitted }));
             } else {
@@ -184,7 +258,7 @@ pub async fn run(ctx: &Ctx, cmd: RequestCmd) -> anyhow::Result<ExitCode> {
                 after: a.after,
                 limit: a.limit,
             };
-            let items = service.list(&ctx.reader()?, &filter).await?;
+            let items = service().list(&ctx.reader()?, &filter).await?;
             if ctx.json {
                 print_json(&items);
             } else {
@@ -197,7 +271,7 @@ pub async fn run(ctx: &Ctx, cmd: RequestCmd) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         RequestCmd::Show { id: raw } => {
-            let view = service.request(&ctx.reader()?, &id(&raw)?).await?;
+            let view = service().request(&ctx.reader()?, &id(&raw)?).await?;
             if ctx.json { print_json(&view) } else { print_view(&view) }
             return Ok(ExitCode::SUCCESS);
         }
@@ -254,13 +328,18 @@ pub async fn run(ctx: &Ctx, cmd: RequestCmd) -> anyhow::Result<ExitCode> {
         RequestCmd::Withdraw { id, reason } => (id, Command::Withdraw { reason }),
     };
     let target = id(&target)?;
-    let state = service.apply(ctx.actor()?, &target, command).await?;
+    if let Some(remote) = &ctx.remote {
+        let r = remote.post(&format!("/api/v1/requests/{target}/events"), &super::remote::command_json(&command)).await?;
+        if ctx.json { print_json(&r) } else { println!("{target}: {} ({})", r["state"].as_str().unwrap_or("?"), r["state_label"].as_str().unwrap_or("?")) }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let state = service().apply(ctx.actor()?, &target, command).await?;
     if ctx.json {
         print_json(&json!({ "id": target, "state": state, "state_label": state.label_id() }));
     } else {
         println!("{target}: {} ({})", state, state.label_id());
         if state == State::ClosedNoCapacity {
-            let view = service.request(ctx.actor()?, &target).await?;
+            let view = service().request(ctx.actor()?, &target).await?;
             if let Some(v) = view.capacity {
                 println!("  {}", v.summary());
             }

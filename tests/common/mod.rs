@@ -160,14 +160,15 @@ pub fn inspector() -> Actor {
 }
 pub fn head() -> Actor {
     actor("kabid", Role::Head)
+}
+
 /// The unit of the sample co-location request (`sample_form()`).
 pub const SAMPLE_UNIT: &str = "Dinas Pendidikan dan Kebudayaan Provinsi Kalimantan Timur";
 
-/// A requester of the sample request's unit.
-}
-
 pub fn text(s: &str) -> Text {
     Text::parse(s).unwrap()
+}
+
 /// An API token for `name` in `role` (a requester in `SAMPLE_UNIT`), creating the user the first
 /// time; what every API test sends as `Authorization: Bearer …`.
 pub async fn api_token(svc: &Service, name: &str, role: Role) -> String {
@@ -190,8 +191,6 @@ pub async fn api_token_in(svc: &Service, name: &str, role: Role, unit: Option<&s
     }
     let (_, token) = svc.create_token(&root, name, false, time::Duration::hours(1)).await.unwrap();
     token.expose().to_string()
-}
-
 }
 
 pub fn approve_with_canary() -> Command {

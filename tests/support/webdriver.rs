@@ -222,10 +222,17 @@ impl Browser {
     pub async fn wait_text(&self, css: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + timeout;
         loop {
-            if self.try_find(css).await.is_some() {
-                let t = self.text(css).await;
-                if pred(&t) {
-                    return t;
+            // Read in one script call: the page may reload itself (live updates) between a
+            // find and a text call, which would leave a stale element reference.
+            let read = self
+                .script(
+                    "const e = document.querySelector(arguments[0]); return e ? e.innerText : null;",
+                    json!([css]),
+                )
+                .await;
+            if let Some(t) = read.as_str().map(str::trim) {
+                if pred(t) {
+                    return t.to_string();
                 }
                 if Instant::now() > deadline {
                     panic!("{css:?} reads {t:?} after {timeout:?}:\n{}", self.source().await);

@@ -72,6 +72,22 @@ fn a_request_walks_through_the_cli_and_the_password_never_shows() {
     let out = k.ok(&["audit", "verify"]);
     assert!(out.contains("intact"));
     k.ok(&["datacenter", "show"]);
+
+    // Reads of the data center's state and run control are role-checked locally as over the
+    // API: the default local reader (auditor) may read; a requester may not.
+    k.ok(&["ipam", "pools"]);
+    k.ok(&["ipam", "history"]);
+    k.ok(&["run", "status", &id]);
+    let unit = "Dinas Pendidikan dan Kebudayaan Provinsi Kalimantan Timur";
+    for args in [&["ipam", "pools"][..], &["ipam", "history"], &["run", "plan", &id], &["run", "start", &id], &["run", "resume"]] {
+        let args = [args, &["--actor", "budi", "--role", "requester", "--unit", unit]].concat();
+        let (code, out, err) = k.run(&args, None);
+        assert_ne!(code, 0, "{args:?} as a requester: {out}");
+        assert!(err.contains("needs one of the roles"), "{args:?}: {err}");
+    }
+    let (code, _, err) = k.run(&["run", "status", &id, "--actor", "x", "--role", "requester", "--unit", "Dinas Kesehatan"], None);
+    assert_ne!(code, 0);
+    assert!(err.contains("not found"), "another unit's request does not exist for them: {err}");
 }
 
 #[test]

@@ -39,6 +39,8 @@ fn kolokasi(db: &TestDb, args: &[&str], crash_at: Option<&str>) -> std::process:
         .env("KOLOKASI_DATABASE_URL", &db.url)
         .env("KOLOKASI_USE_LAB", "1")
         .env("KOLOKASI_LEASE_SECONDS", "1")
+        .env("KOLOKASI_ACTOR", "pengelola")
+        .env("KOLOKASI_ROLE", "operator")
         .env_remove("KOLOKASI_TEST_CRASH_AT")
         .stdout(Stdio::null())
         .stderr(if std::env::var_os("KOLOKASI_TEST_VERBOSE").is_some() { Stdio::inherit() } else { Stdio::null() });

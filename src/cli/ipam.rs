@@ -69,7 +69,7 @@ pub async fn run(ctx: &Ctx, cmd: IpamCmd) -> anyhow::Result<ExitCode> {
     let service = ctx.service().await?;
     match cmd {
         IpamCmd::Pools => {
-            let pools = service.store.pools().await?;
+            let pools = service.pools(&ctx.reader()?).await?;
             if ctx.json {
                 print_json(&pools);
             } else {
@@ -120,7 +120,7 @@ pub async fn run(ctx: &Ctx, cmd: IpamCmd) -> anyhow::Result<ExitCode> {
             }
         }
         IpamCmd::History { request, pool, limit } => {
-            let rows = service.store.allocations(request.as_deref(), pool.as_deref(), limit).await?;
+            let rows = service.allocation_history(&ctx.reader()?, request.as_deref(), pool.as_deref(), limit).await?;
             if ctx.json {
                 print_json(&rows);
             } else {

@@ -100,6 +100,7 @@ pub async fn run(ctx: &Ctx, cmd: RunCmd) -> anyhow::Result<ExitCode> {
     let engine = ctx.engine().await?;
     match cmd {
         RunCmd::Start(t) => {
+            engine.service().may_drive_runs(ctx.actor()?)?;
             let (id, run) = run_id(&engine, &t).await?;
             let row = engine.service().store.request(&id).await?;
             if row.state == State::Approved {
@@ -110,13 +111,19 @@ pub async fn run(ctx: &Ctx, cmd: RunCmd) -> anyhow::Result<ExitCode> {
             drive(ctx, &engine, &run).await
         }
         RunCmd::Status(t) => {
-            let (_, run) = run_id(&engine, &t).await?;
+            let (id, run) = run_id(&engine, &t).await?;
+            let runs = engine.service().request_runs(&ctx.reader()?, &id).await?;
+            if !runs.iter().any(|r| r.id == run) {
+                if ctx.json { print_json(&serde_json::json!({ "run": null, "request": id })) } else { println!("{id} has no run yet") }
+                return Ok(ExitCode::SUCCESS);
+            }
             let (_, view) = engine.view(&run).await?;
             if ctx.json { print_json(&serde_json::json!({ "run": run, "view": view })) } else { print_status(&run, &view) }
             Ok(ExitCode::SUCCESS)
         }
         RunCmd::Plan(t) => {
             let (id, run) = run_id(&engine, &t).await?;
+            engine.service().may_plan_run(&ctx.reader()?, &id).await?;
             let lines = engine.plan(&id, &run).await?;
             if ctx.json {
                 print_json(&lines);
@@ -146,6 +153,7 @@ pub async fn run(ctx: &Ctx, cmd: RunCmd) -> anyhow::Result<ExitCode> {
             drive(ctx, &engine, &run).await
         }
         RunCmd::Resume => {
+            engine.service().may_drive_runs(ctx.actor()?)?;
             let runs = engine.service().store.runs_with_status(&["pending", "running", "unwinding"], 1000).await?;
             for r in runs {
                 eprintln!("resuming {}", r.id);

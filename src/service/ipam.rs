@@ -3,10 +3,10 @@
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::{Service, ServiceError};
+use super::{Service, ServiceError, access};
 use crate::ipam::{Allocation, PoolSpec};
 use crate::lifecycle::{Actor, Role};
-use crate::store::AuditEntry;
+use crate::store::{AllocationRecord, AuditEntry, PoolUsage};
 
 fn may_manage_addresses(actor: &Actor) -> Result<(), ServiceError> {
     if matches!(actor.role, Role::Operator | Role::Admin) {
@@ -28,6 +28,18 @@ impl Service {
             }
         }
         Ok(())
+    }
+
+    /// The pools with their use: staff and the auditor.
+    pub async fn pools(&self, by: &Actor) -> Result<Vec<PoolUsage>, ServiceError> {
+        access::require_staff_or_auditor(by, "reading the IP pools")?;
+        Ok(self.store.pools().await?)
+    }
+
+    /// Which request held which address when, newest first: staff and the auditor.
+    pub async fn allocation_history(&self, by: &Actor, request_id: Option<&str>, pool: Option<&str>, limit: i64) -> Result<Vec<AllocationRecord>, ServiceError> {
+        access::require_staff_or_auditor(by, "reading the address history")?;
+        Ok(self.store.allocations(request_id, pool, limit).await?)
     }
 
     pub async fn create_pool(&self, actor: &Actor, spec: PoolSpec) -> Result<(), ServiceError> {

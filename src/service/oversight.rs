@@ -38,6 +38,18 @@ impl Service {
         Ok(self.store.runs_for_request(id.as_str()).await?)
     }
 
+    /// What a request's run would do to the devices (`run plan`): staff and the auditor, within
+    /// the request's scope.
+    pub async fn may_plan_run(&self, by: &Actor, id: &RequestId) -> Result<(), ServiceError> {
+        access::require_staff_or_auditor(by, "planning a run")?;
+        self.request_runs(by, id).await.map(drop)
+    }
+
+    /// Driving runs in the foreground (`run start|resume`): operator and admin.
+    pub fn may_drive_runs(&self, by: &Actor) -> Result<(), ServiceError> {
+        access::require(by, &[Role::Operator, Role::Admin], "driving a run")
+    }
+
     /// What the data center holds (racks, power, addresses): staff and the auditor.
     pub async fn datacenter_usage(&self, by: &Actor) -> Result<crate::capacity::Usage, ServiceError> {
         access::require_staff_or_auditor(by, "reading the data center's usage")?;

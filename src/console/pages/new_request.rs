@@ -23,8 +23,26 @@ use crate::domain::{
     VersionConstraint, parse_date,
 };
 
+/// The most servers one Form Pengajuan lists.
+const MAX_SERVERS: usize = 10;
+
+/// How many server blocks the form has (its hidden `servers` field), within 1..=MAX_SERVERS.
+fn server_count(form: &FormData) -> usize {
+    form.get("servers").parse::<usize>().unwrap_or(1).clamp(1, MAX_SERVERS)
+}
+
+/// The field-name suffix of server block `i`: none for the first (`server_name`), `_2`, `_3`, …
+/// after it.
+fn suffix(i: usize) -> String {
+    if i == 0 { String::new() } else { format!("_{}", i + 1) }
+}
+
 pub async fn show(State(console): State<Console>, me: Signed) -> Result<Response, ConsoleError> {
-    let values = BTreeMap::from([("kind".to_string(), "colocation".to_string()), ("rack_units".to_string(), "1".to_string())]);
+    let values = BTreeMap::from([
+        ("kind".to_string(), "colocation".to_string()),
+        ("rack_units".to_string(), "1".to_string()),
+        ("servers".to_string(), "1".to_string()),
+    ]);
     render(&console, &me.page, &values, &BTreeMap::new(), StatusCode::OK)
 }
 
@@ -48,8 +66,19 @@ pub async fn submit(State(console): State<Console>, me: Signed, body: Bytes) -> 
         lang: page.lang,
         errors: BTreeMap::new(),
     };
+    let mut values = form.values();
+    values.insert("servers".into(), server_count(&form).to_string());
+    // "Tambah server" / "Hapus server" only reshape the form; nothing is submitted.
+    let reshape = match (form.opt("add_server"), form.opt("remove_server")) {
+        (Some(_), _) => Some((server_count(&form) + 1).min(MAX_SERVERS)),
+        (None, Some(_)) => Some(server_count(&form).saturating_sub(1).max(1)),
+        (None, None) => None,
+    };
+    if let Some(n) = reshape {
+        values.insert("servers".into(), n.to_string());
+        return render(&console, page, &values, &BTreeMap::new(), StatusCode::OK);
+    }
     let parsed = parse(&form, &mut errors);
-    let values = form.values();
     let parsed = match parsed {
         Some(f) if errors.errors.is_empty() => f,
         _ => return render(&console, page, &values, &errors.errors, StatusCode::UNPROCESSABLE_ENTITY),
@@ -143,7 +172,7 @@ fn parse(form: &FormData, f: &mut Fields) -> Option<RequestForm> {
     } else {
         Some(Validity::Permanent)
     };
-    let server = parse_server(form, f, colocation);
+    let servers: Vec<Option<ServerSpec>> = (0..server_count(form)).map(|i| parse_server(form, f, colocation, &suffix(i))).collect();
     let approved_by = match form.opt("approved_by_name") {
         None => Some(None),
         Some(_) => match (
@@ -169,39 +198,40 @@ fn parse(form: &FormData, f: &mut Fields) -> Option<RequestForm> {
         domain: domain?,
         domain_active_from: active_from?,
         validity: validity?,
-        servers: vec![server?],
+        servers: servers.into_iter().collect::<Option<Vec<_>>>()?,
         approved_by: approved_by?,
         notes: notes?,
     })
 }
 
-fn parse_server(form: &FormData, f: &mut Fields, colocation: bool) -> Option<ServerSpec> {
-    let name = f.parsed(form, "server_name", "err_hostname", Hostname::parse);
-    let processor = f.text(form, "processor");
-    let cpu_cores = f.number::<u16>(form, "cpu_cores", 1..=1024);
-    let ram_gb = f.number::<u32>(form, "ram_gb", 1..=65_536);
-    let motherboard = f.text(form, "motherboard");
-    let storage_gb = f.number::<u32>(form, "storage_gb", 1..=10_000_000);
-    let storage = f.opt_text(form, "storage");
+fn parse_server(form: &FormData, f: &mut Fields, colocation: bool, sfx: &str) -> Option<ServerSpec> {
+    let n = |base: &str| format!("{base}{sfx}");
+    let name = f.parsed(form, &n("server_name"), "err_hostname", Hostname::parse);
+    let processor = f.text(form, &n("processor"));
+    let cpu_cores = f.number::<u16>(form, &n("cpu_cores"), 1..=1024);
+    let ram_gb = f.number::<u32>(form, &n("ram_gb"), 1..=65_536);
+    let motherboard = f.text(form, &n("motherboard"));
+    let storage_gb = f.number::<u32>(form, &n("storage_gb"), 1..=10_000_000);
+    let storage = f.opt_text(form, &n("storage"));
     // Hosting uses no rack space and no PSU of its own: blank means 0 there.
     let (psu_watts, rack_units) = if colocation {
-        (f.number::<u32>(form, "psu_watts", 1..=10_000), f.number::<u8>(form, "rack_units", 1..=10))
+        (f.number::<u32>(form, &n("psu_watts"), 1..=10_000), f.number::<u8>(form, &n("rack_units"), 1..=10))
     } else {
-        let psu = if form.opt("psu_watts").is_none() {
+        let psu = if form.opt(&n("psu_watts")).is_none() {
             Some(0)
         } else {
-            f.number::<u32>(form, "psu_watts", 0..=10_000)
+            f.number::<u32>(form, &n("psu_watts"), 0..=10_000)
         };
-        let ru = match form.opt("rack_units") {
+        let ru = match form.opt(&n("rack_units")) {
             None | Some("0") => Some(0),
-            Some(_) => f.fail("rack_units", "err_rack_units_hosting"),
+            Some(_) => f.fail(&n("rack_units"), "err_rack_units_hosting"),
         };
         (psu, ru)
     };
-    let os = (f.text(form, "os_name"), f.text(form, "os_version"));
-    let bandwidth = f.number::<u32>(form, "bandwidth_mbps", 1..=100_000);
+    let os = (f.text(form, &n("os_name")), f.text(form, &n("os_version")));
+    let bandwidth = f.number::<u32>(form, &n("bandwidth_mbps"), 1..=100_000);
     let services = form
-        .get("services")
+        .get(&n("services"))
         .split([',', ' ', ';'])
         .filter(|s| !s.trim().is_empty())
         .map(ServicePort::from_str)
@@ -211,9 +241,9 @@ fn parse_server(form: &FormData, f: &mut Fields, colocation: bool) -> Option<Ser
             let mut seen = std::collections::BTreeSet::new();
             v.iter().all(|s| seen.insert(s.to_string())).then_some(v)
         })
-        .or_else(|| f.fail("services", "err_services"));
+        .or_else(|| f.fail(&n("services"), "err_services"));
     let applications = form
-        .get("applications")
+        .get(&n("applications"))
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
@@ -225,7 +255,7 @@ fn parse_server(form: &FormData, f: &mut Fields, colocation: bool) -> Option<Ser
             })
         })
         .collect::<Option<Vec<_>>>()
-        .or_else(|| f.fail("applications", "err_applications"));
+        .or_else(|| f.fail(&n("applications"), "err_applications"));
     let (Some(os_name), Some(os_version)) = os else { return None };
     Some(ServerSpec {
         name: name?,
@@ -271,6 +301,38 @@ mod tests {
         parsed.validate().unwrap();
         assert_eq!(parsed.servers[0].services.len(), 2);
         assert_eq!(parsed.servers[0].applications[0].version.to_string(), ">= 1.18");
+    }
+
+    #[test]
+    fn a_form_lists_several_servers_each_checked_on_its_own() {
+        let second = "&servers=2&server_name_2=srv-sipd-db&processor_2=Xeon&cpu_cores_2=4&ram_gb_2=16&motherboard_2=X12&storage_gb_2=40\
+            &psu_watts_2=550&rack_units_2=2&os_name_2=Debian&os_version_2=12&bandwidth_mbps_2=50&services_2=tcp%2F5432&applications_2=postgresql+%3E%3D+15";
+        let mut f = Fields {
+            lang: Lang::Id,
+            errors: BTreeMap::new(),
+        };
+        let parsed = parse(&form(&format!("{GOOD}{second}")), &mut f).expect("parses");
+        assert!(f.errors.is_empty(), "{:?}", f.errors);
+        parsed.validate().unwrap();
+        let names: Vec<&str> = parsed.servers.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["srv-sipd", "srv-sipd-db"]);
+        assert_eq!(parsed.servers[1].rack_units, 2);
+
+        // An error in the second block is reported on the second block's field only.
+        let mut f = Fields {
+            lang: Lang::Id,
+            errors: BTreeMap::new(),
+        };
+        assert!(parse(&form(&format!("{GOOD}{}", second.replace("ram_gb_2=16", "ram_gb_2=lots"))), &mut f).is_none());
+        assert_eq!(f.errors.keys().collect::<Vec<_>>(), ["ram_gb_2"]);
+        // The hidden count is clamped; a block that was never shown is not required.
+        assert_eq!(server_count(&form("servers=999")), MAX_SERVERS);
+        assert_eq!(server_count(&form("servers=0")), 1);
+        let mut f = Fields {
+            lang: Lang::Id,
+            errors: BTreeMap::new(),
+        };
+        assert_eq!(parse(&form(GOOD), &mut f).unwrap().servers.len(), 1);
     }
 
     #[test]

@@ -10,27 +10,12 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Lang {
-    #[default]
-    Id,
-    En,
-}
+/// The console speaks the documents' two languages.
+pub use crate::documents::Lang;
 
 impl Lang {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Id => "id",
-            Self::En => "en",
-        }
-    }
-
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "id" => Some(Self::Id),
-            "en" => Some(Self::En),
-            _ => None,
-        }
+        s.parse().ok()
     }
 
     /// The language chosen by the browser's `lang` cookie, else Indonesian.

@@ -8,17 +8,13 @@ use axum::response::{IntoResponse, Response};
 
 use super::parse_id;
 use crate::console::session::Signed;
-use crate::console::{Console, ConsoleError, Lang};
+use crate::console::{Console, ConsoleError};
 use crate::documents::{DocFormat, DocumentKind};
 
 pub async fn download(State(console): State<Console>, me: Signed, Path((id, kind)): Path<(String, String)>) -> Result<Response, ConsoleError> {
     let id = parse_id(&id)?;
     let kind: DocumentKind = kind.parse().map_err(|_| ConsoleError::NotFound)?;
-    let lang = match me.page.lang {
-        Lang::Id => crate::documents::Lang::Id,
-        Lang::En => crate::documents::Lang::En,
-    };
-    let doc = console.service().render_document(me.page.me(), &id, kind, DocFormat::Pdf, lang, false).await?;
+    let doc = console.service().render_document(me.page.me(), &id, kind, DocFormat::Pdf, me.page.lang, false).await?;
     let disposition = format!("attachment; filename=\"{}\"", doc.filename.replace(['"', '\\', '\r', '\n'], "_"));
     Ok((
         [

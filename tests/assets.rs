@@ -6,7 +6,6 @@
 mod common;
 
 use std::io::Read;
-use std::path::Path;
 
 use common::*;
 use kolokasi::domain::{HardwareReceipt, Revocation};
@@ -51,10 +50,7 @@ async fn a_server_becomes_an_asset_at_handover_and_is_kept_when_withdrawn(db: Db
     reset_lab_port(PORT);
     let tdb = fresh_db(db).await;
     let svc = service(&tdb).await;
-    let registry = kolokasi::actions::builtin();
-    let playbooks = Engine::load_playbooks(Some(Path::new("playbooks")), &registry).unwrap();
-    let mut engine = Engine::new(svc.clone(), lab_drivers(), registry, playbooks).unwrap();
-    engine.retry.base = std::time::Duration::from_millis(5);
+    let engine = lab_engine(svc.clone());
     let svc = engine.service().clone();
 
     let id = approved_request(&svc, sample_form()).await;

@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 use common::*;
 use kolokasi::dns::{DnsProvider, Rfc2136, Rfc2136Config};
@@ -18,28 +18,6 @@ use kolokasi::service::Command;
 
 /// Base64 of "CANARY-tsig-key-0123456789abcdef" — recognisable, and a valid TSIG secret.
 const TSIG_CANARY: &str = "Q0FOQVJZLXRzaWcta2V5LTAxMjM0NTY3ODlhYmNkZWY=";
-
-fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
-    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOGS.get_or_init(|| {
-        let buf = Arc::new(Mutex::new(Vec::new()));
-        let writer = buf.clone();
-        tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_writer(move || LogWriter(writer.clone())).init();
-        buf
-    })
-    .clone()
-}
-
-struct LogWriter(Arc<Mutex<Vec<u8>>>);
-impl std::io::Write for LogWriter {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// The lab's drivers with BIND's TSIG key replaced by the canary.
 fn drivers_with_canary_tsig() -> kolokasi::engine::Drivers {

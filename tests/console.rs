@@ -172,6 +172,15 @@ async fn the_whole_sop_in_a_real_browser() {
     b.goto(&format!("{base}/requests/new")).await;
     let domain = common::sample_form().domain.to_string();
     fill_form(&b, &domain, "19850315201001100").await;
+    // A second server block comes and goes without submitting anything or losing what was typed.
+    b.click("#add-server").await;
+    b.find("#f-server_name_2").await;
+    assert_eq!(b.attr("#f-domain", "value").await.as_deref(), Some(domain.as_str()));
+    assert!(b.text("#server-2 legend").await.ends_with(" 2"));
+    b.click("#remove-server").await;
+    b.find("#f-server_name").await;
+    assert!(b.try_find("#f-server_name_2").await.is_none(), "the second block is gone");
+    assert_eq!(b.attr("#f-server_name", "value").await.as_deref(), Some("srv-sipd"));
     b.click("#submit-request").await;
     let nip_error = b.text("#e-official_nip").await;
     assert!(nip_error.contains("NIP harus 18 digit"), "{nip_error}");

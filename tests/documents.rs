@@ -43,10 +43,7 @@ async fn provisioned(db: Db) -> Provisioned {
     reset_lab_port(PORT);
     let tdb = fresh_db(db).await;
     let svc = service(&tdb).await;
-    let registry = kolokasi::actions::builtin();
-    let playbooks = Engine::load_playbooks(Some(Path::new("playbooks")), &registry).unwrap();
-    let mut engine = Engine::new(svc.clone(), lab_drivers(), registry, playbooks).unwrap();
-    engine.retry.base = std::time::Duration::from_millis(5);
+    let engine = lab_engine(svc.clone());
     let svc = engine.service().clone();
     let id = approved_request(&svc, sample_form()).await;
     svc.apply(&operator(), &id, Command::StartProvisioning { reason: None }).await.unwrap();
@@ -72,20 +69,6 @@ impl Provisioned {
     async fn render(&self, kind: DocumentKind, format: DocFormat, lang: Lang) -> kolokasi::service::Document {
         self.svc.render_document(&admin(), &self.id, kind, format, lang, false).await.unwrap_or_else(|e| panic!("{kind} {format:?}: {e:?}"))
     }
-}
-
-/// The text of a PDF as poppler's `pdftotext` extracts it (installed by the lab script; its
-/// absence fails the test).
-fn pdf_text(pdf: &[u8]) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("doc.pdf");
-    std::fs::write(&file, pdf).unwrap();
-    let out = std::process::Command::new("pdftotext")
-        .args([file.to_str().unwrap(), "-"])
-        .output()
-        .expect("pdftotext (poppler-utils, installed by deploy/lab/lab.sh) must be installed");
-    assert!(out.status.success(), "pdftotext failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// Collapses runs of white space (PDF layout spreads words over columns and lines).

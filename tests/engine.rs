@@ -4,10 +4,13 @@
 //! stuck; playbook errors named with file, line and step.
 
 mod common;
+#[path = "support/faults.rs"]
+mod faults;
 
 use std::sync::{Arc, Mutex};
 
 use common::*;
+use faults::Faults;
 use kolokasi::domain::HardwareReceipt;
 use kolokasi::engine::{Action, ActionCtx, BoxFuture, Engine, Outcome, Param, Playbook, Registry, RunStatus, StepError, StepStatus};
 use kolokasi::lifecycle::State;
@@ -24,54 +27,10 @@ on_both_databases!(
     runs_on_one_device_never_interleave_and_runs_on_different_devices_overlap,
 );
 
-/// Wraps every action; fails the named step after its forward work (the harshest point: work
-/// done, success not recorded), or fails every undo when asked.
-struct Injector {
-    inner: Arc<dyn Action>,
-    fail_step: Arc<Mutex<Option<String>>>,
-    fail_undo: Arc<Mutex<bool>>,
-}
-
-impl Action for Injector {
-    fn name(&self) -> &'static str {
-        self.inner.name()
-    }
-    fn describe(&self) -> &'static str {
-        self.inner.describe()
-    }
-    fn params(&self) -> &'static [Param] {
-        self.inner.params()
-    }
-    fn outputs(&self) -> &'static [&'static str] {
-        self.inner.outputs()
-    }
-    fn plan(&self, ctx: &ActionCtx<'_>) -> String {
-        self.inner.plan(ctx)
-    }
-    fn run<'a>(&'a self, ctx: &'a ActionCtx<'a>) -> BoxFuture<'a, Result<Outcome, StepError>> {
-        Box::pin(async move {
-            let out = self.inner.run(ctx).await?;
-            if self.fail_step.lock().unwrap().as_deref() == Some(ctx.step) {
-                return Err(StepError::Fatal(format!("injected failure at {}", ctx.step)));
-            }
-            Ok(out)
-        })
-    }
-    fn undo<'a>(&'a self, ctx: &'a ActionCtx<'a>, output: Option<&'a Value>) -> BoxFuture<'a, Result<(), StepError>> {
-        Box::pin(async move {
-            if *self.fail_undo.lock().unwrap() {
-                return Err(StepError::Fatal("injected undo failure".into()));
-            }
-            self.inner.undo(ctx, output).await
-        })
-    }
-}
-
 struct Harness {
     _lab: tokio::sync::MutexGuard<'static, ()>,
     engine: Engine,
-    fail_step: Arc<Mutex<Option<String>>>,
-    fail_undo: Arc<Mutex<bool>>,
+    faults: Faults,
     _db: TestDb,
 }
 
@@ -80,17 +39,13 @@ async fn harness(db: Db, extra: impl FnOnce(&mut Registry)) -> Harness {
     reset_lab_port("r1p7");
     let db = fresh_db(db).await;
     let svc = service(&db).await;
-    let fail_step = Arc::new(Mutex::new(None));
-    let fail_undo = Arc::new(Mutex::new(false));
-    let mut registry = Registry::default();
-    for a in kolokasi::actions::builtin().all() {
-        registry.register(Injector { inner: a.clone(), fail_step: fail_step.clone(), fail_undo: fail_undo.clone() });
-    }
+    let faults = Faults::default();
+    let mut registry = faults.registry();
     extra(&mut registry);
     let playbooks = Engine::load_playbooks(Some(std::path::Path::new("playbooks")), &registry).unwrap();
     let mut engine = Engine::new(svc, lab_drivers(), registry, playbooks).unwrap();
     engine.retry.base = std::time::Duration::from_millis(5);
-    Harness { _lab: lab, engine, fail_step, fail_undo, _db: db }
+    Harness { _lab: lab, engine, faults, _db: db }
 }
 
 fn quiet(_: &kolokasi::engine::Progress) {}
@@ -206,13 +161,13 @@ async fn real_playbook_failure_at_each_step_then_unwind_leaves_nothing(db: Db) {
         let mut form = sample_form();
         form.servers[0].bandwidth_mbps = 10;
         let (id, run) = provisioning_request_with(&svc, form).await;
-        *h.fail_step.lock().unwrap() = Some(step.name.clone());
+        h.faults.fail_step(Some(&step.name));
         let view = h.engine.drive(&run, &quiet).await.unwrap();
         assert_eq!(view.status, RunStatus::Failed, "injected at {}", step.name);
         let failed = view.current().unwrap();
         assert_eq!(failed.name, step.name);
         assert!(matches!(&failed.status, StepStatus::Failed { error } if error.contains("injected")));
-        *h.fail_step.lock().unwrap() = None;
+        h.faults.fail_step(None);
         h.engine.unwind(&operator(), &run, "test unwind").await.unwrap();
         let view = h.engine.drive(&run, &quiet).await.unwrap();
         assert_eq!(view.status, RunStatus::Unwound);
@@ -337,10 +292,10 @@ async fn undo_failure_leaves_the_run_stuck_and_visible(db: Db) {
     let h = harness(db, |_| {}).await;
     let svc = h.engine.service().clone();
     let (id, run) = provisioning_request(&svc).await;
-    *h.fail_step.lock().unwrap() = Some("hardware".into());
+    h.faults.fail_step(Some("hardware"));
     h.engine.drive(&run, &quiet).await.unwrap();
-    *h.fail_step.lock().unwrap() = None;
-    *h.fail_undo.lock().unwrap() = true;
+    h.faults.fail_step(None);
+    h.faults.fail_undo(true);
     h.engine.unwind(&operator(), &run, "batal").await.unwrap();
     let view = h.engine.drive(&run, &quiet).await.unwrap();
     assert_eq!(view.status, RunStatus::Stuck);

@@ -6,20 +6,23 @@
 //! namespace deletion and an unreachable cluster. Needs the lab (DNS) and PostgreSQL.
 
 mod common;
+#[path = "support/faults.rs"]
+mod faults;
 #[path = "support/kube_fake.rs"]
 mod kube_fake;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
+use faults::Faults;
 use kolokasi::capacity::Inventory;
 use kolokasi::dns::RecordKind;
 use kolokasi::domain::{RequestForm, RequestId};
-use kolokasi::engine::{Action, ActionCtx, BoxFuture, Drivers, Engine, Env, Outcome, Param, Registry, RunStatus, StepError, StepStatus};
+use kolokasi::engine::{ActionCtx, Drivers, Engine, Env, Outcome, RunStatus, StepError, StepStatus};
 use kolokasi::hosting::{Cluster, KubernetesPlatform};
 use kolokasi::lifecycle::State;
-use kolokasi::service::{Command, Service};
+use kolokasi::service::{Command, DocFormat, DocumentKind, Lang, Service};
 use kube_fake::KubeFake;
 use serde_json::{Value, json};
 
@@ -58,46 +61,10 @@ fn hosting_request() -> RequestForm {
 
 const UNIT_LABEL: &str = "dinas-pendidikan-dan-kebudayaan-provinsi-kalimantan-timur";
 
-/// Fails the named step after its forward work is done (work done, success not recorded).
-struct Injector {
-    inner: Arc<dyn Action>,
-    fail_step: Arc<Mutex<Option<String>>>,
-}
-
-impl Action for Injector {
-    fn name(&self) -> &'static str {
-        self.inner.name()
-    }
-    fn describe(&self) -> &'static str {
-        self.inner.describe()
-    }
-    fn params(&self) -> &'static [Param] {
-        self.inner.params()
-    }
-    fn outputs(&self) -> &'static [&'static str] {
-        self.inner.outputs()
-    }
-    fn plan(&self, ctx: &ActionCtx<'_>) -> String {
-        self.inner.plan(ctx)
-    }
-    fn run<'a>(&'a self, ctx: &'a ActionCtx<'a>) -> BoxFuture<'a, Result<Outcome, StepError>> {
-        Box::pin(async move {
-            let out = self.inner.run(ctx).await?;
-            if self.fail_step.lock().unwrap().as_deref() == Some(ctx.step) {
-                return Err(StepError::Fatal(format!("injected failure at {}", ctx.step)));
-            }
-            Ok(out)
-        })
-    }
-    fn undo<'a>(&'a self, ctx: &'a ActionCtx<'a>, output: Option<&'a Value>) -> BoxFuture<'a, Result<(), StepError>> {
-        self.inner.undo(ctx, output)
-    }
-}
-
 struct Harness {
     engine: Engine,
     fake: KubeFake,
-    fail_step: Arc<Mutex<Option<String>>>,
+    faults: Faults,
     _db: TestDb,
 }
 
@@ -105,14 +72,8 @@ async fn harness(db: Db) -> Harness {
     let fake = KubeFake::start().await;
     let db = fresh_db(db).await;
     let svc = service(&db).await;
-    let fail_step = Arc::new(Mutex::new(None));
-    let mut registry = Registry::default();
-    for a in kolokasi::actions::builtin().all() {
-        registry.register(Injector {
-            inner: a.clone(),
-            fail_step: fail_step.clone(),
-        });
-    }
+    let faults = Faults::default();
+    let registry = faults.registry();
     let playbooks = Engine::load_playbooks(Some(std::path::Path::new("playbooks")), &registry).unwrap();
     let mut drivers = lab_drivers();
     drivers.kubernetes = cluster(&platform(&fake));
@@ -121,7 +82,7 @@ async fn harness(db: Db) -> Harness {
     Harness {
         engine,
         fake,
-        fail_step,
+        faults,
         _db: db,
     }
 }
@@ -228,6 +189,19 @@ async fn every_step_twice_gives_the_same_state(db: Db) {
         "DNS points at the ingress"
     );
     assert_eq!(clean["addresses"], json!(0));
+    // The Berita Acara of a hosted application names what the platform gave it (namespace,
+    // objects, ingress, the quota per application), not a server's hardware.
+    for lang in [Lang::Id, Lang::En] {
+        let bast = svc.render_document(&admin(), &id, DocumentKind::BeritaAcara, DocFormat::Html, lang, false).await.unwrap();
+        let html = String::from_utf8(bast.bytes).unwrap();
+        assert!(html.contains(&ns) && html.contains("Kubernetes") && html.contains("ResourceQuota"), "{html}");
+        assert!(html.contains("198.51.100.135") && html.contains("tcp&#x2f;443"), "{html}"); // '/' is escaped
+        assert!(html.contains("hosting aplikasi sebagai berikut") || html.contains("for application hosting"), "{html}");
+        assert!(!html.contains("Server belum diperiksa") && !html.contains("has not been inspected"), "{html}");
+    }
+    let pdf = svc.render_document(&admin(), &id, DocumentKind::BeritaAcara, DocFormat::Pdf, Lang::Id, false).await.unwrap();
+    let text = pdf_text(&pdf.bytes).split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(text.contains("hosting aplikasi sebagai berikut") && text.contains("Alamat Ingress") && text.contains("tcp/443"), "{text}");
     let deny = &kube[&format!("networking.k8s.io/v1/networkpolicies/{ns}/kolokasi-default-deny")];
     assert_eq!(deny["spec"], json!({"podSelector": {}, "policyTypes": ["Ingress"]}));
     // Every write was a server-side apply by kolokasi, forced.
@@ -268,7 +242,7 @@ async fn failure_at_each_step_then_unwind_leaves_nothing(db: Db) {
     assert!(names.iter().position(|n| *n == "dns").expect("a dns step") > kubernetes, "{names:?}");
     for (i, step) in pb.steps.iter().enumerate() {
         let (id, run) = provisioning_request(&svc).await;
-        *h.fail_step.lock().unwrap() = Some(step.name.clone());
+        h.faults.fail_step(Some(&step.name));
         let view = h.engine.drive(&run, &quiet).await.unwrap();
         assert_eq!(view.status, RunStatus::Failed, "injected at {}", step.name);
         let failed = view.current().unwrap();
@@ -276,7 +250,7 @@ async fn failure_at_each_step_then_unwind_leaves_nothing(db: Db) {
         let w = world(&h, &id).await;
         let expected = if i >= kubernetes { 7 } else { 0 };
         assert_eq!(w["in_namespace"], json!(expected), "failed at {}: {w}", step.name);
-        *h.fail_step.lock().unwrap() = None;
+        h.faults.fail_step(None);
         h.engine.unwind(&operator(), &run, "test unwind").await.unwrap();
         assert_eq!(h.engine.drive(&run, &quiet).await.unwrap().status, RunStatus::Unwound);
         let w = world(&h, &id).await;

@@ -144,11 +144,7 @@ async fn colocation_run_sends_both_notices_over_starttls_with_auth(db: Db) {
     reset_lab_port(PORT);
     let tdb = fresh_db(db).await;
     let svc = service(&tdb).await;
-    let registry = kolokasi::actions::builtin();
-    let playbooks =
-        Engine::load_playbooks(Some(std::path::Path::new("playbooks")), &registry).unwrap();
-    let mut engine = Engine::new(svc, lab_drivers(), registry, playbooks).unwrap();
-    engine.retry.base = std::time::Duration::from_millis(5);
+    let engine = lab_engine(svc);
     let svc = engine.service().clone();
 
     let id = approved_request(&svc, sample_form()).await;

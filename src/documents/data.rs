@@ -176,6 +176,29 @@ pub fn document_data(record: &Record<'_>, kind: DocumentKind, lang: Lang, office
         })
         .collect();
     let inspected = outputs(record, "inspect_server").any(|s| s.output.get("passed").and_then(Value::as_bool) == Some(true));
+    // A hosted application brings no hardware: its handover names what the platform gave it
+    // (namespace, the applied objects, the ingress it is reached through) and the quota each
+    // application received, which is its declared specification.
+    let platform = outputs(record, "kubernetes_app").last().map(|s| {
+        let ingress: Vec<&str> = ["ingress_v4", "ingress_v6"].iter().filter_map(|k| s.output.get(*k).and_then(Value::as_str)).collect();
+        json!({ "namespace": s.output["namespace"], "objects": s.output["objects"], "ingress": ingress })
+    });
+    let applications: Vec<Value> = form
+        .servers
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| {
+            json!({
+                "no": i + 1,
+                "name": spec.name,
+                "cpu_cores": spec.cpu_cores,
+                "ram_gb": spec.ram_gb,
+                "storage_gb": spec.storage_gb,
+                "bandwidth_mbps": spec.bandwidth_mbps,
+                "services": spec.services.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+            })
+        })
+        .collect();
 
     let head = approval.as_ref().map(|a| a["signed_by"].clone()).filter(|v| !v.is_null()).unwrap_or_else(|| office.get("head").cloned().unwrap_or(Value::Null));
 
@@ -209,6 +232,8 @@ pub fn document_data(record: &Record<'_>, kind: DocumentKind, lang: Lang, office
         "handover": {
             "servers": rows,
             "inspected": inspected,
+            "platform": platform,
+            "applications": applications,
             "ipv4": ipv4,
             "ipv6": ipv6,
             "ip_address": ip_address,

@@ -225,3 +225,55 @@ macro_rules! on_both_databases {
         }
     };
 }
+
+/// An engine on the repository's playbooks and the builtin actions, talking to the lab, its
+/// in-step retries 5 ms apart.
+pub fn lab_engine(svc: Service) -> kolokasi::engine::Engine {
+    use kolokasi::engine::Engine;
+    let registry = kolokasi::actions::builtin();
+    let playbooks = Engine::load_playbooks(Some(std::path::Path::new("playbooks")), &registry).unwrap();
+    let mut engine = Engine::new(svc, lab_drivers(), registry, playbooks).unwrap();
+    engine.retry.base = std::time::Duration::from_millis(5);
+    engine
+}
+
+/// Everything this test process logs at trace level (a global subscriber installed on first
+/// use), for the leak checks.
+pub fn captured_logs() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    use std::sync::{Arc, Mutex, OnceLock};
+    struct LogWriter(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for LogWriter {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let writer = buf.clone();
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || LogWriter(writer.clone()))
+            .init();
+        buf
+    })
+    .clone()
+}
+
+/// The text of a PDF as poppler's `pdftotext` extracts it (installed by the lab script; its
+/// absence fails the test).
+pub fn pdf_text(pdf: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("doc.pdf");
+    std::fs::write(&file, pdf).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args([file.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils, installed by deploy/lab/lab.sh) must be installed");
+    assert!(out.status.success(), "pdftotext failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}

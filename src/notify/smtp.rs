@@ -1,17 +1,23 @@
 //! E-mail over SMTP (lettre, tokio, rustls on aws-lc-rs): STARTTLS required, opportunistic or
-//! off, AUTH PLAIN/LOGIN with a password from the sealed secret store, one pooled transport per
-//! process. Classifies failures: connection refused, timeouts and 4xx replies are passing
+//! off, AUTH PLAIN/LOGIN with a password from the sealed secret store, a small pool of logged-in
+//! connections per process. Classifies failures: connection refused, timeouts and 4xx replies are passing
 //! (retried by the engine); a refused login, a rejected address or a bad certificate are not.
 //!
 //! The password never leaves the transport: not in errors, not in `Debug`.
+//!
+//! The connections are lettre's `AsyncSmtpConnection` on a TCP socket of our own with
+//! `TCP_NODELAY`: lettre writes a message's body and its final `CRLF.CRLF` separately, and with
+//! Nagle's algorithm on the second write waits for the server's delayed ACK — 40 ms per message
+//! on Linux, 45 ms instead of about 2 ms on the lab's sink.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment as MailAttachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::Message;
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
 
 use super::settings::{SmtpSettings, StartTls};
 use super::{Notification, NotifyError};
@@ -24,8 +30,20 @@ pub const DEFAULT_FROM: &str = "kolokasi@localhost";
 /// Display name of the sender.
 pub const FROM_NAME: &str = "Data Center Diskominfo Kaltim";
 
+/// Idle connections kept for reuse, and how long one may idle before it is dropped.
+const POOL_SIZE: usize = 8;
+const POOL_IDLE: Duration = Duration::from_secs(60);
+
 pub struct Mailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    host: String,
+    port: u16,
+    starttls: StartTls,
+    /// TLS settings for STARTTLS (none when `starttls: none`).
+    tls: Option<TlsParameters>,
+    credentials: Option<Credentials>,
+    /// For one whole delivery: connect, STARTTLS, AUTH and the message.
+    timeout: Duration,
+    idle: tokio::sync::Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
     from: Email,
     /// For messages: `host:port (starttls)`.
     describe: String,
@@ -61,7 +79,7 @@ impl Mailer {
     ) -> Result<Self, NotifyError> {
         let config = |m: String| NotifyError::Config(format!("smtp {}: {m}", s.host));
         let tls = if s.starttls == StartTls::None {
-            Tls::None
+            None
         } else {
             let mut params = TlsParameters::builder(s.host.clone());
             if let Some(ca) = &s.ca_file {
@@ -75,27 +93,10 @@ impl Mailer {
                 })?;
                 params = params.add_root_certificate(cert);
             }
-            let params = params
-                .build_rustls()
-                .map_err(|e| config(format!("TLS settings: {e}")))?;
-            match s.starttls {
-                StartTls::Required => Tls::Required(params),
-                _ => Tls::Opportunistic(params),
-            }
+            Some(params.build_rustls().map_err(|e| config(format!("TLS settings: {e}")))?)
         };
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host.clone())
-            .port(s.port)
-            .tls(tls)
-            .timeout(Some(Duration::from_secs(s.timeout_seconds.max(1))));
-        match (&s.username, password) {
-            (Some(user), Some(password)) => {
-                builder = builder
-                    .credentials(Credentials::new(
-                        user.clone(),
-                        password.expose().to_string(),
-                    ))
-                    .authentication(vec![Mechanism::Plain, Mechanism::Login]);
-            }
+        let credentials = match (&s.username, password) {
+            (Some(user), Some(password)) => Some(Credentials::new(user.clone(), password.expose().to_string())),
             (Some(_), None) => {
                 return Err(config(
                     "username is set but no password (password_secret or KOLOKASI_SMTP_PASSWORD)"
@@ -103,8 +104,8 @@ impl Mailer {
                 ));
             }
             (None, Some(_)) => return Err(config("a password is set but no username".into())),
-            (None, None) => {}
-        }
+            (None, None) => None,
+        };
         let mode = match s.starttls {
             StartTls::Required => "STARTTLS required",
             StartTls::Opportunistic => "STARTTLS opportunistic",
@@ -115,7 +116,13 @@ impl Mailer {
             None => Email::parse(DEFAULT_FROM).map_err(|e| config(e.to_string()))?,
         };
         Ok(Self {
-            transport: builder.build(),
+            host: s.host.clone(),
+            port: s.port,
+            starttls: s.starttls,
+            tls,
+            credentials,
+            timeout: Duration::from_secs(s.timeout_seconds.max(1)),
+            idle: tokio::sync::Mutex::new(Vec::new()),
             from,
             describe: format!("{}:{} ({mode})", s.host, s.port),
         })
@@ -175,14 +182,61 @@ impl Mailer {
 
     /// Sends; returns the server's reply to DATA (`250 … queued as …`).
     pub async fn send(&self, message: Message) -> Result<String, NotifyError> {
-        match self.transport.send(message).await {
-            Ok(reply) => Ok(format!(
-                "{} {}",
-                reply.code(),
-                reply.message().collect::<Vec<_>>().join(" ")
-            )),
-            Err(e) => Err(classify(&self.describe, e)),
+        let envelope = message.envelope().clone();
+        let bytes = message.formatted();
+        let delivery = async {
+            let mut conn = self.connection().await?;
+            let reply = conn.send(&envelope, &bytes).await;
+            if reply.is_ok() && !conn.has_broken() {
+                let mut idle = self.idle.lock().await;
+                if idle.len() < POOL_SIZE {
+                    idle.push((conn, Instant::now()));
+                }
+            } else {
+                conn.abort().await;
+            }
+            reply.map_err(|e| classify(&self.describe, e))
+        };
+        match tokio::time::timeout(self.timeout, delivery).await {
+            Ok(Ok(reply)) => Ok(format!("{} {}", reply.code(), reply.message().collect::<Vec<_>>().join(" "))),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(NotifyError::Transient(format!("SMTP {}: no answer within {:?}", self.describe, self.timeout))),
         }
+    }
+
+    /// A logged-in connection: an idle one that still answers NOOP, else a new one.
+    async fn connection(&self) -> Result<AsyncSmtpConnection, NotifyError> {
+        loop {
+            let Some((mut conn, since)) = self.idle.lock().await.pop() else { break };
+            if since.elapsed() < POOL_IDLE && conn.test_connected().await {
+                return Ok(conn);
+            }
+            conn.abort().await;
+        }
+        let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
+            .await
+            .map_err(|e| NotifyError::Transient(format!("SMTP {}: cannot connect: {e}", self.describe)))?;
+        tcp.set_nodelay(true).map_err(|e| NotifyError::Transient(format!("SMTP {}: {e}", self.describe)))?;
+        let hello = ClientId::default();
+        let lettre_err = |e| classify(&self.describe, e);
+        let mut conn = AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &hello).await.map_err(lettre_err)?;
+        match (&self.tls, self.starttls) {
+            (Some(tls), StartTls::Required | StartTls::Opportunistic) if conn.can_starttls() => {
+                conn.starttls(tls.clone(), &hello).await.map_err(lettre_err)?;
+            }
+            (_, StartTls::Required) => {
+                conn.abort().await;
+                return Err(NotifyError::Permanent(format!(
+                    "SMTP {}: the server offers no STARTTLS and starttls is required",
+                    self.describe
+                )));
+            }
+            _ => {}
+        }
+        if let Some(credentials) = &self.credentials {
+            conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials).await.map_err(lettre_err)?;
+        }
+        Ok(conn)
     }
 }
 

@@ -20,8 +20,8 @@ use kolokasi::secrets::MasterKey;
 use kolokasi::service::{ApproveInput, Command, Service};
 use kolokasi::store::Store;
 
-/// Steps whose time is network round trips to a real server.
-const NETWORK_ACTIONS: &[&str] = &["dns", "switch", "firewall", "inspect"];
+/// Steps whose time is network round trips to a real server (the notices: SMTP with STARTTLS).
+const NETWORK_ACTIONS: &[&str] = &["dns", "switch", "firewall", "inspect", "approval-notice", "completion-report"];
 
 fn big_inventory() -> Inventory {
     let mut inv = Inventory::example();
@@ -40,10 +40,11 @@ async fn approved(svc: &Service, n: usize, tag: &str) -> RequestId {
     let who = |name: &str, role| Actor::new(name, role).unwrap();
     let mut form = RequestForm::from_yaml(include_str!("../deploy/examples/colocation-request-lab.yaml")).unwrap();
     form.domain = Fqdn::parse(&format!("bench-{tag}-{n}.kaltimprov.go.id")).unwrap();
-    let id = svc.submit(&who("budi", Role::Requester), form).await.unwrap();
+    let requester = Actor::in_unit("budi", Role::Requester, form.unit.name.as_str()).unwrap();
+    let id = svc.submit(&requester, form).await.unwrap();
     svc.apply(&who("admin", Role::Admin), &id, Command::Verify { reason: None }).await.unwrap();
     svc.apply(&who("op", Role::Operator), &id, Command::CheckCapacity { reason: None }).await.unwrap();
-    svc.apply(&who("budi", Role::Requester), &id, Command::CompleteForm { form: None, reason: None }).await.unwrap();
+    svc.apply(&requester, &id, Command::CompleteForm { form: None, reason: None }).await.unwrap();
     let approve = ApproveInput { place: t("Samarinda"), reasons: vec![], signed_by: None, host_admin_user: None, host_admin_password: None };
     svc.apply(&who("admin", Role::Admin), &id, Command::Approve(approve)).await.unwrap();
     svc.apply(&who("op", Role::Operator), &id, Command::StartProvisioning { reason: None }).await.unwrap();
@@ -52,9 +53,30 @@ async fn approved(svc: &Service, n: usize, tag: &str) -> RequestId {
     id
 }
 
+/// Gives the benchmark's switch ports (bp1–bp100) and the firewall back to their lab state, in
+/// case an earlier run stopped before its clean-up (not timed). Run it on an idle lab.
+fn reset_ports(lab: &Lab) {
+    let db = format!("--db=tcp:{}", lab.host("sw").unwrap().ovsdb.as_deref().unwrap());
+    let mut args = vec![db];
+    for n in 1..=100 {
+        let port = format!("bp{n}");
+        if n > 1 {
+            args.push("--".into());
+        }
+        args.extend(["set", "port", &port, "tag=1", "--", "clear", "port", &port, "trunks", "vlan_mode", "external_ids"].map(String::from));
+    }
+    let status = std::process::Command::new("ovs-vsctl").args(&args).status().expect("ovs-vsctl (installed by the lab)");
+    assert!(status.success(), "cannot reset the benchmark's switch ports");
+    // kolokasi's nftables table on the firewall (the driver creates it again), so that rules an
+    // interrupted run left behind do not make every listing slower.
+    let fw = &lab.host("fw").unwrap().netns;
+    let _ = std::process::Command::new("ip").args(["netns", "exec", fw, "nft", "delete", "table", "inet", "kolokasi"]).status();
+}
+
 #[tokio::main]
 async fn main() {
     let lab = Lab::load().unwrap_or_else(|e| panic!("{e}"));
+    reset_ports(&lab);
     let dir = tempfile::tempdir().unwrap();
     let url = std::env::var("KOLOKASI_BENCH_DATABASE_URL").unwrap_or_else(|_| format!("sqlite://{}/provision.db", dir.path().display()));
     let backend = if url.starts_with("sqlite") { "SQLite" } else { "PostgreSQL" };
@@ -83,7 +105,7 @@ async fn main() {
         let t = Instant::now();
         let view = engine.drive(&Engine::run_id(id.as_str(), "colocation"), &observer).await.unwrap();
         walls.push(t.elapsed());
-        assert_eq!(view.status, RunStatus::Succeeded);
+        assert_eq!(view.status, RunStatus::Succeeded, "{:?}", view.current());
     }
     let per_step = steps.lock().unwrap().clone();
     let network: u128 = per_step.iter().filter(|(k, _)| NETWORK_ACTIONS.contains(&k.as_str())).map(|(_, v)| v).sum();
@@ -113,10 +135,11 @@ async fn main() {
     for id in &ids {
         let engine = engine.clone();
         let run = Engine::run_id(id.as_str(), "colocation");
-        tasks.push(tokio::spawn(async move { engine.drive(&run, &quiet).await.map(|v| v.status) }));
+        tasks.push(tokio::spawn(async move { engine.drive(&run, &quiet).await }));
     }
     for task in tasks {
-        assert_eq!(task.await.unwrap().unwrap(), RunStatus::Succeeded);
+        let view = task.await.unwrap().unwrap();
+        assert_eq!(view.status, RunStatus::Succeeded, "{:?}", view.current());
     }
     println!("100 requests approved at once ({backend}): {:.2} s wall", t.elapsed().as_secs_f64());
 

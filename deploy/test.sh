@@ -26,3 +26,9 @@ bash deploy/lab/postgres.sh up
 KOLOKASI_TEST_POSTGRES_URL="$(bash deploy/lab/postgres.sh url)"
 export KOLOKASI_TEST_POSTGRES_URL
 cargo test --locked "$@"
+# With no arguments (CI): the benchmarks must build, and the end-to-end one runs once on the lab
+# as a smoke check — its figures come from `cargo bench` in release, not from here.
+if (($# == 0)); then
+  cargo test --locked --benches --no-run
+  cargo test --locked --bench provision
+fi

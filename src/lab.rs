@@ -65,6 +65,11 @@ pub struct LabHost {
     pub bridge: Option<String>,
     #[serde(default)]
     pub ports: Vec<String>,
+    /// Customer servers: the host admin login a unit hands over (password auth).
+    #[serde(default)]
+    pub admin_user: Option<String>,
+    #[serde(default)]
+    pub admin_password_file: Option<std::path::PathBuf>,
     #[serde(default)]
     pub test_address: Option<String>,
 }

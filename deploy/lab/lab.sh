@@ -700,6 +700,14 @@ write_host_etc() { # KEY
   awk -F: -v OFS=: -v home="$(hdir "$h")/home" '$1 == "root" { $6 = home } { print }' \
     /etc/passwd >"$d/passwd"
   if [[ $h == srv* ]]; then
+    # The server's host admin login, as a unit hands it over on the Form Persetujuan: a uid-0
+    # account that exists only inside this host, its password hash in its passwd entry (it has
+    # no shadow entry, so sshd, without PAM, reads the hash from there).
+    local pw_file
+    pw_file="$(hdir "$h")/admin-password"
+    [[ -s $pw_file ]] || (umask 077 && openssl rand -hex 12 >"$pw_file")
+    printf 'klk-admin:%s:0:0:kolokasi lab host admin:%s:/bin/bash\n' \
+      "$(openssl passwd -6 -stdin <"$pw_file")" "$(hdir "$h")/home" >>"$d/passwd"
     write_os_release "$h" >"$d/os-release"
     # The whole /var/lib/dpkg folder is bound, not the status file: apt on the host replaces
     # its status file by rename, and renaming over a file that another mount namespace has a
@@ -735,6 +743,9 @@ Subsystem sftp /usr/lib/openssh/sftp-server
 EOF
   # Plain `ovs-vsctl` over SSH on the switch talks to the lab's OVSDB.
   [[ $h == sw ]] && echo "SetEnv OVS_RUNDIR=$LAB/ovs OVS_DBDIR=$LAB/ovs OVS_LOGDIR=$LAB/ovs" >>"$d/sshd_config"
+  # Customer servers also take their host admin's password (the inspection's login when a
+  # server is not configured by name).
+  [[ $h == srv* ]] && printf 'Match User klk-admin\n  PasswordAuthentication yes\n  PermitRootLogin yes\n' >>"$d/sshd_config"
   return 0
 }
 
@@ -854,7 +865,8 @@ run_checks() {
   check "OVSDB ${HOST_ADDR[sw]}:$OVSDB_PORT br0 ports" ovs_ports_ok
   for h in "${HOSTS[@]}"; do
     [[ $h == srv* ]] &&
-      check "$h sees its own package list" own_dpkg_status "$h"
+      check "$h sees its own package list" own_dpkg_status "$h" &&
+      check "$h has its host admin login" own_admin_login "$h"
     for p in 22 ${HOST_PORTS[$h]:-}; do
       check "$h ${HOST_ADDR[$h]}:$p listening" tcp_open "${HOST_ADDR[$h]}" "$p"
     done
@@ -867,6 +879,13 @@ own_dpkg_status() { # KEY
   d=$(hdir "$1")
   pid=$(pidfile_pid "$d/sshd.pid")
   [[ -n $pid ]] && nsenter -t "$pid" -m -- cmp -s "$d/etc/dpkg/status" /var/lib/dpkg/status
+}
+
+own_admin_login() { # KEY
+  local d pid
+  d=$(hdir "$1")
+  pid=$(pidfile_pid "$d/sshd.pid")
+  [[ -s $d/admin-password && -n $pid ]] && nsenter -t "$pid" -m -- grep -q '^klk-admin:\$6\$' /etc/passwd
 }
 
 lab_healthy() { QUIET=1 run_checks; }
@@ -906,8 +925,10 @@ doc = {
         "sw": host("SW", "klk-sw", ovsdb=e["ADDR_SW"] + ":" + e["OVSDB_PORT"], bridge="br0",
                    ports=e["PORTS"].split()),
         "fw": host("FW", "klk-fw", test_address=e["FW_LO_ADDR"]),
-        "srv1": host("SRV1", "klk-srv1", hostname=e["NAME_SRV1"]),
-        "srv2": host("SRV2", "klk-srv2", hostname=e["NAME_SRV2"]),
+        "srv1": host("SRV1", "klk-srv1", hostname=e["NAME_SRV1"], admin_user="klk-admin",
+                     admin_password_file=lab + "/hosts/srv1/admin-password"),
+        "srv2": host("SRV2", "klk-srv2", hostname=e["NAME_SRV2"], admin_user="klk-admin",
+                     admin_password_file=lab + "/hosts/srv2/admin-password"),
     },
     "ipam": {"v4": e["IPAM_V4"], "v6": e["IPAM_V6"]},
     "smtp": {"server": "127.0.0.1:" + e["SMTP_PORT"], "maildir": lab + "/mail/new",

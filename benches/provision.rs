@@ -48,7 +48,7 @@ async fn approved(svc: &Service, n: usize, tag: &str) -> RequestId {
     let approve = ApproveInput { place: t("Samarinda"), reasons: vec![], signed_by: None, host_admin_user: None, host_admin_password: None };
     svc.apply(&who("admin", Role::Admin), &id, Command::Approve(approve)).await.unwrap();
     svc.apply(&who("op", Role::Operator), &id, Command::StartProvisioning { reason: None }).await.unwrap();
-    let receipt = HardwareReceipt { serial_number: t(&format!("SN-{n}")), type_brand: t("Dell R650"), switch_port: Some(t(&format!("bp{}", n % 100 + 1))) };
+    let receipt = HardwareReceipt { serial_number: t(&format!("SN-{n}")), type_brand: t("Dell R650"), switch_port: Some(t(&format!("bp{}", n % 100 + 1))), host_key: None };
     svc.apply(&who("insp", Role::Inspector), &id, Command::HardwareReceived { receipt, reason: None }).await.unwrap();
     id
 }

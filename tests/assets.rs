@@ -57,7 +57,7 @@ async fn a_server_becomes_an_asset_at_handover_and_is_kept_when_withdrawn(db: Db
     assert!(svc.assets(&admin(), AssetFilter::All).await.unwrap().is_empty(), "no asset before handover");
     svc.apply(&operator(), &id, Command::StartProvisioning { reason: None }).await.unwrap();
     // A serial number a spreadsheet would run as a formula: the exports must defuse it.
-    let receipt = HardwareReceipt { serial_number: text("=SN-ASSET-42"), type_brand: text("HPE ProLiant DL360 Gen10"), switch_port: Some(text(PORT)) };
+    let receipt = HardwareReceipt { serial_number: text("=SN-ASSET-42"), type_brand: text("HPE ProLiant DL360 Gen10"), switch_port: Some(text(PORT)), host_key: None };
     svc.apply(&inspector(), &id, Command::HardwareReceived { receipt, reason: None }).await.unwrap();
     let view = engine.drive(&Engine::run_id(id.as_str(), "colocation"), &quiet).await.unwrap();
     assert_eq!(view.status, RunStatus::Succeeded, "{view:?}");

@@ -54,7 +54,7 @@ async fn canaries_never_leak_through_a_failed_and_retried_run() {
     let svc = bad.service().clone();
     let id = approved_request(&svc, sample_form()).await; // host admin password = CANARY
     svc.apply(&operator(), &id, Command::StartProvisioning { reason: None }).await.unwrap();
-    let receipt = HardwareReceipt { serial_number: text("SN-CANARY-RUN"), type_brand: text("Dell R650"), switch_port: Some(text("bp93")) };
+    let receipt = HardwareReceipt { serial_number: text("SN-CANARY-RUN"), type_brand: text("Dell R650"), switch_port: Some(text("bp93")), host_key: None };
     svc.apply(&inspector(), &id, Command::HardwareReceived { receipt, reason: None }).await.unwrap();
     let run = Engine::run_id(id.as_str(), "colocation");
 

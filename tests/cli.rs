@@ -107,6 +107,10 @@ fn bad_input_gives_a_clear_error_and_a_nonzero_exit() {
     let (code, _, err) = k.run(&["request", "show", "KLK-2026-00009"], None);
     assert_eq!(code, 1);
     assert!(err.contains("request KLK-2026-00009 not found"), "{err}");
+    let args = ["request", "hardware", "KLK-2026-00001", "--serial", "SN1", "--type-brand", "Dell", "--host-key", "ssh-ed25519 not;a-key", "--actor", "i", "--role", "inspector"];
+    let (code, _, err) = k.run(&args, None);
+    assert_eq!(code, 1);
+    assert!(err.contains("--host-key") && err.contains("is not an SSH public key"), "{err}");
     let (code, _, err) = k.run(&["request", "list", "--state", "bogus"], None);
     assert_eq!(code, 1);
     assert!(err.contains("unknown state"), "{err}");

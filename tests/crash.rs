@@ -27,7 +27,7 @@ async fn prepared(form: RequestForm) -> (TestDb, String) {
     let svc = engine.service();
     let id = approved_request(svc, form).await;
     svc.apply(&operator(), &id, Command::StartProvisioning { reason: None }).await.unwrap();
-    let receipt = HardwareReceipt { serial_number: text("SN-C"), type_brand: text("Lenovo SR630"), switch_port: Some(text("r1p8")) };
+    let receipt = HardwareReceipt { serial_number: text("SN-C"), type_brand: text("Lenovo SR630"), switch_port: Some(text("r1p8")), host_key: None };
     svc.apply(&inspector(), &id, Command::HardwareReceived { receipt, reason: None }).await.unwrap();
     (db, id.to_string())
 }

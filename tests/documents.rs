@@ -47,7 +47,7 @@ async fn provisioned(db: Db) -> Provisioned {
     let svc = engine.service().clone();
     let id = approved_request(&svc, sample_form()).await;
     svc.apply(&operator(), &id, Command::StartProvisioning { reason: None }).await.unwrap();
-    let receipt = HardwareReceipt { serial_number: text("SN-DOC-4711"), type_brand: text("Dell PowerEdge R650"), switch_port: Some(text(PORT)) };
+    let receipt = HardwareReceipt { serial_number: text("SN-DOC-4711"), type_brand: text("Dell PowerEdge R650"), switch_port: Some(text(PORT)), host_key: None };
     svc.apply(&inspector(), &id, Command::HardwareReceived { receipt, reason: None }).await.unwrap();
     let view = engine.drive(&Engine::run_id(id.as_str(), "colocation"), &quiet).await.unwrap();
     assert_eq!(view.status, RunStatus::Succeeded, "{view:?}");

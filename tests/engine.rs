@@ -58,7 +58,7 @@ async fn provisioning_request(svc: &Service) -> (kolokasi::domain::RequestId, St
 async fn provisioning_request_with(svc: &Service, form: kolokasi::domain::RequestForm) -> (kolokasi::domain::RequestId, String) {
     let id = approved_request(svc, form).await;
     svc.apply(&operator(), &id, Command::StartProvisioning { reason: None }).await.unwrap();
-    let receipt = HardwareReceipt { serial_number: text("SN-1"), type_brand: text("Dell R650"), switch_port: Some(text("r1p7")) };
+    let receipt = HardwareReceipt { serial_number: text("SN-1"), type_brand: text("Dell R650"), switch_port: Some(text("r1p7")), host_key: None };
     svc.apply(&inspector(), &id, Command::HardwareReceived { receipt, reason: None }).await.unwrap();
     let run = Engine::run_id(id.as_str(), "colocation");
     (id, run)

@@ -6,11 +6,14 @@
 
 mod common;
 
-use kolokasi::domain::{RequestForm, RequestId, ServerSpec};
+use kolokasi::domain::{HardwareReceipt, RequestForm, RequestId, ServerSpec};
 use kolokasi::engine::{ActionCtx, Drivers, Env, Outcome, StepError};
 use kolokasi::inspect::{self, Check, Fact, Report, Rules, ServerFacts, Verdict};
 use kolokasi::lab::Lab;
 use kolokasi::lifecycle::State;
+use kolokasi::secrets::Secret;
+use kolokasi::service::{ApproveInput, Command};
+use kolokasi::ssh::HostKey;
 use kolokasi::store::RequestRow;
 use serde_json::json;
 
@@ -245,4 +248,95 @@ async fn the_inspect_server_action() {
         assert!(matches!(err, StepError::Fatal(_)), "{bad}: {err:?}");
     }
     assert_eq!(env.drivers.ssh.connections_opened(), 2, "one connection per server");
+}
+
+/// A new request approved with `approve` (its host admin login), provisioning started.
+async fn approved_with(svc: &kolokasi::service::Service, form: RequestForm, approve: Command) -> RequestId {
+    let id = svc.submit(&common::requester(), form).await.unwrap();
+    svc.apply(&common::admin(), &id, Command::Verify { reason: None }).await.unwrap();
+    svc.apply(&common::operator(), &id, Command::CheckCapacity { reason: None }).await.unwrap();
+    svc.apply(&common::requester(), &id, Command::CompleteForm { form: None, reason: None }).await.unwrap();
+    svc.apply(&common::admin(), &id, approve).await.unwrap();
+    svc.apply(&common::operator(), &id, Command::StartProvisioning { reason: None }).await.unwrap();
+    id
+}
+
+/// A server no driver is configured for — a unit's own server, as in production — is reached at
+/// the step's `address`, trusting only the host key the inspector recorded at the hardware gate,
+/// logging in with the Form Persetujuan's host admin user and (sealed) password. Every missing
+/// piece is named; a wrong host key or password stops the step; no session with the unit's
+/// admin login stays open afterwards. srv1's login is the lab's `klk-admin` with a password.
+#[tokio::test]
+async fn a_units_own_server_is_inspected_with_its_recorded_host_key_and_admin_login() {
+    let lab = Lab::load().unwrap_or_else(|e| panic!("{e}"));
+    let (srv1, srv2) = (lab.host("srv1").unwrap(), lab.host("srv2").unwrap());
+    let file = srv1.admin_password_file.as_ref().expect("lab.json names srv1's host admin password (deploy/lab/lab.sh up)");
+    let password = std::fs::read_to_string(file).unwrap().trim().to_string();
+    let user = srv1.admin_user.clone().unwrap();
+    let db = common::fresh_db(common::Db::Sqlite).await;
+    let svc = common::service(&db).await;
+    // No configured servers: only the request says where and how to log in.
+    let env = Env { service: svc.clone(), drivers: Drivers::default(), locks: Default::default(), registry: kolokasi::actions::builtin() };
+    let action = env.registry.get("inspect_server").unwrap().clone();
+    let approve = |password: &str| {
+        Command::Approve(ApproveInput {
+            place: common::text("Samarinda"),
+            reasons: vec![],
+            signed_by: None,
+            host_admin_user: Some(common::text(&user)),
+            host_admin_password: Some(Secret::new(password)),
+        })
+    };
+    let receive = |host_key: Option<&str>| Command::HardwareReceived {
+        receipt: HardwareReceipt {
+            serial_number: common::text("SN-OWN-1"),
+            type_brand: common::text("Dell R650"),
+            switch_port: None,
+            host_key: host_key.map(|k| HostKey::parse(k).unwrap()),
+        },
+        reason: None,
+    };
+    let form = || {
+        let mut f = common::sample_form();
+        f.servers = vec![spec_this_machine_meets()];
+        f
+    };
+    let run = |id: RequestId, params: serde_json::Value| {
+        let (svc, env, action) = (&svc, &env, &action);
+        async move {
+            let row = svc.store.request(&id).await.unwrap();
+            let ctx = ActionCtx { run_id: "test-run", step: "inspect", request: &row, params: &params, env };
+            action.run(&ctx).await
+        }
+    };
+    let params = json!({"server": "srv-sipd", "address": srv1.address});
+
+    // The right key and login: inspected, and the session is closed again.
+    let id = approved_with(&svc, form(), approve(&password)).await;
+    svc.apply(&common::inspector(), &id, receive(Some(&srv1.host_key))).await.unwrap();
+    let Outcome::Done(out) = run(id.clone(), params.clone()).await.unwrap() else { panic!("not done") };
+    assert_eq!((out["passed"].as_bool(), &out["facts"]["hostname"]), (Some(true), &json!({"found": "srv-sipd"})));
+    assert_eq!(env.drivers.ssh.live_connections().await, 0, "no session with the unit's admin login stays open");
+    let err = run(id.clone(), json!({"server": "srv-sipd"})).await.unwrap_err();
+    assert!(matches!(&err, StepError::Fatal(m) if m.contains("no `address`")), "{err:?}");
+
+    // Another server answering at that address (srv2's key was recorded): refused, fatal.
+    let id = approved_with(&svc, form(), approve(&password)).await;
+    svc.apply(&common::inspector(), &id, receive(Some(&srv2.host_key))).await.unwrap();
+    let err = run(id, params.clone()).await.unwrap_err();
+    assert!(matches!(&err, StepError::Fatal(m) if m.contains("host key")), "{err:?}");
+
+    // A wrong password: the login is refused, and the password is not in the message.
+    let id = approved_with(&svc, form(), approve("not-the-password-1")).await;
+    svc.apply(&common::inspector(), &id, receive(Some(&srv1.host_key))).await.unwrap();
+    let err = run(id, params.clone()).await.unwrap_err();
+    let text = format!("{err:?}");
+    assert!(text.contains("refused the login") && !text.contains("not-the-password-1"), "{text}");
+
+    // No host key recorded at the hardware gate: named, nothing attempted.
+    let id = approved_with(&svc, form(), approve(&password)).await;
+    svc.apply(&common::inspector(), &id, receive(None)).await.unwrap();
+    let err = run(id, params).await.unwrap_err();
+    assert!(matches!(&err, StepError::Fatal(m) if m.contains("records no SSH host key")), "{err:?}");
+    assert!(!format!("{err:?}").contains(&password));
 }

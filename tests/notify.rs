@@ -159,6 +159,7 @@ async fn colocation_run_sends_both_notices_over_starttls_with_auth(db: Db) {
         serial_number: text("SN-NOTIFY-1"),
         type_brand: text("Dell R650"),
         switch_port: Some(text(PORT)),
+        host_key: None,
     };
     svc.apply(
         &inspector(),

@@ -26,7 +26,7 @@ async fn full_walk_through_the_sop_is_audited(db: Db) {
     let svc = service(&db).await;
     let id = approved_request(&svc, sample_form()).await;
     assert_eq!(svc.apply(&operator(), &id, Command::StartProvisioning { reason: None }).await.unwrap(), State::AwaitingHardware);
-    let receipt = HardwareReceipt { serial_number: text("SN-123"), type_brand: text("Dell R650"), switch_port: Some(text("r1p1")) };
+    let receipt = HardwareReceipt { serial_number: text("SN-123"), type_brand: text("Dell R650"), switch_port: Some(text("r1p1")), host_key: None };
     assert_eq!(svc.apply(&inspector(), &id, Command::HardwareReceived { receipt, reason: None }).await.unwrap(), State::Provisioning);
     assert_eq!(svc.apply(&inspector(), &id, Command::HandOver { reason: None }).await.unwrap(), State::HandedOver);
     assert_eq!(svc.apply(&inspector(), &id, Command::ReportLive { reason: None }).await.unwrap(), State::Active);

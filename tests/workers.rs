@@ -44,7 +44,7 @@ async fn a_second_worker_finishes_the_run_of_a_worker_that_died() {
     let engine = Engine::new(svc.clone(), Default::default(), registry, playbooks).unwrap();
     let svc = engine.service().clone();
     let v6 = engine.playbooks["colocation"].steps.iter().position(|s| s.name == "address-v6").unwrap() as i64;
-    let receipt = HardwareReceipt { serial_number: text("SN-9"), type_brand: text("HPE DL360"), switch_port: Some(text("r1p2")) };
+    let receipt = HardwareReceipt { serial_number: text("SN-9"), type_brand: text("HPE DL360"), switch_port: Some(text("r1p2")), host_key: None };
     let mut w = svc.store.write().await.unwrap();
     let run = w.create_run(id.as_str(), "colocation", &kolokasi::engine::definitions(engine.playbooks.values())["colocation"]).await.unwrap();
     w.commit().await.unwrap();

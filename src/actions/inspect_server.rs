@@ -4,6 +4,15 @@
 //! operator can have the server fixed and re-run the step.
 //!
 //! Reads only: re-running it is harmless, and there is nothing to undo.
+//!
+//! Which server: a target configured by name in the drivers (the lab's customer servers), else
+//! the request's own server — its `address` (the step passes the allocated one), the host key
+//! the inspector recorded at the hardware gate, and the host admin login of the Form
+//! Persetujuan (the password unsealed for the login only; it is never printed or stored
+//! elsewhere). A missing piece stops the step with a message that names it.
+
+use std::borrow::Cow;
+use std::net::{IpAddr, SocketAddr};
 
 use serde_json::{Value, json};
 
@@ -11,22 +20,50 @@ use crate::domain::ServerSpec;
 use crate::engine::action::{optional, required};
 use crate::engine::{Action, ActionCtx, BoxFuture, Outcome, Param, ParamKind, StepError};
 use crate::inspect::{self, InspectError, Rules};
-use crate::ssh::SshTarget;
+use crate::domain::HostAdmin;
+use crate::ssh::{SshAuth, SshTarget};
 
 pub struct InspectServer;
 
-const PARAMS: &[Param] = &[required("server", ParamKind::Text), optional("ram_tolerance_percent", ParamKind::Integer)];
+const PARAMS: &[Param] = &[
+    required("server", ParamKind::Text),
+    optional("address", ParamKind::Text),
+    optional("ram_tolerance_percent", ParamKind::Integer),
+];
 
-/// The SSH target of the server named by the `server` parameter. The name only selects a
-/// configured target; it is never sent to the server.
-///
-/// TODO(design): in production the target comes from the request itself: the address from the
-/// hardware receipt (SOP step 7) and the login from the Form Persetujuan's host admin
-/// credentials (sealed), with the host key pinned on first contact by the inspector. The lab
-/// configures targets by name in `Drivers::servers`.
-fn target<'a>(ctx: &'a ActionCtx<'a>) -> Result<&'a SshTarget, StepError> {
+/// The SSH target of the server named by the `server` parameter: a configured one (the name
+/// only selects it; it is never sent to the server), else the request's own server.
+fn target<'a>(ctx: &'a ActionCtx<'a>) -> Result<Cow<'a, SshTarget>, StepError> {
     let server = ctx.param_str("server")?;
-    ctx.env.drivers.servers.get(server).ok_or_else(|| StepError::Fatal(format!("no SSH target is configured for server {server:?}")))
+    if let Some(t) = ctx.env.drivers.servers.get(server) {
+        return Ok(Cow::Borrowed(t));
+    }
+    let missing = |what: &str| StepError::Fatal(format!("cannot log in to server {server} for the inspection: {what}"));
+    let address: IpAddr = match ctx.params.get("address").and_then(Value::as_str) {
+        Some(a) => a.parse().map_err(|_| StepError::Fatal(format!("parameter address {a:?} is not an IP address")))?,
+        None => return Err(missing("no SSH target is configured for it and the step has no `address`")),
+    };
+    let request = ctx.request;
+    let host_key = request.hardware.as_ref().and_then(|h| h.host_key.clone()).ok_or_else(|| {
+        missing("the hardware receipt records no SSH host key (record it at the hardware gate: `request hardware --host-key`)")
+    })?;
+    let admin = request.approval.as_ref().and_then(|a| a.colocation.as_ref()).and_then(|c| c.host_admin.as_ref());
+    let (user, sealed) = match admin {
+        Some(HostAdmin { user, password: Some(sealed) }) => (user, sealed),
+        _ => return Err(missing("the Form Persetujuan records no host admin user and password")),
+    };
+    let key = ctx.env.service.key().map_err(|e| StepError::Fatal(format!("cannot open the host admin password: {e}")))?;
+    let password = key
+        .open(sealed, &HostAdmin::seal_context(&request.id))
+        .map_err(|e| StepError::Fatal(format!("cannot open the host admin password: {e}")))?;
+    Ok(Cow::Owned(SshTarget {
+        // Its own pool slot: another request's server of the same name is another machine.
+        name: format!("{}/{server}", request.id),
+        address: SocketAddr::new(address, 22),
+        user: user.to_string(),
+        auth: SshAuth::Password(password),
+        host_key,
+    }))
 }
 
 /// The declared server of that name, else the request's first server.
@@ -86,7 +123,12 @@ impl Action for InspectServer {
             let spec = declared(ctx)?;
             let rules = rules(ctx)?;
             let target = target(ctx)?;
-            let facts = inspect::gather(&ctx.env.drivers.ssh, target).await.map_err(step_error)?;
+            let facts = inspect::gather(&ctx.env.drivers.ssh, &target).await;
+            if let Cow::Owned(t) = &target {
+                // A unit's server is inspected once: no session with its admin login stays open.
+                ctx.env.drivers.ssh.forget(&t.name).await;
+            }
+            let facts = facts.map_err(step_error)?;
             let report = inspect::compare(spec, &facts, &rules);
             if !report.passed() {
                 return Err(StepError::Fatal(report.text_failures_first()));

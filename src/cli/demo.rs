@@ -96,7 +96,7 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
     if !args.no_lab {
         engine.drive(&run, &observer).await?;
     }
-    let receipt = HardwareReceipt { serial_number: text("SMC-X12-0042"), type_brand: text("Supermicro SYS-1029P"), switch_port: Some(text("r1p1")) };
+    let receipt = HardwareReceipt { serial_number: text("SMC-X12-0042"), type_brand: text("Supermicro SYS-1029P"), switch_port: Some(text("r1p1")), host_key: None };
     let state = service.apply(&inspector, &id, Command::HardwareReceived { receipt, reason: None }).await?;
     say("7. perangkat diterima", &inspector, state);
     if args.no_lab {

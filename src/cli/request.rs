@@ -149,6 +149,10 @@ pub struct HardwareArgs {
     /// The switch port the server is plugged into.
     #[arg(long)]
     port: Option<String>,
+    /// The server's SSH host key as read on its console ("ssh-ed25519 AAAA…"); the inspection
+    /// logs in only to a server that shows it.
+    #[arg(long)]
+    host_key: Option<String>,
     #[arg(long)]
     reason: Option<String>,
 }
@@ -315,6 +319,7 @@ pub async fn run(ctx: &Ctx, cmd: RequestCmd) -> anyhow::Result<ExitCode> {
                 serial_number: Text::parse(&h.serial).context("--serial")?,
                 type_brand: Text::parse(&h.type_brand).context("--type-brand")?,
                 switch_port: h.port.as_deref().map(Text::parse).transpose().context("--port")?,
+                host_key: h.host_key.as_deref().map(crate::ssh::HostKey::parse).transpose().context("--host-key")?,
             };
             (h.id, Command::HardwareReceived { receipt, reason: h.reason })
         }

@@ -80,6 +80,11 @@ pub struct HardwareReceipt {
     /// the switch driver before use).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub switch_port: Option<Text>,
+    /// The server's SSH host key as the inspector read it off the server's console
+    /// (`ssh-keygen -lf` / the `.pub` file): the inspection logs in only to a server showing
+    /// this key, with the host admin login of the Form Persetujuan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_key: Option<crate::ssh::HostKey>,
 }
 
 /// Form Pencabutan.

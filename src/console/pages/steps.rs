@@ -81,6 +81,10 @@ fn command(lang: Lang, form: &FormData) -> Result<Command, ServiceError> {
                     .opt("switch_port")
                     .map(|p| Text::parse(p).map_err(|_| invalid(lang, "switch_port")))
                     .transpose()?,
+                host_key: form
+                    .opt("host_key")
+                    .map(|k| crate::ssh::HostKey::parse(k).map_err(|_| ServiceError::Invalid(format!("host_key: {}", lang.t("err_host_key")))))
+                    .transpose()?,
             },
             reason: reason(form),
         },

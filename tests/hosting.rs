@@ -51,6 +51,11 @@ fn cluster(p: &KubernetesPlatform) -> Option<Arc<Cluster>> {
     Some(Arc::new(Cluster::new(p).unwrap()))
 }
 
+/// The context of the `kubernetes` step of run "t", for calling the action directly.
+fn kube_ctx<'a>(request: &'a kolokasi::store::RequestRow, params: &'a Value, env: &'a Env) -> ActionCtx<'a> {
+    ActionCtx { run_id: "t", step: "kubernetes", request, params, env }
+}
+
 /// The example hosting request with a domain of its own, filed by the test requester's unit.
 fn hosting_request() -> RequestForm {
     let mut f = hosting_form();
@@ -340,13 +345,7 @@ async fn hostile_names_are_refused_or_safely_encoded() {
         params("x.kaltimprov.go.id", "web", ""),
         json!({"domain": "x.kaltimprov.go.id", "app": "web", "unit": "Dinas", "servers": [{"name": "web"}]}),
     ] {
-        let ctx = ActionCtx {
-            run_id: "t",
-            step: "kubernetes",
-            request: &request,
-            params: &p,
-            env: &env,
-        };
+        let ctx = kube_ctx(&request, &p, &env);
         let err = action.run(&ctx).await.unwrap_err();
         assert!(matches!(err, StepError::Fatal(_)), "{p}: {err:?}");
         assert!(matches!(action.undo(&ctx, None).await.unwrap_err(), StepError::Fatal(_)));
@@ -355,13 +354,7 @@ async fn hostile_names_are_refused_or_safely_encoded() {
 
     let unit = "Dinas \"Kominfo\"}, {'x': $(id)} / ../kube-system ⟨ü⟩";
     let p = params("x.kaltimprov.go.id", "web", unit);
-    let ctx = ActionCtx {
-        run_id: "t",
-        step: "kubernetes",
-        request: &request,
-        params: &p,
-        env: &env,
-    };
+    let ctx = kube_ctx(&request, &p, &env);
     let Outcome::Done(out) = action.run(&ctx).await.unwrap() else {
         panic!("not done")
     };
@@ -391,13 +384,7 @@ async fn a_namespace_of_someone_else_is_never_taken_or_deleted() {
     let action = env.registry.get("kubernetes_app").unwrap().clone();
     let request = request_row(RequestId::new(2099, 80_002));
     let p = params("y.kaltimprov.go.id", "web", "Dinas");
-    let ctx = ActionCtx {
-        run_id: "t",
-        step: "kubernetes",
-        request: &request,
-        params: &p,
-        env: &env,
-    };
+    let ctx = kube_ctx(&request, &p, &env);
     for labels in [json!({REQUEST_LABEL: "KLK-2099-80999"}), json!({})] {
         let foreign = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "klk-2099-80002-web", "labels": labels}});
         fake.insert("v1", "namespaces", "", foreign.clone());
@@ -422,13 +409,7 @@ async fn undo_waits_for_the_namespace_and_a_slow_one_is_retryable() {
     let action = env.registry.get("kubernetes_app").unwrap().clone();
     let request = request_row(RequestId::new(2099, 80_003));
     let params = params("z.kaltimprov.go.id", "web", "Dinas");
-    let ctx = ActionCtx {
-        run_id: "t",
-        step: "kubernetes",
-        request: &request,
-        params: &params,
-        env: &env,
-    };
+    let ctx = kube_ctx(&request, &params, &env);
 
     action.run(&ctx).await.unwrap();
     let started = std::time::Instant::now();
@@ -474,24 +455,12 @@ async fn unreachable_unauthorised_and_unconfigured_clusters() {
         let mut p = platform(&fake);
         p.kubeconfig = Some(file);
         let env = env(&db, cluster(&p)).await;
-        let ctx = ActionCtx {
-            run_id: "t",
-            step: "kubernetes",
-            request: &request,
-            params: &params,
-            env: &env,
-        };
+        let ctx = kube_ctx(&request, &params, &env);
         let err = env.registry.get("kubernetes_app").unwrap().run(&ctx).await.unwrap_err();
         assert_eq!(err.is_retryable(), retryable, "{err:?}");
     }
     let env = env(&db, None).await;
-    let ctx = ActionCtx {
-        run_id: "t",
-        step: "kubernetes",
-        request: &request,
-        params: &params,
-        env: &env,
-    };
+    let ctx = kube_ctx(&request, &params, &env);
     let err = env.registry.get("kubernetes_app").unwrap().run(&ctx).await.unwrap_err();
     assert!(matches!(&err, StepError::Fatal(m) if m.contains("hosting_platform.kubernetes")), "{err:?}");
     assert!(fake.objects().is_empty());

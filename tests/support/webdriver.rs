@@ -245,18 +245,10 @@ impl Browser {
     }
 
     pub async fn cookie(&self, name: &str) -> Option<String> {
-        let r: Value = self
-            .http
-            .get(format!("{}/cookie/{name}", self.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        r["value"]["value"].as_str().map(str::to_string)
+        self.cookie_flags(name).await["value"].as_str().map(str::to_string)
     }
 
+    /// The cookie as WebDriver reports it (value, httpOnly, sameSite, …); null when absent.
     pub async fn cookie_flags(&self, name: &str) -> Value {
         let r: Value = self
             .http

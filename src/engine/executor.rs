@@ -233,7 +233,7 @@ impl Engine {
 
         let ctx = ActionCtx { run_id, step: &step.name, request: &request, params: &params, env: &self.env };
         let devices = action.devices(&params);
-        let _guards = self.env.locks.acquire(&self.service().store, &devices).await?;
+        let guards = self.env.locks.acquire(&self.service().store, &devices).await?;
         slow_hook(&step.name).await;
         let mut tries = 0;
         let outcome = loop {
@@ -246,6 +246,9 @@ impl Engine {
                 other => break other,
             }
         };
+        // The devices are done with: the next run may use them while this one records the
+        // outcome (a crash before the record re-runs this idempotent step on resume).
+        guards.release().await;
         crash_hook(&step.name, "after");
         let result = match &outcome {
             Ok(Outcome::Done(_)) => crate::metrics::StepResult::Succeeded,
@@ -290,7 +293,7 @@ impl Engine {
         crash_hook(&step.name, "undo");
         let params = sv.params.clone().unwrap_or(Value::Null);
         let ctx = ActionCtx { run_id, step: &step.name, request: &request, params: &params, env: &self.env };
-        let _guards = self.env.locks.acquire(&self.service().store, &action.devices(&params)).await?;
+        let guards = self.env.locks.acquire(&self.service().store, &action.devices(&params)).await?;
         let mut tries = 0;
         let result = loop {
             tries += 1;
@@ -299,6 +302,7 @@ impl Engine {
                 other => break other,
             }
         };
+        guards.release().await;
         match result {
             Ok(()) => {
                 store.append_run_event(run_id, &ev(index, sv.attempt, "undone", actor)).await?;

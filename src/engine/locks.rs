@@ -44,6 +44,18 @@ pub struct DeviceGuard {
     _shared: Option<sqlx::Transaction<'static, sqlx::Any>>,
 }
 
+impl DeviceGuard {
+    /// Releases the devices now: the advisory locks by an explicit rollback (a dropped
+    /// transaction only queues its rollback until the connection is next used, which can keep
+    /// another process waiting), then the in-process locks.
+    pub async fn release(mut self) {
+        if let Some(tx) = self._shared.take() {
+            // A failed rollback means a broken connection, which PostgreSQL ends, locks and all.
+            let _ = tx.rollback().await;
+        }
+    }
+}
+
 impl DeviceLocks {
     /// Locks `devices` in this process and, on PostgreSQL, across every kolokasi process.
     pub async fn acquire(&self, store: &crate::store::Store, devices: &[String]) -> Result<DeviceGuard, crate::store::StoreError> {

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use kolokasi::domain::RequestId;
 use kolokasi::engine::{ActionCtx, Drivers, Env, Outcome, StepError};
+use kolokasi::firewall::nftables::request_chain;
 use kolokasi::firewall::{FirewallRule, RuleComment, Service, parse_source};
 use kolokasi::lab::Lab;
 use kolokasi::ssh::{RemoteCommand, RequestTag, SshTarget};
@@ -68,6 +69,11 @@ async fn ruleset(d: &Drivers, fw: &SshTarget) -> Vec<Value> {
     doc["nftables"].as_array().unwrap().iter().filter_map(|i| i.get("rule").cloned()).collect()
 }
 
+/// Comments of the rules in one of kolokasi's chains, in order.
+fn chain_comments(rules: &[Value], chain: &str) -> Vec<String> {
+    rules.iter().filter(|r| r["table"] == "kolokasi" && r["chain"] == chain).filter_map(|r| r["comment"].as_str().map(String::from)).collect()
+}
+
 /// Comments of the rules in `table` that name one of `requests` (other tests' rules may be
 /// in kolokasi's table at the same time).
 fn comments_in(rules: &[Value], table: &str, requests: &[&RequestTag]) -> Vec<String> {
@@ -92,6 +98,7 @@ async fn rules_are_enforced_idempotent_and_removed_exactly() {
     // Leftovers of an interrupted run.
     fw.remove(&mine, None).await.unwrap();
     fw.remove(&other, None).await.unwrap();
+    fw.remove(&tag("TEST-FW-THIEF"), None).await.unwrap();
     let foreign_table = || RemoteCommand::new("nft").args(["-j", "-f", "-"]);
     let _ = d.ssh.exec(&fw_ssh, &RemoteCommand::new("nft").args(["delete", "table", "inet", "foreign"])).await;
 
@@ -113,14 +120,14 @@ async fn rules_are_enforced_idempotent_and_removed_exactly() {
     let routed: IpAddr = "198.51.100.209".parse().unwrap();
     let theirs = FirewallRule::new(other.clone(), routed, "udp/53".parse().unwrap(), vec![parse_source("10.0.0.0/8").unwrap()]).unwrap();
     let allowed = fw.allow(&other, std::slice::from_ref(&theirs)).await.unwrap();
-    assert_eq!((allowed.added.len(), allowed.total), (2, 2));
-    assert!(allowed.added.iter().all(|r| r.chain == "forward"), "{:?}", allowed.added);
+    assert_eq!((allowed.written.len(), allowed.total), (2, 2));
+    assert!(allowed.written.iter().all(|r| r.chain == request_chain(&other, routed)), "{:?}", allowed.written);
 
     // Allow tcp/8080 only.
     let rule = FirewallRule::new(mine.clone(), dest, "tcp/8080".parse::<Service>().unwrap(), Vec::new()).unwrap();
     let allowed = fw.allow(&mine, std::slice::from_ref(&rule)).await.unwrap();
-    assert_eq!((allowed.added.len(), allowed.total), (2, 2), "an accept and the destination's drop");
-    assert!(allowed.added.iter().all(|r| r.chain == "input" && r.comment.request == mine), "{:?}", allowed.added);
+    assert_eq!((allowed.written.len(), allowed.total), (2, 2), "an accept and the destination's drop");
+    assert!(allowed.written.iter().all(|r| r.chain == request_chain(&mine, dest) && r.comment.request == mine), "{:?}", allowed.written);
     assert!(connects(dest, 8080).await, "8080 is allowed");
     assert!(!connects(dest, 8081).await, "8081 must be dropped");
 
@@ -132,10 +139,27 @@ async fn rules_are_enforced_idempotent_and_removed_exactly() {
     assert!(ours.contains(&format!("kolokasi:{mine}:drop/{dest}")), "{ours:?}");
     assert!(ours.iter().all(|c| RuleComment::parse(c).is_some()));
 
-    // Again: nothing added.
+    // Again: the same rules, in the same order, nothing more; still enforced.
+    let before = chain_comments(&ruleset(&d, &fw_ssh).await, &request_chain(&mine, dest));
+    assert_eq!(before, [format!("kolokasi:{mine}:accept/tcp/8080/{dest}"), format!("kolokasi:{mine}:drop/{dest}")]);
     let again = fw.allow(&mine, std::slice::from_ref(&rule)).await.unwrap();
-    assert_eq!((again.added.len(), again.total), (0, 2));
-    assert_eq!(comments_in(&ruleset(&d, &fw_ssh).await, "kolokasi", &[&mine, &other]).len(), 4);
+    assert_eq!(again.total, 2);
+    let rules = ruleset(&d, &fw_ssh).await;
+    assert_eq!(comments_in(&rules, "kolokasi", &[&mine, &other]).len(), 4);
+    assert_eq!(chain_comments(&rules, &request_chain(&mine, dest)), before);
+    assert!(connects(dest, 8080).await && !connects(dest, 8081).await, "still enforced after the re-run");
+
+    // Another request cannot take over the address: refused whole, naming the owner.
+    let thief = tag("TEST-FW-THIEF");
+    let stolen = FirewallRule::new(thief.clone(), dest, "tcp/8081".parse().unwrap(), Vec::new()).unwrap();
+    let err = fw.allow(&thief, std::slice::from_ref(&stolen)).await.unwrap_err().to_string();
+    assert!(err.contains(&request_chain(&mine, dest)) && err.contains(&dest.to_string()), "{err}");
+    let rules = ruleset(&d, &fw_ssh).await;
+    assert!(comments_in(&rules, "kolokasi", &[&thief]).is_empty(), "nothing of the refused batch is left");
+    assert_eq!(chain_comments(&rules, &request_chain(&mine, dest)), before);
+    assert!(!connects(dest, 8081).await);
+    assert_eq!(fw.remove(&thief, Some(dest)).await.unwrap(), 0, "the thief's undo leaves the owner's mapping");
+    assert!(connects(dest, 8080).await && !connects(dest, 8081).await);
 
     // Remove mine: exactly my two rules go; the other request's and the foreign rule stay.
     assert_eq!(fw.remove(&mine, None).await.unwrap(), 2);
@@ -196,7 +220,8 @@ async fn the_firewall_rules_action_is_idempotent_and_undoes() {
     assert_eq!(second, first);
     let installed: Vec<_> = fw.rules().await.unwrap().into_iter().filter(|r| r.comment.request == mine).collect();
     assert_eq!(installed.len(), 3);
-    assert!(installed.iter().all(|r| r.chain == "forward"), "a routed address is filtered in forward: {installed:?}");
+    let chain = request_chain(&mine, "198.51.100.161".parse().unwrap());
+    assert!(installed.iter().all(|r| r.chain == chain), "the request's own chain for that address: {installed:?}");
 
     action.undo(&ctx, Some(&first)).await.unwrap();
     action.undo(&ctx, Some(&first)).await.unwrap();

@@ -82,7 +82,7 @@ async fn allow_adds_one_pass_rule_per_service_and_applies() {
 
     let allowed = fw.allow(&request, &rules).await.unwrap();
 
-    assert_eq!(allowed.added.len(), 4);
+    assert_eq!(allowed.written.len(), 4);
     assert_eq!(allowed.total, 4);
     assert_eq!(em.applies(), 1);
     let saved = em.rules();
@@ -90,7 +90,7 @@ async fn allow_adds_one_pass_rule_per_service_and_applies() {
     assert_eq!(sorted(em.descriptions()), sorted(rules.iter().map(FirewallRule::comment).collect()));
     assert_eq!(applied_descriptions(&em), sorted(em.descriptions()), "everything saved is in force");
     for (uuid, r) in &saved {
-        assert!(allowed.added.iter().any(|a| a.chain == *uuid), "the driver reports uuid {uuid}");
+        assert!(allowed.written.iter().any(|a| a.chain == *uuid), "the driver reports uuid {uuid}");
         let comment = RuleComment::parse(r["description"].as_str().unwrap()).unwrap();
         assert_eq!(comment.request, request);
         assert_eq!((r["enabled"].as_str(), r["action"].as_str(), r["quick"].as_str()), (Some("1"), Some("pass"), Some("1")));
@@ -130,8 +130,8 @@ async fn rerunning_allow_adds_nothing_and_still_applies() {
     let uuids_before: Vec<String> = em.rules().into_iter().map(|(u, _)| u).collect();
     let second = fw.allow(&request, &rules).await.unwrap();
 
-    assert_eq!(first.added.len(), 2);
-    assert!(second.added.is_empty(), "a re-run adds nothing: {:?}", second.added);
+    assert_eq!(first.written.len(), 2);
+    assert!(second.written.is_empty(), "a re-run adds nothing: {:?}", second.written);
     assert_eq!(second.total, 2);
     assert_eq!(em.rules().into_iter().map(|(u, _)| u).collect::<Vec<_>>(), uuids_before);
     assert_eq!(em.applies(), 2);
@@ -146,14 +146,14 @@ async fn rerunning_allow_adds_nothing_and_still_applies() {
     let mut all = rules.clone();
     all.push(crashed.clone());
     let third = fw.allow(&request, &all).await.unwrap();
-    assert!(third.added.is_empty());
+    assert!(third.written.is_empty());
     assert_eq!(third.total, 3);
     assert_eq!(em.rules().len(), 3);
     assert!(applied_descriptions(&em).contains(&crashed.comment()));
 
     // The same rule twice in one call is added once.
     let twice = vec![rule("KLK-2026-00043", MAIL, "udp/53", &[]), rule("KLK-2026-00043", MAIL, "udp/53", &[])];
-    assert_eq!(fw.allow(&request, &twice).await.unwrap().added.len(), 1);
+    assert_eq!(fw.allow(&request, &twice).await.unwrap().written.len(), 1);
     assert_eq!(em.rules().len(), 4);
 }
 
@@ -251,7 +251,7 @@ async fn server_errors_are_retryable_and_a_retry_completes() {
     assert_eq!(em.applies(), 0);
     // The retry adds only what is missing and applies.
     let retried = fw.allow(&request, &rules).await.unwrap();
-    assert_eq!((retried.added.len(), retried.total), (1, 2));
+    assert_eq!((retried.written.len(), retried.total), (1, 2));
     assert_eq!(em.rules().len(), 2);
     assert_eq!(applied_descriptions(&em), sorted(rules.iter().map(FirewallRule::comment).collect()));
 

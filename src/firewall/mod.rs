@@ -29,6 +29,8 @@ pub enum FirewallError {
     Opnsense(#[from] OpnsenseError),
     #[error("a rule of request {got} was passed to allow for request {expected}")]
     OtherRequest { expected: RequestTag, got: RequestTag },
+    #[error("{address} is already guarded on {device} by chain {chain} (another request's); release it there first")]
+    AddressTaken { device: String, address: IpAddr, chain: String },
     #[error("nft on {device} failed (exit status {status}): {stderr}")]
     Command { device: String, status: String, stderr: String },
     #[error("unexpected answer from {device}: {message}")]
@@ -59,7 +61,7 @@ impl FirewallDriver {
         }
     }
 
-    /// Installs the request's rules that are missing; a re-run adds nothing.
+    /// Puts the request's rules in place; a re-run leaves the same rules.
     pub async fn allow(&self, request: &RequestTag, rules: &[FirewallRule]) -> Result<Allowed, FirewallError> {
         match self {
             Self::Nftables(d) => d.allow(request, rules).await,

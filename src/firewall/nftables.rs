@@ -1,30 +1,42 @@
-//! nftables over SSH, in JSON (`nft -j`): kolokasi owns the table `inet kolokasi` with a
-//! `forward` and an `input` chain (filter hooks, priority 0, policy accept) and touches
-//! nothing else. A destination that is an address of the firewall itself is filtered in
-//! `input`, any other in `forward`.
+//! nftables over SSH, in JSON (`nft -j`): kolokasi owns the table `inet kolokasi` and touches
+//! nothing else.
 //!
-//! Per destination: one `accept` per allowed service, inserted at the head of its chain, and
-//! one final `drop` for the destination, appended at the tail — so every accept of every
-//! request comes before every drop. Each rule's comment is `kolokasi:<request>:<kind>`; that
-//! is how `allow` finds what is already there (idempotent) and `remove` finds exactly one
-//! request's rules (deleted by handle). Changes go in as one JSON batch on stdin
-//! (`nft -j -f -`), which nftables applies atomically; no rule text is ever pasted.
+//! Layout (O(1) per packet and per change, however many requests the firewall serves):
+//! - two verdict maps, `dest4` and `dest6`, from a destination address to the chain that
+//!   guards it;
+//! - base chains `forward` and `input` (filter hooks, priority 0, policy accept), each holding
+//!   only the dispatch `ip daddr vmap @dest4` and `ip6 daddr vmap @dest6` — so an address of the
+//!   firewall itself is filtered in `input` and any other in `forward`, by the same map;
+//! - one chain per request and destination (`KLK-2026-00001-v4-198_51_100_5`): one `accept`
+//!   per allowed service, then one `drop`. Each rule's comment is `kolokasi:<request>:<kind>`.
+//!
+//! `allow` writes the request's chain whole in one atomic JSON batch (`nft -j -f -`: add the
+//! table, maps and chains, flush the base chains and the request's chain, add their rules, map
+//! the address): a re-run writes the same state again, and no listing of the whole table is
+//! needed — the cost of a change does not grow with the number of requests (an earlier layout,
+//! every rule in the base chains found by listing them, made the 100th request's change 5×
+//! slower than the first). An address already mapped to another request's chain makes
+//! nftables refuse the whole batch (`File exists`), and kolokasi names the owner. `remove`
+//! reads only the request's chain, then unmaps the address and deletes the chain in one batch.
+//! No rule text is ever pasted.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use ipnet::IpNet;
 use serde_json::{Value, json};
 
-use super::rule::{self, FirewallRule, RuleComment};
 use super::FirewallError;
+use super::rule::{self, FirewallRule, RuleComment};
 use crate::ssh::{RemoteCommand, RequestTag, SshPool, SshTarget};
 
 pub const FAMILY: &str = "inet";
 pub const TABLE: &str = "kolokasi";
 pub const CHAIN_INPUT: &str = "input";
 pub const CHAIN_FORWARD: &str = "forward";
+pub const MAP_V4: &str = "dest4";
+pub const MAP_V6: &str = "dest6";
 
 /// A kolokasi rule as installed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,95 +46,146 @@ pub struct InstalledRule {
     pub comment: RuleComment,
 }
 
-/// The result of [`Nftables::allow`].
+/// The result of [`Nftables::allow`] (and of OPNsense's).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Allowed {
-    /// Rules added by this call (empty on a re-run).
-    pub added: Vec<InstalledRule>,
+    /// Rules written by this call. nftables rewrites the request's chain whole, so these are
+    /// all of the request's rules for the destinations asked about, on a re-run too; OPNsense
+    /// adds only what is missing (empty on a re-run).
+    pub written: Vec<InstalledRule>,
     /// The request's rules now in place (accepts and drops) for the destinations asked about.
     pub total: usize,
+}
+
+/// The chain holding `request`'s rules for `destination`.
+pub fn request_chain(request: &RequestTag, destination: IpAddr) -> String {
+    match destination {
+        IpAddr::V4(a) => format!("{request}-v4-{}", a.to_string().replace('.', "_")),
+        IpAddr::V6(a) => format!("{request}-v6-{}", a.to_string().replace(':', "_")),
+    }
+}
+
+fn map_of(destination: IpAddr) -> &'static str {
+    if destination.is_ipv4() { MAP_V4 } else { MAP_V6 }
 }
 
 pub struct Nftables {
     target: SshTarget,
     pool: Arc<SshPool>,
-    /// `allow` and `remove` read, then write: two commands that must not interleave with
-    /// another change from this process.
+    /// `remove` reads, then writes: two commands that must not interleave with another change
+    /// from this process.
     change: tokio::sync::Mutex<()>,
-    /// The firewall's own addresses, read once per process: they decide `input` versus
-    /// `forward` and change only when the firewall is re-addressed (restart kolokasi then).
-    local: tokio::sync::OnceCell<BTreeSet<IpAddr>>,
 }
 
 impl Nftables {
     pub fn new(target: SshTarget, pool: Arc<SshPool>) -> Self {
-        Self { target, pool, change: tokio::sync::Mutex::new(()), local: tokio::sync::OnceCell::new() }
+        Self { target, pool, change: tokio::sync::Mutex::new(()) }
     }
 
     pub fn device(&self) -> &str {
         &self.target.name
     }
 
-    /// Installs whatever of `rules` (and their destinations' drops) is not there yet.
+    /// Puts `rules` (and their destinations' drops) in place: one chain per destination,
+    /// written whole, and the destination mapped to it — one command, one atomic batch.
     pub async fn allow(&self, request: &RequestTag, rules: &[FirewallRule]) -> Result<Allowed, FirewallError> {
         if let Some(r) = rules.iter().find(|r| r.request != *request) {
             return Err(FirewallError::OtherRequest { expected: request.clone(), got: r.request.clone() });
         }
-        let _change = self.change.lock().await;
-        let existing = self.rules().await?;
-        let present: BTreeSet<String> = existing.iter().map(|r| rule::comment(&r.comment.request, &r.comment.kind)).collect();
-        let local = self.local_addresses().await?;
-        let chain = |d: &IpAddr| if local.contains(d) { CHAIN_INPUT } else { CHAIN_FORWARD };
-
-        let mut batch = Vec::new();
-        for r in rules.iter().filter(|r| !present.contains(&r.comment())) {
-            batch.push(json!({"insert": {"rule": rule_json(chain(&r.destination), &r.comment(), accept_expr(r))}}));
-        }
         let destinations: BTreeSet<IpAddr> = rules.iter().map(|r| r.destination).collect();
+        if destinations.is_empty() {
+            return Ok(Allowed { written: Vec::new(), total: 0 });
+        }
+        let mut batch = skeleton();
         for &d in &destinations {
-            let comment = rule::comment(request, &rule::drop_kind(d));
-            if !present.contains(&comment) {
-                batch.push(json!({"add": {"rule": rule_json(chain(&d), &comment, drop_expr(d))}}));
+            let chain = request_chain(request, d);
+            batch.push(json!({"add": {"chain": chain_ref(&chain)}}));
+            batch.push(json!({"flush": {"chain": chain_ref(&chain)}}));
+            for r in rules.iter().filter(|r| r.destination == d) {
+                batch.push(json!({"add": {"rule": rule_json(&chain, &r.comment(), accept_expr(r))}}));
+            }
+            batch.push(json!({"add": {"rule": rule_json(&chain, &rule::comment(request, &rule::drop_kind(d)), drop_expr(d))}}));
+            batch.push(json!({"add": {"element": element(d, Some(&chain))}}));
+        }
+        let _change = self.change.lock().await;
+        let command = RemoteCommand::new("nft").args(["--echo", "--handle", "--json", "-f", "-"]);
+        let out = self.run(&command, Some(&batch_bytes(batch))).await?;
+        if !out.success() {
+            if out.stderr.contains("File exists") {
+                return Err(self.address_taken(request, &destinations).await);
+            }
+            return Err(self.command_failed(&out.status_text(), &out.stderr));
+        }
+        let written = self.parse_rules(&out.stdout)?;
+        Ok(Allowed { total: written.len(), written })
+    }
+
+    /// Why nftables refused to map one of `destinations`: another chain guards it.
+    async fn address_taken(&self, request: &RequestTag, destinations: &BTreeSet<IpAddr>) -> FirewallError {
+        for &d in destinations {
+            let command = RemoteCommand::new("nft").args(["--json", "list", "map", FAMILY, TABLE, map_of(d)]);
+            let Ok(out) = self.pool.exec(&self.target, &command).await else {
+                continue;
+            };
+            if let Some(owner) = mapped_chain(&out.stdout, d).filter(|c| *c != request_chain(request, d)) {
+                return FirewallError::AddressTaken { device: self.device().into(), address: d, chain: owner };
             }
         }
-        let mine = existing
-            .iter()
-            .filter(|r| r.comment.request == *request && r.comment.destination().is_some_and(|d| destinations.contains(&d)))
-            .count();
-        if batch.is_empty() {
-            return Ok(Allowed { added: Vec::new(), total: mine });
-        }
-        let mut all = skeleton();
-        all.extend(batch);
-        let command = RemoteCommand::new("nft").args(["--echo", "--handle", "--json", "-f", "-"]);
-        let out = self.pool.exec_ok(&self.target, &command, Some(&batch_bytes(all))).await?;
-        let added = self.parse_rules(&out.stdout)?;
-        Ok(Allowed { total: mine + added.len(), added })
+        self.unexpected("nft refused the change with `File exists`, but no address is mapped to another chain".into())
     }
 
     /// Deletes the request's rules (all of them, or those guarding `destination`); returns how
-    /// many. Everything else, kolokasi's table included, stays.
+    /// many. Everything else, kolokasi's table and maps included, stays.
     pub async fn remove(&self, request: &RequestTag, destination: Option<IpAddr>) -> Result<usize, FirewallError> {
         let _change = self.change.lock().await;
-        let doomed: Vec<InstalledRule> = self
-            .rules()
-            .await?
-            .into_iter()
-            .filter(|r| r.comment.request == *request && destination.is_none_or(|d| r.comment.destination() == Some(d)))
-            .collect();
-        if doomed.is_empty() {
-            return Ok(0);
+        let doomed: Vec<(IpAddr, usize)> = match destination {
+            Some(d) => self.chain_rules(&request_chain(request, d)).await?.map(|n| (d, n)).into_iter().collect(),
+            None => {
+                let mut by_destination = std::collections::BTreeMap::<IpAddr, usize>::new();
+                for r in self.rules().await?.into_iter().filter(|r| r.comment.request == *request) {
+                    if let Some(d) = r.comment.destination().filter(|d| r.chain == request_chain(request, *d)) {
+                        *by_destination.entry(d).or_default() += 1;
+                    }
+                }
+                by_destination.into_iter().collect()
+            }
+        };
+        let mut removed = 0;
+        for (d, count) in doomed {
+            let chain = request_chain(request, d);
+            // Mapping the address to the chain first makes the unmapping succeed whether or
+            // not it was mapped; if it is mapped to another request's chain, nftables refuses
+            // and only the chain goes (it is not referenced then).
+            let unmap = vec![json!({"add": {"element": element(d, Some(&chain))}}), json!({"delete": {"element": element(d, None)}})];
+            let drop_chain = vec![json!({"flush": {"chain": chain_ref(&chain)}}), json!({"delete": {"chain": chain_ref(&chain)}})];
+            let command = RemoteCommand::new("nft").args(["--json", "-f", "-"]);
+            let out = self.run(&command, Some(&batch_bytes(unmap.into_iter().chain(drop_chain.clone()).collect()))).await?;
+            if !out.success() {
+                if !out.stderr.contains("File exists") {
+                    return Err(self.command_failed(&out.status_text(), &out.stderr));
+                }
+                self.pool.exec_ok(&self.target, &command, Some(&batch_bytes(drop_chain))).await?;
+            }
+            removed += count;
         }
-        let batch: Vec<Value> = doomed
-            .iter()
-            .map(|r| json!({"delete": {"rule": {"family": FAMILY, "table": TABLE, "chain": r.chain, "handle": r.handle}}}))
-            .collect();
-        let command = RemoteCommand::new("nft").args(["--json", "-f", "-"]);
-        self.pool.exec_ok(&self.target, &command, Some(&batch_bytes(batch))).await?;
-        Ok(doomed.len())
+        Ok(removed)
     }
 
-    /// kolokasi's rules as installed (none if the table does not exist yet).
+    /// How many kolokasi rules `chain` holds, or `None` if there is no such chain.
+    async fn chain_rules(&self, chain: &str) -> Result<Option<usize>, FirewallError> {
+        let command = RemoteCommand::new("nft").args(["--json", "--handle", "list", "chain", FAMILY, TABLE, chain]);
+        let out = self.pool.exec(&self.target, &command).await?;
+        if !out.success() {
+            if out.stderr.contains("No such file or directory") {
+                return Ok(None);
+            }
+            return Err(self.command_failed(&out.status_text(), &out.stderr));
+        }
+        Ok(Some(self.parse_rules(&out.stdout)?.len()))
+    }
+
+    /// kolokasi's rules as installed (none if the table does not exist yet). Lists the whole
+    /// table: for reports and checks, not on the path of a change.
     pub async fn rules(&self) -> Result<Vec<InstalledRule>, FirewallError> {
         let command = RemoteCommand::new("nft").args(["--json", "--handle", "list", "table", FAMILY, TABLE]);
         let out = self.pool.exec(&self.target, &command).await?;
@@ -130,7 +193,7 @@ impl Nftables {
             if out.stderr.contains("No such file or directory") {
                 return Ok(Vec::new());
             }
-            return Err(FirewallError::Command { device: self.device().into(), status: out.status_text(), stderr: out.stderr.trim().into() });
+            return Err(self.command_failed(&out.status_text(), &out.stderr));
         }
         self.parse_rules(&out.stdout)
     }
@@ -147,27 +210,22 @@ impl Nftables {
             if rule["table"] != TABLE || rule["family"] != FAMILY {
                 continue;
             }
-            let Some(comment) = rule["comment"].as_str().and_then(RuleComment::parse) else { continue };
+            let Some(comment) = rule["comment"].as_str().and_then(RuleComment::parse) else {
+                continue;
+            };
             let handle = rule["handle"].as_u64().ok_or_else(|| self.unexpected("a rule without a handle".into()))?;
             out.push(InstalledRule { chain: rule["chain"].as_str().unwrap_or_default().to_string(), handle, comment });
         }
         Ok(out)
     }
 
-    /// The firewall's own addresses (traffic to them passes `input`, not `forward`).
-    async fn local_addresses(&self) -> Result<BTreeSet<IpAddr>, FirewallError> {
-        self.local.get_or_try_init(|| self.read_local_addresses()).await.cloned()
+    /// Runs `command` (exit status checked by the caller: nft's refusals are answers here).
+    async fn run(&self, command: &RemoteCommand, stdin: Option<&[u8]>) -> Result<crate::ssh::CommandOutput, FirewallError> {
+        Ok(self.pool.exec_with(&self.target, command, stdin, self.pool.settings().command_timeout).await?)
     }
 
-    async fn read_local_addresses(&self) -> Result<BTreeSet<IpAddr>, FirewallError> {
-        let out = self.pool.exec_ok(&self.target, &RemoteCommand::new("ip").args(["-j", "address", "show"]), None).await?;
-        let links: Vec<BTreeMap<String, Value>> = serde_json::from_str(&out.stdout).map_err(|e| self.unexpected(format!("`ip -j address`: {e}")))?;
-        Ok(links
-            .iter()
-            .filter_map(|l| l.get("addr_info")?.as_array())
-            .flatten()
-            .filter_map(|a| a["local"].as_str()?.parse().ok())
-            .collect())
+    fn command_failed(&self, status: &str, stderr: &str) -> FirewallError {
+        FirewallError::Command { device: self.device().into(), status: status.into(), stderr: stderr.trim().into() }
     }
 
     fn unexpected(&self, message: String) -> FirewallError {
@@ -175,12 +233,46 @@ impl Nftables {
     }
 }
 
-/// Creates kolokasi's table and chains if missing (`add` leaves existing ones as they are).
+/// The chain `destination` is mapped to in an `nft -j list map` answer.
+fn mapped_chain(json_text: &str, destination: IpAddr) -> Option<String> {
+    let doc: Value = serde_json::from_str(json_text).ok()?;
+    let want = destination.to_string();
+    doc["nftables"].as_array()?.iter().filter_map(|i| i["map"]["elem"].as_array()).flatten().find_map(|e| {
+        let pair = e.as_array()?;
+        (pair.first()?.as_str()? == want).then(|| pair.get(1)?["jump"]["target"].as_str().map(String::from))?
+    })
+}
+
+/// kolokasi's table, maps and base chains (`add` leaves existing ones as they are), the base
+/// chains holding exactly the two dispatch rules (flushed and written again: the batch is
+/// atomic, so no packet sees them missing).
 fn skeleton() -> Vec<Value> {
-    let chain = |name: &str, hook: &str| {
-        json!({"add": {"chain": {"family": FAMILY, "table": TABLE, "name": name, "type": "filter", "hook": hook, "prio": 0, "policy": "accept"}}})
+    let mut batch = vec![json!({"add": {"table": {"family": FAMILY, "name": TABLE}}})];
+    for (name, kind) in [(MAP_V4, "ipv4_addr"), (MAP_V6, "ipv6_addr")] {
+        batch.push(json!({"add": {"map": {"family": FAMILY, "table": TABLE, "name": name, "type": kind, "map": "verdict"}}}));
+    }
+    for (name, hook) in [(CHAIN_FORWARD, "forward"), (CHAIN_INPUT, "input")] {
+        batch.push(json!({"add": {"chain": {"family": FAMILY, "table": TABLE, "name": name, "type": "filter", "hook": hook, "prio": 0, "policy": "accept"}}}));
+        batch.push(json!({"flush": {"chain": chain_ref(name)}}));
+        for (protocol, map) in [("ip", MAP_V4), ("ip6", MAP_V6)] {
+            let dispatch = json!({"vmap": {"key": {"payload": {"protocol": protocol, "field": "daddr"}}, "data": format!("@{map}")}});
+            batch.push(json!({"add": {"rule": {"family": FAMILY, "table": TABLE, "chain": name, "expr": [dispatch]}}}));
+        }
+    }
+    batch
+}
+
+fn chain_ref(name: &str) -> Value {
+    json!({"family": FAMILY, "table": TABLE, "name": name})
+}
+
+/// A map element: `destination : jump chain`, or the key alone (for deletion).
+fn element(destination: IpAddr, chain: Option<&str>) -> Value {
+    let elem = match chain {
+        Some(c) => json!([[destination.to_string(), {"jump": {"target": c}}]]),
+        None => json!([destination.to_string()]),
     };
-    vec![json!({"add": {"table": {"family": FAMILY, "name": TABLE}}}), chain(CHAIN_FORWARD, "forward"), chain(CHAIN_INPUT, "input")]
+    json!({"family": FAMILY, "table": TABLE, "name": map_of(destination), "elem": elem})
 }
 
 fn batch_bytes(commands: Vec<Value>) -> Vec<u8> {
@@ -217,5 +309,36 @@ fn net_json(net: &IpNet) -> Value {
         json!(net.addr().to_string())
     } else {
         json!({"prefix": {"addr": net.network().to_string(), "len": net.prefix_len()}})
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_request_and_destination_has_its_own_chain() {
+        let tag = RequestTag::parse("KLK-2026-00001").unwrap();
+        assert_eq!(request_chain(&tag, "198.51.100.5".parse().unwrap()), "KLK-2026-00001-v4-198_51_100_5");
+        assert_eq!(request_chain(&tag, "2001:db8::5".parse().unwrap()), "KLK-2026-00001-v6-2001_db8__5");
+        assert_eq!((map_of("10.0.0.1".parse().unwrap()), map_of("::1".parse().unwrap())), (MAP_V4, MAP_V6));
+    }
+
+    #[test]
+    fn the_owner_of_a_mapped_address_is_read_from_the_map() {
+        let listing = r#"{"nftables": [{"metainfo": {"version": "1.0.6"}}, {"map": {"family": "inet", "name": "dest4", "table": "kolokasi",
+            "type": "ipv4_addr", "handle": 1, "map": "verdict", "elem": [["10.0.0.1", {"jump": {"target": "A-v4-10_0_0_1"}}],
+            ["10.0.0.2", {"jump": {"target": "B-v4-10_0_0_2"}}]]}}]}"#;
+        assert_eq!(mapped_chain(listing, "10.0.0.2".parse().unwrap()).as_deref(), Some("B-v4-10_0_0_2"));
+        assert_eq!(mapped_chain(listing, "10.0.0.3".parse().unwrap()), None);
+        assert_eq!(mapped_chain("not json", "10.0.0.1".parse().unwrap()), None);
+    }
+
+    #[test]
+    fn the_dispatch_is_rewritten_with_every_change() {
+        let batch = skeleton();
+        let flushes = batch.iter().filter(|c| c.get("flush").is_some()).count();
+        let vmaps = batch.iter().filter(|c| c.to_string().contains("\"vmap\"")).count();
+        assert_eq!((flushes, vmaps), (2, 4), "both base chains flushed, two dispatch rules each");
     }
 }

@@ -244,7 +244,7 @@ impl Opnsense {
             }
         }
         self.apply().await?;
-        Ok(Allowed { total: mine + added.len(), added })
+        Ok(Allowed { total: mine + added.len(), written: added })
     }
 
     /// Deletes the request's rules (all, or those guarding `destination`), then applies;

@@ -4,6 +4,7 @@
 //!    read back, the hardware gate already satisfied), and the share spent outside network
 //!    round trips (steps that talk to a server over the network versus the rest).
 //! 2. 100 requests approved at once: wall time to provision all of them concurrently.
+//!
 //! SQLite by default; `KOLOKASI_BENCH_DATABASE_URL=postgres://…` for PostgreSQL.
 
 use std::collections::BTreeMap;

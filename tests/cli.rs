@@ -132,7 +132,7 @@ fn the_demo_provisions_on_the_lab() {
     let (code, out, err) = k.run(&["demo", "--dir", k.dir.path().join("lab-demo").to_str().unwrap()], None);
     assert_eq!(code, 0, "{out}{err}");
     for step in ["address-v4", "dns", "hardware", "switch", "firewall", "inspect"] {
-        assert!(out.contains(&format!("✔ [")) && out.contains(step), "step {step} missing:\n{out}");
+        assert!(out.contains(&"✔ [".to_string()) && out.contains(step), "step {step} missing:\n{out}");
     }
     assert!(out.contains("succeeded) → Aktif"), "{out}");
 }

@@ -221,11 +221,10 @@ mod toml_like {
         for l in cargo.lines() {
             if l.starts_with('[') {
                 in_bench = l.trim() == "[[bench]]";
-            } else if in_bench {
-                if let Some(v) = l.strip_prefix("name = ") {
+            } else if in_bench
+                && let Some(v) = l.strip_prefix("name = ") {
                     out.push(v.trim_matches('"').to_string());
                 }
-            }
         }
         assert!(!out.is_empty());
         Benches(out)

@@ -21,7 +21,31 @@ fn manifest_settings() -> BTreeMap<String, String> {
     serde_json::from_value(v["data"].clone()).unwrap()
 }
 
-fn replica(db_url: &str, playbooks: &std::path::Path, settings: &BTreeMap<String, String>) -> Child {
+/// A `kolokasi serve` process, killed and reaped if the test ends (or fails) without stopping it.
+struct Replica(Option<Child>);
+
+impl Replica {
+    fn child(&mut self) -> &mut Child {
+        self.0.as_mut().expect("still ours")
+    }
+    fn id(&self) -> u32 {
+        self.0.as_ref().expect("still ours").id()
+    }
+    fn into_child(mut self) -> Child {
+        self.0.take().expect("still ours")
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn replica(db_url: &str, playbooks: &std::path::Path, settings: &BTreeMap<String, String>) -> Replica {
     let mut cmd = Process::new(env!("CARGO_BIN_EXE_kolokasi"));
     cmd.args(["serve"]).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
     for (k, v) in settings {
@@ -38,10 +62,10 @@ fn replica(db_url: &str, playbooks: &std::path::Path, settings: &BTreeMap<String
         .env("KOLOKASI_TEST_SLOW_STEP", "address-v6:1500")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    cmd.spawn().unwrap()
+    Replica(Some(cmd.spawn().unwrap()))
 }
 
-fn owner(child: &Child) -> String {
+fn owner(child: &Replica) -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "kolokasi".into());
     format!("{host}-{}", child.id())
 }
@@ -63,7 +87,7 @@ async fn two_replicas_share_runs_and_survive_one_being_killed() {
     }
 
     let mut a = replica(&db.url, playbooks.path(), &settings);
-    let mut b = replica(&db.url, playbooks.path(), &settings);
+    let b = replica(&db.url, playbooks.path(), &settings);
     let (owner_a, owner_b) = (owner(&a), owner(&b));
 
     // Kill A with SIGKILL while it is inside a step (started, not finished).
@@ -73,9 +97,9 @@ async fn two_replicas_share_runs_and_survive_one_being_killed() {
             let events = store.run_events(run).await.unwrap();
             let open = events.iter().find(|e| e.actor == owner_a && e.event == "started" && !events.iter().any(|d| d.step_index == e.step_index && d.event == "succeeded"));
             if open.is_some() {
-                a.kill().unwrap();
+                a.child().kill().unwrap();
                 let killed_at = Instant::now();
-                a.wait().unwrap();
+                a.child().wait().unwrap();
                 break 'found (run.clone(), killed_at);
             }
         }
@@ -98,12 +122,13 @@ async fn two_replicas_share_runs_and_survive_one_being_killed() {
     }
     let finished_at = killed_at.elapsed();
     assert!(Process::new("kill").args(["-TERM", &b.id().to_string()]).status().unwrap().success());
+    let mut b = b.into_child();
     let status = tokio::task::spawn_blocking(move || b.wait().unwrap()).await.unwrap();
     assert!(status.success(), "B stops cleanly on SIGTERM");
 
     // The run A held: its open step was taken over by B, not before A's lease ran out.
     let events = store.run_events(&victim).await.unwrap();
-    let a_open = events.iter().filter(|e| e.actor == owner_a && e.event == "started").last().unwrap();
+    let a_open = events.iter().rfind(|e| e.actor == owner_a && e.event == "started").unwrap();
     let b_done = events.iter().find(|e| e.step_index == a_open.step_index && e.event == "succeeded").unwrap();
     assert_eq!(b_done.actor, owner_b);
     let waited = b_done.at - a_open.at;

@@ -231,11 +231,10 @@ fn url_escape(v: &str) -> String {
 }
 
 pub async fn run(ctx: &Ctx, cmd: RequestCmd) -> anyhow::Result<ExitCode> {
-    if let Some(remote) = &ctx.remote {
-        if let Some(code) = remote_read(ctx, remote, &cmd).await? {
+    if let Some(remote) = &ctx.remote
+        && let Some(code) = remote_read(ctx, remote, &cmd).await? {
             return Ok(code);
         }
-    }
     let local = match ctx.remote {
         Some(_) => None,
         None => Some(ctx.service().await?),
@@ -389,7 +388,7 @@ fn print_view(v: &RequestView) {
         if sla.overdue { " — TERLAMBAT" } else { "" }
     );
     println!("  Riwayat:");
-    println!("    {:<20} {:<22} {:<20} {}", "WAKTU", "LANGKAH", "OLEH", "ALASAN");
+    println!("    {:<20} {:<22} {:<20} ALASAN", "WAKTU", "LANGKAH", "OLEH");
     println!("    {:<20} {:<22} {:<20}", wita(v.submitted_at), "submit", f.official.name.as_str());
     for e in &v.history {
         println!("    {:<20} {:<22} {:<20} {}", wita(e.at), e.event, format!("{} ({})", e.actor, e.role), e.reason.as_deref().unwrap_or(""));

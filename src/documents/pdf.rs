@@ -54,7 +54,9 @@ type Engine = TypstEngine<TypstTemplateMainFile>;
 /// What an engine was built from: the main file's text and every file of the folder.
 type Fingerprint = (String, Vec<(PathBuf, u64, Option<SystemTime>)>);
 
-static ENGINES: LazyLock<Mutex<HashMap<PathBuf, (Fingerprint, Arc<Engine>)>>> = LazyLock::new(Mutex::default);
+type EngineCache = HashMap<PathBuf, (Fingerprint, Arc<Engine>)>;
+
+static ENGINES: LazyLock<Mutex<EngineCache>> = LazyLock::new(Mutex::default);
 
 fn fingerprint(dir: &Path, text: String) -> Fingerprint {
     let mut files: Vec<_> = std::fs::read_dir(dir)

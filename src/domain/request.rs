@@ -207,11 +207,10 @@ impl RequestForm {
         if self.servers.len() > 16 {
             return invalid("servers: at most 16 servers per request".into());
         }
-        if let Validity::Until(end) = self.validity {
-            if end <= self.domain_active_from {
+        if let Validity::Until(end) = self.validity
+            && end <= self.domain_active_from {
                 return invalid(format!("validity: the end date {end} must be after domain_active_from {}", self.domain_active_from));
             }
-        }
         let mut names = std::collections::BTreeSet::new();
         for (i, s) in self.servers.iter().enumerate() {
             let at = |f: &str| format!("servers[{i}].{f}");

@@ -43,24 +43,21 @@ pub type Observer<'a> = &'a (dyn Fn(&Progress) + Send + Sync);
 /// Test hook for the shutdown tests: `KOLOKASI_TEST_SLOW_STEP=step:millis` makes that step take
 /// so much longer, as a slow device would.
 async fn slow_hook(step: &str) {
-    if let Ok(v) = std::env::var("KOLOKASI_TEST_SLOW_STEP") {
-        if let Some((name, ms)) = v.split_once(':') {
-            if name == step {
+    if let Ok(v) = std::env::var("KOLOKASI_TEST_SLOW_STEP")
+        && let Some((name, ms)) = v.split_once(':')
+            && name == step {
                 tokio::time::sleep(std::time::Duration::from_millis(ms.parse().unwrap_or(0))).await;
             }
-        }
-    }
 }
 
 fn crash_hook(step: &str, phase: &str) {
     // Test hook for the crash tests: `KOLOKASI_TEST_CRASH_AT=step:phase` aborts the process at
     // that point, as a SIGKILL would.
-    if let Ok(at) = std::env::var("KOLOKASI_TEST_CRASH_AT") {
-        if at == format!("{step}:{phase}") {
+    if let Ok(at) = std::env::var("KOLOKASI_TEST_CRASH_AT")
+        && at == format!("{step}:{phase}") {
             eprintln!("kolokasi: test crash at {at}");
             std::process::abort();
         }
-    }
 }
 
 impl Engine {

@@ -177,11 +177,10 @@ fn check_references(value: &Value, earlier: &[(&str, &[&str])]) -> Result<(), St
 
 /// Checks literal (reference-free) values against the parameter's kind.
 fn check_literal(value: &Value, kind: ParamKind) -> Result<(), String> {
-    if let Value::String(s) = value {
-        if s.contains("${") {
+    if let Value::String(s) = value
+        && s.contains("${") {
             return Ok(()); // checked when resolved
         }
-    }
     let ok = match kind {
         ParamKind::Any => true,
         ParamKind::Text => value.is_string(),

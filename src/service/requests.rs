@@ -273,11 +273,10 @@ impl Service {
             EventKind::ApproveRevocation => Some("decommission"),
             _ => None,
         };
-        if let Some(name) = run_to_create {
-            if let Some(def) = self.run_definitions.get(name) {
+        if let Some(name) = run_to_create
+            && let Some(def) = self.run_definitions.get(name) {
                 w.create_run(id.as_str(), name, def).await?;
             }
-        }
         if event == EventKind::HardwareReceived {
             // Wake the provisioning run waiting at its hardware gate.
             let run_id = format!("{id}/{}", Service::provisioning_playbook(row.form.kind));

@@ -425,9 +425,12 @@ async fn insert_rows(tx: &mut sqlx::AnyConnection, path: &Path, t: &TableManifes
     Ok(())
 }
 
+/// One table's rows, each a list of column values in the manifest's column order.
+pub type TableRows = Vec<Vec<Value>>;
+
 /// Reads a backup file and checks every checksum; returns the manifest and each manifest
 /// table's rows, in manifest order.
-pub fn read_backup(path: &Path) -> Result<(Manifest, Vec<Vec<Vec<Value>>>), BackupError> {
+pub fn read_backup(path: &Path) -> Result<(Manifest, Vec<TableRows>), BackupError> {
     let p = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| BackupError::Read { path: p.clone(), source })?;
     let lines: Vec<&str> = text.lines().collect();

@@ -4,6 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
+# CI (no arguments): compile the tests and benchmarks while the packages, the lab and PostgreSQL
+# are set up below — the build needs none of them — and show its output once it is done.
+build_pid=
+if (($# == 0)); then
+  build_log=$(mktemp)
+  (cargo test --locked --no-run && cargo test --locked --benches --no-run) >"$build_log" 2>&1 &
+  build_pid=$!
+  trap '[[ -n $build_pid ]] && kill "$build_pid" 2>/dev/null' EXIT
+fi
 # Debian packages the tests use beyond the lab's own: headless Chromium for the console's
 # browser test (tests/console.rs), systemd-analyze for the unit file (tests/deploy.rs).
 missing=()
@@ -25,6 +34,14 @@ bash deploy/lab/lab.sh up
 bash deploy/lab/postgres.sh up
 KOLOKASI_TEST_POSTGRES_URL="$(bash deploy/lab/postgres.sh url)"
 export KOLOKASI_TEST_POSTGRES_URL
+if [[ -n $build_pid ]]; then
+  build_status=0
+  wait "$build_pid" || build_status=$?
+  build_pid=
+  cat "$build_log" >&2
+  rm -f "$build_log"
+  ((build_status == 0)) || exit "$build_status"
+fi
 cargo test --locked "$@"
 # With no arguments (CI): the benchmarks must build, and the end-to-end one runs once on the lab
 # as a smoke check — its figures come from `cargo bench` in release, not from here.

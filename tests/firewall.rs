@@ -62,6 +62,9 @@ async fn wait_listening(address: IpAddr, port: u16) {
     }
 }
 
+/// The tests here change the lab firewall's whole kolokasi table; they take turns.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// `nft -j list ruleset` on the firewall, for checks independent of the driver.
 async fn ruleset(d: &Drivers, fw: &SshTarget) -> Vec<Value> {
     let out = d.ssh.exec_ok(fw, &RemoteCommand::new("nft").args(["-j", "list", "ruleset"]), None).await.unwrap();
@@ -87,6 +90,7 @@ fn comments_in(rules: &[Value], table: &str, requests: &[&RequestTag]) -> Vec<St
 
 #[tokio::test]
 async fn rules_are_enforced_idempotent_and_removed_exactly() {
+    let _fw = ONE_AT_A_TIME.lock().await;
     let lab = lab();
     let d = Drivers::from_lab(&lab).unwrap_or_else(|e| panic!("{e}"));
     let fw = &d.firewalls["fw-1"];
@@ -95,10 +99,9 @@ async fn rules_are_enforced_idempotent_and_removed_exactly() {
     let dest: IpAddr = lab.host("fw").unwrap().test_address.as_deref().expect("fw test_address").parse().unwrap();
     let (mine, other) = (tag("TEST-FW-ENFORCE"), tag("TEST-FW-OTHER"));
 
-    // Leftovers of an interrupted run.
-    fw.remove(&mine, None).await.unwrap();
-    fw.remove(&other, None).await.unwrap();
-    fw.remove(&tag("TEST-FW-THIEF"), None).await.unwrap();
+    // A firewall that lost its ruleset (a reboot, `nft flush ruleset`): no kolokasi table at
+    // all, so the first change also writes the table, maps and dispatching base chains.
+    let _ = d.ssh.exec(&fw_ssh, &RemoteCommand::new("nft").args(["delete", "table", "inet", "kolokasi"])).await;
     let foreign_table = || RemoteCommand::new("nft").args(["-j", "-f", "-"]);
     let _ = d.ssh.exec(&fw_ssh, &RemoteCommand::new("nft").args(["delete", "table", "inet", "foreign"])).await;
 
@@ -198,6 +201,7 @@ fn hostile_request_tags_services_and_sources_are_refused_by_the_types() {
 /// request's rules for that address, undo twice is harmless, bad parameters are fatal.
 #[tokio::test]
 async fn the_firewall_rules_action_is_idempotent_and_undoes() {
+    let _fw = ONE_AT_A_TIME.lock().await;
     let db = common::fresh_db(common::Db::Sqlite).await;
     let env = Env {
         service: common::service(&db).await,
@@ -226,6 +230,34 @@ async fn the_firewall_rules_action_is_idempotent_and_undoes() {
     action.undo(&ctx, Some(&first)).await.unwrap();
     action.undo(&ctx, Some(&first)).await.unwrap();
     assert!(fw.rules().await.unwrap().iter().all(|r| r.comment.request != mine));
+
+    // Another request's leftover for the same address (its undo skipped, the address handed
+    // out again): replaced, in one transaction, when IPAM says that request no longer holds it…
+    let addr: IpAddr = "198.51.100.161".parse().unwrap();
+    let gone = tag("KLK-2099-90703");
+    let leftover = FirewallRule::new(gone.clone(), addr, "tcp/22".parse().unwrap(), Vec::new()).unwrap();
+    fw.allow(&gone, std::slice::from_ref(&leftover)).await.unwrap();
+    let Outcome::Done(out) = action.run(&ctx).await.unwrap() else { panic!("not done") };
+    assert_eq!(out["replaced_stale"], json!(request_chain(&gone, addr)), "{out}");
+    let rules = fw.rules().await.unwrap();
+    assert!(rules.iter().all(|r| r.comment.request != gone), "the leftover chain is gone: {rules:?}");
+    assert_eq!(rules.iter().filter(|r| r.comment.request == mine).count(), 3);
+    action.undo(&ctx, Some(&out)).await.unwrap();
+    // …and refused, naming that request, while it still holds the address.
+    fw.allow(&gone, std::slice::from_ref(&leftover)).await.unwrap();
+    sqlx::query(
+        "INSERT INTO ip_allocations (id, pool, off, address, request_id, purpose, allocated_at, allocated_by)
+         VALUES ('t-held', 'dc-v4', 161, '198.51.100.161', $1, 'server-v4', 0, 'test')",
+    )
+    .bind(gone.as_str())
+    .execute(env.service.store.pool())
+    .await
+    .unwrap();
+    let err = action.run(&ctx).await.unwrap_err();
+    assert!(matches!(&err, StepError::Fatal(m) if m.contains(gone.as_str()) && m.contains("198.51.100.161")), "{err:?}");
+    let rules = fw.rules().await.unwrap();
+    assert!(rules.iter().all(|r| r.comment.request != mine) && rules.iter().any(|r| r.comment.request == gone));
+    fw.remove(&gone, None).await.unwrap();
 
     let opened = env.drivers.ssh.connections_opened();
     for bad in [

@@ -59,6 +59,12 @@ fn rules(ctx: &ActionCtx<'_>) -> Result<Vec<FirewallRule>, StepError> {
     services.into_iter().map(|s| FirewallRule::new(request.clone(), destination, s, sources.clone()).map_err(fatal)).collect()
 }
 
+/// Whether `owner` still holds `address` by IPAM (then its firewall chain is not a leftover).
+async fn holds(ctx: &ActionCtx<'_>, owner: &RequestTag, address: IpAddr) -> Result<bool, StepError> {
+    let records = ctx.env.service.store.allocations(Some(owner.as_str()), None, 1000).await.map_err(|e| StepError::Retryable(e.to_string()))?;
+    Ok(records.iter().any(|r| r.released_at.is_none() && r.address.parse::<IpAddr>().ok() == Some(address)))
+}
+
 fn step_error(e: FirewallError) -> StepError {
     if e.is_retryable() { StepError::Retryable(e.to_string()) } else { StepError::Fatal(e.to_string()) }
 }
@@ -93,12 +99,28 @@ impl Action for FirewallRules {
             let driver = firewall(ctx)?;
             let rules = rules(ctx)?;
             let request = RequestTag::from(&ctx.request.id);
-            let allowed = driver.allow(&request, &rules).await.map_err(step_error)?;
-            Ok(Outcome::Done(json!({
+            let mut replaced = None;
+            let allowed = match driver.allow(&request, &rules).await {
+                Err(FirewallError::AddressTaken { mapping, owner: Some(owner), .. }) if !holds(ctx, &owner, mapping.address).await? => {
+                    // IPAM gave this address to this request: the other request's chain for it
+                    // is a leftover (an undo skipped, a step never unwound), not a neighbour.
+                    tracing::warn!(request = %request, device = driver.device(), address = %mapping.address, stale_chain = %mapping.chain,
+                        "replacing a firewall mapping left by request {owner}, which no longer holds the address");
+                    let allowed = driver.take_over(&request, &rules, &mapping).await.map_err(step_error)?;
+                    replaced = Some(mapping.chain);
+                    allowed
+                }
+                other => other.map_err(step_error)?,
+            };
+            let mut out = json!({
                 "device": driver.device(),
                 "address": address(ctx)?.to_string(),
                 "rules": allowed.total,
-            })))
+            });
+            if let Some(chain) = replaced {
+                out["replaced_stale"] = json!(chain);
+            }
+            Ok(Outcome::Done(out))
         })
     }
     fn undo<'a>(&'a self, ctx: &'a ActionCtx<'a>, _output: Option<&'a Value>) -> BoxFuture<'a, Result<(), StepError>> {

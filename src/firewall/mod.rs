@@ -13,7 +13,7 @@ pub mod rule;
 
 use std::net::IpAddr;
 
-pub use nftables::{Allowed, InstalledRule, Nftables};
+pub use nftables::{Allowed, InstalledRule, Nftables, StaleMapping};
 pub use opnsense::{Opnsense, OpnsenseConfig, OpnsenseError, OpnsenseInterface};
 pub use rule::{FirewallRule, Protocol, RuleComment, RuleError, Service, parse_source};
 
@@ -29,8 +29,8 @@ pub enum FirewallError {
     Opnsense(#[from] OpnsenseError),
     #[error("a rule of request {got} was passed to allow for request {expected}")]
     OtherRequest { expected: RequestTag, got: RequestTag },
-    #[error("{address} is already guarded on {device} by chain {chain} (another request's); release it there first")]
-    AddressTaken { device: String, address: IpAddr, chain: String },
+    #[error("{} is already guarded on {device} by chain {} ({})", mapping.address, mapping.chain, owner.as_ref().map_or("not a request's".to_string(), |o| format!("request {o}")))]
+    AddressTaken { device: String, mapping: StaleMapping, owner: Option<RequestTag> },
     #[error("nft on {device} failed (exit status {status}): {stderr}")]
     Command { device: String, status: String, stderr: String },
     #[error("unexpected answer from {device}: {message}")]
@@ -65,6 +65,15 @@ impl FirewallDriver {
     pub async fn allow(&self, request: &RequestTag, rules: &[FirewallRule]) -> Result<Allowed, FirewallError> {
         match self {
             Self::Nftables(d) => d.allow(request, rules).await,
+            Self::Opnsense(d) => d.allow(request, rules).await,
+        }
+    }
+
+    /// [`Self::allow`], replacing a mapping left by a request that no longer holds the address
+    /// (nftables; OPNsense keeps each request's rules apart and never reports one).
+    pub async fn take_over(&self, request: &RequestTag, rules: &[FirewallRule], stale: &StaleMapping) -> Result<Allowed, FirewallError> {
+        match self {
+            Self::Nftables(d) => d.take_over(request, rules, stale).await,
             Self::Opnsense(d) => d.allow(request, rules).await,
         }
     }

@@ -11,11 +11,15 @@
 //!   per allowed service, then one `drop`. Each rule's comment is `kolokasi:<request>:<kind>`.
 //!
 //! `allow` writes the request's chain whole in one atomic JSON batch (`nft -j -f -`: add the
-//! table, maps and chains, flush the base chains and the request's chain, add their rules, map
-//! the address): a re-run writes the same state again, and no listing of the whole table is
-//! needed — the cost of a change does not grow with the number of requests (an earlier layout,
-//! every rule in the base chains found by listing them, made the 100th request's change 5×
-//! slower than the first). An address already mapped to another request's chain makes
+//! chain, flush it, add its rules, map the address): a re-run writes the same state again, and
+//! nothing is listed first. Only when the table is missing (a new firewall, a flushed ruleset, a
+//! reboot) does nftables refuse that batch (`No such file or directory`), and it is sent again
+//! behind the skeleton: table, maps, base chains flushed and given their two dispatch rules. The
+//! base chains are not rewritten on every change because a transaction that deletes rules and
+//! adds a jump costs ~10 ms more in the kernel. (An earlier layout, every rule in the base
+//! chains, found by listing the whole table, made the 300th rule's change 5× slower than the
+//! first.) kolokasi owns the table: rules someone deletes inside it by hand come back only
+//! when their request's step is run again. An address already mapped to another request's chain makes
 //! nftables refuse the whole batch (`File exists`), and kolokasi names the owner. `remove`
 //! reads only the request's chain, then unmaps the address and deletes the chain in one batch.
 //! No rule text is ever pasted.
@@ -57,6 +61,21 @@ pub struct Allowed {
     pub total: usize,
 }
 
+/// An address mapped to a chain kolokasi wants to replace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaleMapping {
+    pub address: IpAddr,
+    pub chain: String,
+}
+
+/// The request whose chain for `destination` this is, by its name.
+pub fn chain_owner(chain: &str, destination: IpAddr) -> Option<RequestTag> {
+    let probe = RequestTag::parse("x").expect("valid");
+    let suffix = request_chain(&probe, destination);
+    let suffix = suffix.strip_prefix('x')?;
+    RequestTag::parse(chain.strip_suffix(suffix)?).ok()
+}
+
 /// The chain holding `request`'s rules for `destination`.
 pub fn request_chain(request: &RequestTag, destination: IpAddr) -> String {
     match destination {
@@ -89,6 +108,21 @@ impl Nftables {
     /// Puts `rules` (and their destinations' drops) in place: one chain per destination,
     /// written whole, and the destination mapped to it — one command, one atomic batch.
     pub async fn allow(&self, request: &RequestTag, rules: &[FirewallRule]) -> Result<Allowed, FirewallError> {
+        self.allow_replacing(request, rules, None).await
+    }
+
+    /// Like [`Self::allow`], but first unmaps `stale.address` from `stale.chain` and deletes
+    /// that chain, in the same transaction (no moment without a filter). For a chain whose
+    /// request no longer holds the address (the caller checks that with IPAM): left behind by
+    /// an undo that was skipped, say, before the address was handed out again.
+    pub async fn take_over(&self, request: &RequestTag, rules: &[FirewallRule], stale: &StaleMapping) -> Result<Allowed, FirewallError> {
+        if stale.chain == request_chain(request, stale.address) {
+            return self.allow(request, rules).await;
+        }
+        self.allow_replacing(request, rules, Some(stale)).await
+    }
+
+    async fn allow_replacing(&self, request: &RequestTag, rules: &[FirewallRule], stale: Option<&StaleMapping>) -> Result<Allowed, FirewallError> {
         if let Some(r) = rules.iter().find(|r| r.request != *request) {
             return Err(FirewallError::OtherRequest { expected: request.clone(), got: r.request.clone() });
         }
@@ -96,27 +130,41 @@ impl Nftables {
         if destinations.is_empty() {
             return Ok(Allowed { written: Vec::new(), total: 0 });
         }
-        let mut batch = skeleton();
+        let mut batch = Vec::new();
+        if let Some(stale) = stale {
+            batch.push(json!({"delete": {"element": element(stale.address, None)}}));
+            batch.push(json!({"flush": {"chain": chain_ref(&stale.chain)}}));
+            batch.push(json!({"delete": {"chain": chain_ref(&stale.chain)}}));
+        }
+        let mut written = Vec::new();
         for &d in &destinations {
             let chain = request_chain(request, d);
             batch.push(json!({"add": {"chain": chain_ref(&chain)}}));
             batch.push(json!({"flush": {"chain": chain_ref(&chain)}}));
-            for r in rules.iter().filter(|r| r.destination == d) {
-                batch.push(json!({"add": {"rule": rule_json(&chain, &r.comment(), accept_expr(r))}}));
+            let comments = rules.iter().filter(|r| r.destination == d).map(|r| (r.comment(), accept_expr(r)));
+            for (comment, expr) in comments.chain([(rule::comment(request, &rule::drop_kind(d)), drop_expr(d))]) {
+                batch.push(json!({"add": {"rule": rule_json(&chain, &comment, expr)}}));
+                let comment = RuleComment::parse(&comment).ok_or_else(|| self.unexpected(format!("unparsable own comment {comment:?}")))?;
+                written.push(InstalledRule { chain: chain.clone(), handle: 0, comment });
             }
-            batch.push(json!({"add": {"rule": rule_json(&chain, &rule::comment(request, &rule::drop_kind(d)), drop_expr(d))}}));
             batch.push(json!({"add": {"element": element(d, Some(&chain))}}));
         }
         let _change = self.change.lock().await;
-        let command = RemoteCommand::new("nft").args(["--echo", "--handle", "--json", "-f", "-"]);
-        let out = self.run(&command, Some(&batch_bytes(batch))).await?;
+        // Without `--echo`: echoing makes nft read the whole table back (its cost grows with the
+        // number of requests); exit status 0 means the whole batch was committed.
+        let command = RemoteCommand::new("nft").args(["--json", "-f", "-"]);
+        let mut out = self.run(&command, Some(&batch_bytes(batch.clone()))).await?;
+        if !out.success() && out.stderr.contains("No such file or directory") {
+            // No table (a new firewall, or one whose ruleset was flushed or lost in a reboot):
+            // the same batch behind the table, maps and dispatching base chains.
+            out = self.run(&command, Some(&batch_bytes(skeleton().into_iter().chain(batch).collect()))).await?;
+        }
         if !out.success() {
             if out.stderr.contains("File exists") {
                 return Err(self.address_taken(request, &destinations).await);
             }
             return Err(self.command_failed(&out.status_text(), &out.stderr));
         }
-        let written = self.parse_rules(&out.stdout)?;
         Ok(Allowed { total: written.len(), written })
     }
 
@@ -127,8 +175,9 @@ impl Nftables {
             let Ok(out) = self.pool.exec(&self.target, &command).await else {
                 continue;
             };
-            if let Some(owner) = mapped_chain(&out.stdout, d).filter(|c| *c != request_chain(request, d)) {
-                return FirewallError::AddressTaken { device: self.device().into(), address: d, chain: owner };
+            if let Some(chain) = mapped_chain(&out.stdout, d).filter(|c| *c != request_chain(request, d)) {
+                let owner = chain_owner(&chain, d);
+                return FirewallError::AddressTaken { device: self.device().into(), mapping: StaleMapping { address: d, chain }, owner };
             }
         }
         self.unexpected("nft refused the change with `File exists`, but no address is mapped to another chain".into())
@@ -322,6 +371,10 @@ mod tests {
         assert_eq!(request_chain(&tag, "198.51.100.5".parse().unwrap()), "KLK-2026-00001-v4-198_51_100_5");
         assert_eq!(request_chain(&tag, "2001:db8::5".parse().unwrap()), "KLK-2026-00001-v6-2001_db8__5");
         assert_eq!((map_of("10.0.0.1".parse().unwrap()), map_of("::1".parse().unwrap())), (MAP_V4, MAP_V6));
+        let d: IpAddr = "198.51.100.5".parse().unwrap();
+        assert_eq!(chain_owner("KLK-2026-00001-v4-198_51_100_5", d), Some(tag));
+        assert_eq!(chain_owner("KLK-2026-00001-v4-198_51_100_6", d), None);
+        assert_eq!(chain_owner("-v4-198_51_100_5", d), None);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! nftables over SSH, in JSON (`nft -j`): kolokasi owns the table `inet kolokasi` and touches
 //! nothing else.
 //!
-//! Layout (O(1) per packet and per change, however many requests the firewall serves):
+//! Layout (one map lookup per packet, however many requests the firewall serves):
 //! - two verdict maps, `dest4` and `dest6`, from a destination address to the chain that
 //!   guards it;
 //! - base chains `forward` and `input` (filter hooks, priority 0, policy accept), each holding
@@ -13,14 +13,17 @@
 //! `allow` writes the request's chain whole in one atomic JSON batch (`nft -j -f -`: add the
 //! chain, flush it, add its rules, map the address): a re-run writes the same state again, and
 //! nothing is listed first. Only when the table is missing (a new firewall, a flushed ruleset, a
-//! reboot) does nftables refuse that batch (`No such file or directory`), and it is sent again
-//! behind the skeleton: table, maps, base chains flushed and given their two dispatch rules. The
-//! base chains are not rewritten on every change because a transaction that deletes rules and
-//! adds a jump costs ~10 ms more in the kernel. (An earlier layout, every rule in the base
-//! chains, found by listing the whole table, made the 300th rule's change 5× slower than the
-//! first.) kolokasi owns the table: rules someone deletes inside it by hand come back only
-//! when their request's step is run again. An address already mapped to another request's chain makes
-//! nftables refuse the whole batch (`File exists`), and kolokasi names the owner. `remove`
+//! reboot) does nftables refuse that batch (`No such file or directory`); it is then sent again
+//! behind the skeleton: table, maps, base chains flushed and given their dispatch rules. The
+//! base chains are not rewritten on every change: a transaction that deletes rules and adds a
+//! jump costs ~10 ms more in the kernel. (The first layout, every rule in the base chains and the
+//! whole table listed before each change, took 21–25 ms a change and grew with the table.)
+//! kolokasi owns the table: rules deleted inside it by hand come back when their request's step
+//! is run again.
+//!
+//! An address already mapped to another request's chain makes nftables refuse the whole batch
+//! (`File exists`); kolokasi names that chain and its request, and [`Nftables::take_over`]
+//! replaces it in one transaction when the caller has established it is a leftover. `remove`
 //! reads only the request's chain, then unmaps the address and deletes the chain in one batch.
 //! No rule text is ever pasted.
 
@@ -68,19 +71,21 @@ pub struct StaleMapping {
     pub chain: String,
 }
 
-/// The request whose chain for `destination` this is, by its name.
-pub fn chain_owner(chain: &str, destination: IpAddr) -> Option<RequestTag> {
-    let probe = RequestTag::parse("x").expect("valid");
-    let suffix = request_chain(&probe, destination);
-    let suffix = suffix.strip_prefix('x')?;
-    RequestTag::parse(chain.strip_suffix(suffix)?).ok()
-}
-
 /// The chain holding `request`'s rules for `destination`.
 pub fn request_chain(request: &RequestTag, destination: IpAddr) -> String {
+    format!("{request}{}", chain_suffix(destination))
+}
+
+/// The request whose chain for `destination` this is, by its name.
+pub fn chain_owner(chain: &str, destination: IpAddr) -> Option<RequestTag> {
+    RequestTag::parse(chain.strip_suffix(&chain_suffix(destination))?).ok()
+}
+
+/// `-v4-198_51_100_5`, `-v6-2001_db8__5`: the address in characters a chain name may hold.
+fn chain_suffix(destination: IpAddr) -> String {
     match destination {
-        IpAddr::V4(a) => format!("{request}-v4-{}", a.to_string().replace('.', "_")),
-        IpAddr::V6(a) => format!("{request}-v6-{}", a.to_string().replace(':', "_")),
+        IpAddr::V4(a) => format!("-v4-{}", a.to_string().replace('.', "_")),
+        IpAddr::V6(a) => format!("-v6-{}", a.to_string().replace(':', "_")),
     }
 }
 
@@ -91,8 +96,7 @@ fn map_of(destination: IpAddr) -> &'static str {
 pub struct Nftables {
     target: SshTarget,
     pool: Arc<SshPool>,
-    /// `remove` reads, then writes: two commands that must not interleave with another change
-    /// from this process.
+    /// Changes from this process go one at a time (`remove` reads, then writes).
     change: tokio::sync::Mutex<()>,
 }
 

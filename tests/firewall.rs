@@ -242,6 +242,9 @@ async fn the_firewall_rules_action_is_idempotent_and_undoes() {
     let rules = fw.rules().await.unwrap();
     assert!(rules.iter().all(|r| r.comment.request != gone), "the leftover chain is gone: {rules:?}");
     assert_eq!(rules.iter().filter(|r| r.comment.request == mine).count(), 3);
+    let audit = env.service.store.audit_for_request(request.id.as_str()).await.unwrap();
+    let replaced = audit.iter().find(|a| a.action == "firewall.stale_mapping.replaced").expect("the replacement is audited");
+    assert_eq!(replaced.before.as_ref().unwrap()["request"], json!(gone.as_str()), "{replaced:?}");
     action.undo(&ctx, Some(&out)).await.unwrap();
     // …and refused, naming that request, while it still holds the address.
     fw.allow(&gone, std::slice::from_ref(&leftover)).await.unwrap();

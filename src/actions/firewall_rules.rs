@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 
 use crate::engine::action::{optional, required};
 use crate::engine::{Action, ActionCtx, BoxFuture, Outcome, Param, ParamKind, StepError};
-use crate::firewall::{FirewallDriver, FirewallError, FirewallRule, Service, parse_source};
+use crate::firewall::{FirewallDriver, FirewallError, FirewallRule, Service, StaleMapping, parse_source};
+use crate::lifecycle::Actor;
+use crate::store::AuditEntry;
 use crate::ssh::RequestTag;
 
 pub struct FirewallRules;
@@ -65,6 +67,24 @@ async fn holds(ctx: &ActionCtx<'_>, owner: &RequestTag, address: IpAddr) -> Resu
     Ok(records.iter().any(|r| r.released_at.is_none() && r.address.parse::<IpAddr>().ok() == Some(address)))
 }
 
+/// The replaced leftover belonged to another request: that goes into the audit trail, not only
+/// into this run's log.
+async fn audit_take_over(ctx: &ActionCtx<'_>, device: &str, owner: &RequestTag, stale: &StaleMapping) -> Result<(), StepError> {
+    let retryable = |e: crate::store::StoreError| StepError::Retryable(e.to_string());
+    let mut w = ctx.env.service.store.write().await.map_err(retryable)?;
+    w.audit(AuditEntry {
+        actor: Actor::system(),
+        request_id: Some(ctx.request.id.as_str().to_string()),
+        action: "firewall.stale_mapping.replaced".into(),
+        reason: Some(format!("request {owner} no longer holds {} by IPAM", stale.address)),
+        before: Some(json!({"device": device, "address": stale.address.to_string(), "chain": stale.chain, "request": owner.as_str()})),
+        after: Some(json!({"device": device, "address": stale.address.to_string(), "request": ctx.request.id.as_str()})),
+    })
+    .await
+    .map_err(retryable)?;
+    w.commit().await.map_err(retryable)
+}
+
 fn step_error(e: FirewallError) -> StepError {
     if e.is_retryable() { StepError::Retryable(e.to_string()) } else { StepError::Fatal(e.to_string()) }
 }
@@ -107,6 +127,7 @@ impl Action for FirewallRules {
                     tracing::warn!(request = %request, device = driver.device(), address = %mapping.address, stale_chain = %mapping.chain,
                         "replacing a firewall mapping left by request {owner}, which no longer holds the address");
                     let allowed = driver.take_over(&request, &rules, &mapping).await.map_err(step_error)?;
+                    audit_take_over(ctx, driver.device(), &owner, &mapping).await?;
                     replaced = Some(mapping.chain);
                     allowed
                 }

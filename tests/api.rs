@@ -148,6 +148,7 @@ async fn health_and_openapi_cover_every_route() {
         include_str!("../src/api/documents.rs"),
         include_str!("../src/api/assets.rs"),
         include_str!("../src/api/privacy.rs"),
+        include_str!("../src/api/runs.rs"),
     ];
     let mut routes = 0;
     for src in sources {

@@ -33,6 +33,8 @@ fn expected(method: &str, path: &str, role: Role, own: bool) -> Option<u16> {
         ("get", "/api/v1/audit/verify") => if matches!(role, Admin | Head | Auditor) { 200 } else { 403 },
         // No such asset: the reviewers get as far as "not found".
         ("post", "/api/v1/assets/{id}/reviews") => if matches!(role, Operator | Inspector | Admin | Head) { 404 } else { 403 },
+        // A fresh request has no run: those who may operate runs get as far as "not found".
+        ("post", "/api/v1/requests/{id}/runs/{playbook}/control") => if matches!(role, Operator | Inspector | Admin) { 404 } else { 403 },
         ("get", "/api/v1/privacy/{nip}") => if matches!(role, Admin | Auditor) { 200 } else { 403 },
         _ => return None,
     })
@@ -93,6 +95,7 @@ async fn every_endpoint_every_role_own_and_other_unit() {
                     path.replace("{id}", if path.starts_with("/api/v1/assets") { "AST-none" } else { id.as_str() })
                         .replace("{kind}", "pengajuan")
                         .replace("{nip}", &official_nip)
+                        .replace("{playbook}", "colocation")
                 );
                 let url = if path.contains("{kind}") { format!("{url}?format=html") } else { url };
                 let build = |token: &str| {
@@ -102,6 +105,7 @@ async fn every_endpoint_every_role_own_and_other_unit() {
                         "/api/v1/requests" if method == "post" => r.json(&serde_json::to_value(&form).unwrap()),
                         "/api/v1/requests/{id}/events" => r.json(&json!({ "event": "verify" })),
                         "/api/v1/assets/{id}/reviews" => r.json(&json!({ "findings": "baik" })),
+                        "/api/v1/requests/{id}/runs/{playbook}/control" => r.json(&json!({ "action": "unwind", "reason": "uji" })),
                         _ => r,
                     }
                 };

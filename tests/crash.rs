@@ -33,6 +33,7 @@ async fn prepared(form: RequestForm) -> (TestDb, String) {
 }
 
 fn kolokasi(db: &TestDb, args: &[&str], crash_at: Option<&str>) -> std::process::Child {
+    assert!(cfg!(feature = "test-hooks"), "the crash tests need the test-hooks feature (deploy/test.sh turns it on)");
     let mut cmd = Process::new(env!("CARGO_BIN_EXE_kolokasi"));
     cmd.args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -121,11 +122,24 @@ async fn one_mail_per_notice(db: &TestDb, id: &str, at: &str) {
     }
 }
 
-/// Removes what the run created (so the next iteration starts from nothing).
+/// Files and approves the Form Pencabutan of a live request, so that its decommission run exists.
+async fn revoke(db: &TestDb, id: &str) {
+    for args in [
+        vec!["request", "revoke", id, "--reason", "test clean-up", "--actor", "adm", "--role", "admin"],
+        vec!["request", "approve-revocation", id, "--actor", "adm", "--role", "admin"],
+    ] {
+        let mut c = kolokasi(db, &args, None);
+        assert!(tokio::task::spawn_blocking(move || c.wait().unwrap()).await.unwrap().success(), "{args:?}");
+    }
+}
+
+/// Decommissions the live request (so the next iteration starts from nothing) and checks that
+/// nothing is left on the devices.
 async fn clean_up(db: &TestDb, id: &str, domain: &Fqdn) {
-    let mut c = kolokasi(db, &["run", "unwind", id, "--reason", "test clean-up", "--actor", "op", "--role", "operator"], None);
-    assert!(tokio::task::spawn_blocking(move || c.wait().unwrap()).await.unwrap().success());
+    revoke(db, id).await;
+    finish(db, id).await;
     let w = world(db, id, domain).await;
+    assert_eq!(w["state"], json!(State::Decommissioned), "{w}");
     let clean = w["addresses"].as_array().unwrap().is_empty()
         && w["a"] == json!([])
         && w["www"] == json!([])
@@ -173,6 +187,27 @@ async fn killed_anywhere_the_run_resumes_to_the_clean_end_state() {
         }
     }
 
+    // Decommissioning killed before and after each of its steps' side effects ends as a clean
+    // decommission does.
+    let (db, id) = prepared(form.clone()).await;
+    finish(&db, &id).await;
+    clean_up(&db, &id, &domain).await;
+    let decommissioned = world(&db, &id, &domain).await;
+    for step in ["remove-firewall", "restore-switch", "remove-dns", "release-v6", "release-v4"] {
+        for phase in ["before", "after"] {
+            let (db, id) = prepared(form.clone()).await;
+            finish(&db, &id).await;
+            revoke(&db, &id).await;
+            let at = format!("{step}:{phase}");
+            let mut c = kolokasi(&db, &["run", "start", &id], Some(&at));
+            let status = tokio::task::spawn_blocking(move || c.wait().unwrap()).await.unwrap();
+            assert!(!status.success(), "the process should have died at {at}");
+            crashes += 1;
+            finish(&db, &id).await;
+            assert_eq!(world(&db, &id, &domain).await, decommissioned, "after a crash at decommission {at}");
+        }
+    }
+
     // SIGKILL at random moments, sometimes twice in a row.
     let mut rng = rand::rng();
     for round in 0..20 {
@@ -188,5 +223,5 @@ async fn killed_anywhere_the_run_resumes_to_the_clean_end_state() {
         assert_eq!(world(&db, &id, &domain).await, clean, "after random kills in round {round}");
         clean_up(&db, &id, &domain).await;
     }
-    assert!(crashes >= 38);
+    assert!(crashes >= 48);
 }

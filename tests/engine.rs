@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use common::*;
 use faults::Faults;
 use kolokasi::domain::HardwareReceipt;
-use kolokasi::engine::{Action, ActionCtx, BoxFuture, Engine, Outcome, Param, Playbook, Registry, RunStatus, StepError, StepStatus};
+use kolokasi::engine::{Action, ActionCtx, BoxFuture, Cause, Engine, Outcome, Param, Playbook, Registry, RunStatus, StepError, StepStatus};
 use kolokasi::lifecycle::State;
 use kolokasi::service::{Command, Service};
 use serde_json::{Value, json};
@@ -146,9 +146,22 @@ async fn real_playbook_every_step_twice_gives_the_same_end_state(db: Db) {
         let s = view.steps.iter().find(|s| s.name == step.name).unwrap();
         assert_eq!(s.attempt, 2);
     }
-    h.engine.unwind(&operator(), &run, "clean up").await.unwrap();
-    assert_eq!(h.engine.drive(&run, &quiet).await.unwrap().status, RunStatus::Unwound);
+    // A live request is taken down by its Form Pencabutan, not by unwinding its run.
+    let err = h.engine.unwind(&operator(), &run, "clean up").await.unwrap_err();
+    assert!(err.to_string().contains("allowed now: retry"), "{err}");
+    decommission(&h, &id).await;
     assert!(nothing(&world(&svc, id.as_str()).await));
+}
+
+/// Form Pencabutan filed and approved, the decommission run driven to its end.
+async fn decommission(h: &Harness, id: &kolokasi::domain::RequestId) {
+    let svc = h.engine.service();
+    let revocation = kolokasi::domain::Revocation { reasons: vec![text("uji selesai")], effective: None, approved_by: None };
+    svc.apply(&admin(), id, Command::RequestRevocation { revocation }).await.unwrap();
+    svc.apply(&head(), id, Command::ApproveRevocation { approved_by: None, reason: None }).await.unwrap();
+    let view = h.engine.drive(&Engine::run_id(id.as_str(), "decommission"), &quiet).await.unwrap();
+    assert_eq!(view.status, RunStatus::Succeeded);
+    assert_eq!(svc.request(&admin(), id).await.unwrap().state, State::Decommissioned);
 }
 
 async fn real_playbook_failure_at_each_step_then_unwind_leaves_nothing(db: Db) {
@@ -225,10 +238,10 @@ impl Action for Flaky {
                 *t
             };
             if ctx.params["fatal"] == json!(true) {
-                return Err(StepError::Fatal("the device said no".into()));
+                return Err(StepError::new(Cause::Refused, "the device said no"));
             }
             if u64::from(n) <= ctx.params["fail_times"].as_u64().unwrap() {
-                return Err(StepError::Retryable(format!("connection refused (try {n})")));
+                return Err(StepError::new(Cause::Transport, format!("connection refused (try {n})")));
             }
             Ok(Outcome::Done(json!({ "tries": n })))
         })
@@ -301,7 +314,38 @@ async fn undo_failure_leaves_the_run_stuck_and_visible(db: Db) {
     assert_eq!(view.status, RunStatus::Stuck);
     assert!(view.steps.iter().any(|s| matches!(&s.status, StepStatus::UndoFailed { error } if error.contains("injected undo failure"))));
     assert_eq!(svc.store.run(&run).await.unwrap().status, "stuck");
-    let _ = id;
+    // Asking again for the unwind, or to skip or retry, is refused with what is allowed.
+    for err in [
+        h.engine.unwind(&operator(), &run, "lagi").await.unwrap_err(),
+        h.engine.skip(&operator(), &run, None, "lewati").await.unwrap_err(),
+        h.engine.retry(&operator(), &run, None, "ulang").await.unwrap_err(),
+    ] {
+        assert!(err.to_string().contains("allowed now: retry_undo, resolve"), "{err}");
+    }
+    // Way out 1: the undo is tried again (here the device still refuses: stuck again, on the
+    // same attempt, its next try numbered) …
+    let first = view.stuck_on().unwrap();
+    h.engine.retry_undo(&operator(), &run, "perangkat sudah diperbaiki").await.unwrap();
+    let view = h.engine.drive(&run, &quiet).await.unwrap();
+    assert_eq!(view.status, RunStatus::Stuck);
+    let again = view.stuck_on().unwrap();
+    assert_eq!((again.index, again.attempt, again.try_no), (first.index, first.attempt, 3), "the second try failed too");
+    // … way out 2: resolved by hand, with a reason, the saved state kept in the audit row.
+    assert!(h.engine.resolve(&operator(), &run, " ").await.is_err(), "a reason is needed");
+    let step = h.engine.resolve(&operator(), &run, "dibersihkan manual di perangkat").await.unwrap();
+    let audit = svc.store.audit_for_request(id.as_str()).await.unwrap();
+    let row = audit.iter().find(|a| a.action == "run.resolve").unwrap();
+    assert_eq!(row.after.as_ref().unwrap()["detail"]["step"], step.as_str());
+    assert!(row.after.as_ref().unwrap()["detail"]["params"].is_object(), "{:?}", row.after);
+    assert!(row.after.as_ref().unwrap()["detail"]["undo_error"].as_str().unwrap().contains("injected undo failure"));
+    // The device works again: the rest of the unwind runs, the request is approved again.
+    h.faults.fail_undo(false);
+    let view = h.engine.drive(&run, &quiet).await.unwrap();
+    assert_eq!(view.status, RunStatus::Unwound, "{view:?}");
+    assert_eq!(svc.request(&admin(), &id).await.unwrap().state, State::Approved);
+    // What the resolved step had done is the operator's to have removed; the rest is gone.
+    let w = world(&svc, id.as_str()).await;
+    assert!(w["addresses"].as_array().unwrap().is_empty(), "{w}");
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kolokasi::domain::RequestId;
-use kolokasi::engine::{ActionCtx, Drivers, Env, Outcome, StepError};
+use kolokasi::engine::{ActionCtx, Drivers, Env, Outcome};
 use kolokasi::firewall::nftables::request_chain;
 use kolokasi::firewall::{FirewallRule, RuleComment, Service, parse_source};
 use kolokasi::lab::Lab;
@@ -257,7 +257,7 @@ async fn the_firewall_rules_action_is_idempotent_and_undoes() {
     .await
     .unwrap();
     let err = action.run(&ctx).await.unwrap_err();
-    assert!(matches!(&err, StepError::Fatal(m) if m.contains(gone.as_str()) && m.contains("198.51.100.161")), "{err:?}");
+    assert!(!err.is_retryable() && { let m = err.chain(); m.contains(gone.as_str()) && m.contains("198.51.100.161") }, "{err:?}");
     let rules = fw.rules().await.unwrap();
     assert!(rules.iter().all(|r| r.comment.request != mine) && rules.iter().any(|r| r.comment.request == gone));
     fw.remove(&gone, None).await.unwrap();
@@ -273,7 +273,7 @@ async fn the_firewall_rules_action_is_idempotent_and_undoes() {
     ] {
         let ctx = ActionCtx { params: &bad, ..ctx };
         let err = action.run(&ctx).await.unwrap_err();
-        assert!(matches!(err, StepError::Fatal(_)), "{bad}: {err:?}");
+        assert!(!err.is_retryable(), "{bad}: {err:?}");
     }
     assert_eq!(env.drivers.ssh.connections_opened(), opened);
 }

@@ -19,7 +19,7 @@ use faults::Faults;
 use kolokasi::capacity::Inventory;
 use kolokasi::dns::RecordKind;
 use kolokasi::domain::{RequestForm, RequestId};
-use kolokasi::engine::{ActionCtx, Drivers, Engine, Env, Outcome, RunStatus, StepError, StepStatus};
+use kolokasi::engine::{ActionCtx, Drivers, Engine, Env, Outcome, RunStatus, StepStatus};
 use kolokasi::hosting::{Cluster, KubernetesPlatform};
 use kolokasi::lifecycle::State;
 use kolokasi::service::{Command, DocFormat, DocumentKind, Lang, Service};
@@ -347,8 +347,8 @@ async fn hostile_names_are_refused_or_safely_encoded() {
     ] {
         let ctx = kube_ctx(&request, &p, &env);
         let err = action.run(&ctx).await.unwrap_err();
-        assert!(matches!(err, StepError::Fatal(_)), "{p}: {err:?}");
-        assert!(matches!(action.undo(&ctx, None).await.unwrap_err(), StepError::Fatal(_)));
+        assert!(!err.is_retryable(), "{p}: {err:?}");
+        assert!(!action.undo(&ctx, None).await.unwrap_err().is_retryable());
     }
     assert!(fake.calls().is_empty(), "nothing may be sent for refused input: {:?}", fake.calls());
 
@@ -389,7 +389,7 @@ async fn a_namespace_of_someone_else_is_never_taken_or_deleted() {
         let foreign = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "klk-2099-80002-web", "labels": labels}});
         fake.insert("v1", "namespaces", "", foreign.clone());
         let err = action.run(&ctx).await.unwrap_err();
-        assert!(matches!(&err, StepError::Fatal(m) if m.contains("is not this request's")), "{err:?}");
+        assert!(!err.is_retryable() && { let m = err.chain(); m.contains("is not this request's") }, "{err:?}");
         action.undo(&ctx, None).await.unwrap();
         assert_eq!(fake.objects().len(), 1, "only the foreign namespace, untouched");
         assert_eq!(fake.get("v1", "namespaces", "", "klk-2099-80002-web").unwrap(), foreign);
@@ -423,9 +423,9 @@ async fn undo_waits_for_the_namespace_and_a_slow_one_is_retryable() {
     action.run(&ctx).await.unwrap();
     fake.set_delete_delay(Duration::from_secs(3));
     let err = action.undo(&ctx, None).await.unwrap_err();
-    assert!(matches!(&err, StepError::Retryable(m) if m.contains("still being deleted")), "{err:?}");
+    assert!(err.is_retryable() && { let m = err.chain(); m.contains("still being deleted") }, "{err:?}");
     // Meanwhile a forward re-run meets a terminating namespace: retryable, not a conflict.
-    assert!(matches!(action.run(&ctx).await.unwrap_err(), StepError::Retryable(_)));
+    assert!(action.run(&ctx).await.unwrap_err().is_retryable());
     tokio::time::sleep(Duration::from_secs(3)).await;
     action.undo(&ctx, None).await.unwrap();
     assert!(fake.objects().is_empty());
@@ -462,6 +462,6 @@ async fn unreachable_unauthorised_and_unconfigured_clusters() {
     let env = env(&db, None).await;
     let ctx = kube_ctx(&request, &params, &env);
     let err = env.registry.get("kubernetes_app").unwrap().run(&ctx).await.unwrap_err();
-    assert!(matches!(&err, StepError::Fatal(m) if m.contains("hosting_platform.kubernetes")), "{err:?}");
+    assert!(!err.is_retryable() && { let m = err.chain(); m.contains("hosting_platform.kubernetes") }, "{err:?}");
     assert!(fake.objects().is_empty());
 }

@@ -7,7 +7,7 @@
 mod common;
 
 use kolokasi::domain::{HardwareReceipt, RequestForm, RequestId, ServerSpec};
-use kolokasi::engine::{ActionCtx, Drivers, Env, Outcome, StepError};
+use kolokasi::engine::{ActionCtx, Drivers, Env, Outcome};
 use kolokasi::inspect::{self, Check, Fact, Report, Rules, ServerFacts, Verdict};
 use kolokasi::lab::Lab;
 use kolokasi::lifecycle::State;
@@ -231,7 +231,9 @@ async fn the_inspect_server_action() {
     // srv-lama is checked against the request's first (only) server: srv-sipd's spec.
     let params = json!({"server": "srv-lama"});
     let ctx = ActionCtx { params: &params, ..ctx };
-    let StepError::Fatal(text) = action.run(&ctx).await.unwrap_err() else { panic!("a failed inspection must be fatal") };
+    let err = action.run(&ctx).await.unwrap_err();
+    assert!(!err.is_retryable(), "a failed inspection must be fatal");
+    let text = err.chain();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "Pemeriksaan server srv-sipd: TIDAK SESUAI (4 item tidak sesuai)", "{text}");
     assert!(lines[1].starts_with("Item ") && lines[1].contains("| Dideklarasikan") && lines[1].ends_with("| Hasil"), "{text}");
@@ -245,7 +247,7 @@ async fn the_inspect_server_action() {
     for bad in [json!({"server": "srv-unknown"}), json!({"server": "srv-sipd", "ram_tolerance_percent": 101}), json!({})] {
         let ctx = ActionCtx { params: &bad, ..ctx };
         let err = action.run(&ctx).await.unwrap_err();
-        assert!(matches!(err, StepError::Fatal(_)), "{bad}: {err:?}");
+        assert!(!err.is_retryable(), "{bad}: {err:?}");
     }
     assert_eq!(env.drivers.ssh.connections_opened(), 2, "one connection per server");
 }
@@ -318,13 +320,13 @@ async fn a_units_own_server_is_inspected_with_its_recorded_host_key_and_admin_lo
     assert_eq!((out["passed"].as_bool(), &out["facts"]["hostname"]), (Some(true), &json!({"found": "srv-sipd"})));
     assert_eq!(env.drivers.ssh.live_connections().await, 0, "no session with the unit's admin login stays open");
     let err = run(id.clone(), json!({"server": "srv-sipd"})).await.unwrap_err();
-    assert!(matches!(&err, StepError::Fatal(m) if m.contains("no `address`")), "{err:?}");
+    assert!(!err.is_retryable() && { let m = err.chain(); m.contains("no `address`") }, "{err:?}");
 
     // Another server answering at that address (srv2's key was recorded): refused, fatal.
     let id = approved_with(&svc, form(), approve(&password)).await;
     svc.apply(&common::inspector(), &id, receive(Some(&srv2.host_key))).await.unwrap();
     let err = run(id, params.clone()).await.unwrap_err();
-    assert!(matches!(&err, StepError::Fatal(m) if m.contains("host key")), "{err:?}");
+    assert!(!err.is_retryable() && { let m = err.chain(); m.contains("host key") }, "{err:?}");
 
     // A wrong password: the login is refused, and the password is not in the message.
     let id = approved_with(&svc, form(), approve("not-the-password-1")).await;
@@ -337,6 +339,6 @@ async fn a_units_own_server_is_inspected_with_its_recorded_host_key_and_admin_lo
     let id = approved_with(&svc, form(), approve(&password)).await;
     svc.apply(&common::inspector(), &id, receive(None)).await.unwrap();
     let err = run(id, params).await.unwrap_err();
-    assert!(matches!(&err, StepError::Fatal(m) if m.contains("records no SSH host key")), "{err:?}");
+    assert!(!err.is_retryable() && { let m = err.chain(); m.contains("records no SSH host key") }, "{err:?}");
     assert!(!format!("{err:?}").contains(&password));
 }

@@ -8,7 +8,7 @@ mod common;
 use std::sync::Arc;
 
 use kolokasi::domain::RequestId;
-use kolokasi::engine::{ActionCtx, Drivers, Env, Outcome, StepError};
+use kolokasi::engine::{ActionCtx, Drivers, Env, Outcome};
 use serde_json::json;
 use kolokasi::ipam::Vlan;
 use kolokasi::lab::Lab;
@@ -299,7 +299,7 @@ async fn the_switch_port_action_is_idempotent_and_undoes() {
     ] {
         let ctx = ActionCtx { params: &bad, ..ctx };
         let err = action.run(&ctx).await.unwrap_err();
-        assert!(matches!(err, StepError::Fatal(_)), "{bad}: {err:?}");
+        assert!(!err.is_retryable(), "{bad}: {err:?}");
     }
     assert_eq!(env.drivers.ssh.connections_opened(), opened);
 }

@@ -6,7 +6,6 @@ use serde_json::{Value, json};
 use crate::engine::action::{optional, required};
 use crate::engine::{Action, ActionCtx, BoxFuture, Outcome, Param, ParamKind, StepError};
 use crate::lifecycle::Actor;
-use crate::service::ServiceError;
 
 pub struct AllocateAddress;
 
@@ -16,12 +15,6 @@ fn purpose<'a>(ctx: &'a ActionCtx<'a>) -> &'a str {
     ctx.param_opt_str("purpose").unwrap_or(ctx.step)
 }
 
-fn step_error(e: ServiceError) -> StepError {
-    match e {
-        ServiceError::Store(_) => StepError::Retryable(format!("address store: {e}")),
-        other => StepError::Fatal(other.to_string()),
-    }
-}
 
 impl Action for AllocateAddress {
     fn name(&self) -> &'static str {
@@ -42,7 +35,7 @@ impl Action for AllocateAddress {
     fn run<'a>(&'a self, ctx: &'a ActionCtx<'a>) -> BoxFuture<'a, Result<Outcome, StepError>> {
         Box::pin(async move {
             let pool = ctx.param_str("pool")?;
-            let a = ctx.env.service.allocate_address(&Actor::system(), ctx.request.id.as_str(), pool, purpose(ctx)).await.map_err(step_error)?;
+            let a = ctx.env.service.allocate_address(&Actor::system(), ctx.request.id.as_str(), pool, purpose(ctx)).await.map_err(StepError::from)?;
             Ok(Outcome::Done(json!({
                 "address": a.address.to_string(),
                 "prefix_len": a.prefix_len,
@@ -54,7 +47,7 @@ impl Action for AllocateAddress {
     }
     fn undo<'a>(&'a self, ctx: &'a ActionCtx<'a>, _output: Option<&'a Value>) -> BoxFuture<'a, Result<(), StepError>> {
         Box::pin(async move {
-            ctx.env.service.release_address(&Actor::system(), ctx.request.id.as_str(), purpose(ctx)).await.map_err(step_error)?;
+            ctx.env.service.release_address(&Actor::system(), ctx.request.id.as_str(), purpose(ctx)).await.map_err(StepError::from)?;
             Ok(())
         })
     }

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use serde_json::{Value, json};
 
-use crate::dns::{DnsError, plan_request_records};
+use crate::dns::plan_request_records;
 use crate::domain::Fqdn;
 use crate::engine::action::{optional, required};
 use crate::engine::drivers::DnsTarget;
@@ -26,18 +26,15 @@ const PARAMS: &[Param] = &[
     optional("ptr", ParamKind::Bool),
 ];
 
-fn step_error(e: DnsError) -> StepError {
-    if e.is_retryable() { StepError::Retryable(e.to_string()) } else { StepError::Fatal(e.to_string()) }
-}
 
 fn target<'a>(ctx: &'a ActionCtx<'a>) -> Result<&'a DnsTarget, StepError> {
     let name = ctx.param_str("provider")?;
-    ctx.env.drivers.dns.get(name).map(|t| t.as_ref()).ok_or_else(|| StepError::Fatal(format!("no DNS provider named {name:?} is configured")))
+    ctx.env.drivers.dns.get(name).map(|t| t.as_ref()).ok_or_else(|| StepError::invalid(format!("no DNS provider named {name:?} is configured")))
 }
 
 /// The planned records from the parameters: (zone, name, kind, values).
 fn plan(ctx: &ActionCtx<'_>, t: &DnsTarget) -> Result<Vec<(Fqdn, crate::dns::RecordSet)>, StepError> {
-    let fatal = |m: String| StepError::Fatal(m);
+    let fatal = |m: String| StepError::invalid(m);
     let domain = Fqdn::parse(ctx.param_str("domain")?).map_err(|e| fatal(format!("domain: {e}")))?;
     let ip = |k: &str| -> Result<Option<IpAddr>, StepError> {
         ctx.param_opt_str(k).map(|s| s.parse::<IpAddr>().map_err(|_| fatal(format!("{k}: {s:?} is not an address")))).transpose()
@@ -61,9 +58,9 @@ fn plan(ctx: &ActionCtx<'_>, t: &DnsTarget) -> Result<Vec<(Fqdn, crate::dns::Rec
     };
     let ttl = ctx.params.get("ttl").and_then(Value::as_u64).unwrap_or(300) as u32;
     if ctx.params.get("ptr").and_then(Value::as_bool).unwrap_or(true) {
-        return plan_request_records(&domain, v4, v6, &cnames, ttl, &t.zones).map_err(step_error);
+        return plan_request_records(&domain, v4, v6, &cnames, ttl, &t.zones).map_err(StepError::from);
     }
-    let mut records = plan_request_records(&domain, None, None, &cnames, ttl, &t.zones).map_err(step_error)?;
+    let mut records = plan_request_records(&domain, None, None, &cnames, ttl, &t.zones).map_err(StepError::from)?;
     let zone = t.zones.forward_zone_of(&domain).cloned().ok_or_else(|| fatal(format!("no forward zone serves {domain}")))?;
     let addresses = v4.map(|a| (crate::dns::RecordKind::A, a.to_string())).into_iter().chain(v6.map(|a| (crate::dns::RecordKind::Aaaa, a.to_string())));
     for (i, (kind, value)) in addresses.enumerate() {
@@ -103,7 +100,7 @@ impl Action for DnsRecords {
             let records = plan(ctx, t)?;
             let mut out = Vec::new();
             for (zone, set) in &records {
-                t.provider.replace_verified(zone, set).await.map_err(step_error)?;
+                t.provider.replace_verified(zone, set).await.map_err(StepError::from)?;
                 out.push(json!({ "zone": zone, "name": set.name, "kind": set.kind.as_str(), "values": set.values }));
             }
             Ok(Outcome::Done(json!({ "provider": ctx.param_str("provider")?, "records": out })))
@@ -115,7 +112,7 @@ impl Action for DnsRecords {
             // whatever part of the records had been written.
             let t = target(ctx)?;
             for (zone, set) in plan(ctx, t)? {
-                t.provider.delete_verified(&zone, &set.name, set.kind).await.map_err(step_error)?;
+                t.provider.delete_verified(&zone, &set.name, set.kind).await.map_err(StepError::from)?;
             }
             Ok(())
         })

@@ -27,12 +27,12 @@ const PARAMS: &[Param] = &[
 
 fn firewall<'a>(ctx: &'a ActionCtx<'a>) -> Result<&'a FirewallDriver, StepError> {
     let device = ctx.param_str("device")?;
-    ctx.env.drivers.firewalls.get(device).map(|d| &**d).ok_or_else(|| StepError::Fatal(format!("no firewall named {device:?} is configured")))
+    ctx.env.drivers.firewalls.get(device).map(|d| &**d).ok_or_else(|| StepError::invalid(format!("no firewall named {device:?} is configured")))
 }
 
 fn address(ctx: &ActionCtx<'_>) -> Result<IpAddr, StepError> {
     let text = ctx.param_str("address")?;
-    text.parse().map_err(|_| StepError::Fatal(format!("parameter address {text:?} is not an IP address")))
+    text.parse().map_err(|_| StepError::invalid(format!("parameter address {text:?} is not an IP address")))
 }
 
 /// A list parameter's texts (a single text counts as a list of one).
@@ -41,20 +41,20 @@ fn texts<'a>(ctx: &'a ActionCtx<'a>, name: &str) -> Result<Vec<&'a str>, StepErr
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::String(s)) => Ok(vec![s.as_str()]),
         Some(Value::Array(items)) => {
-            items.iter().map(|v| v.as_str().ok_or_else(|| StepError::Fatal(format!("parameter {name} must be a list of texts")))).collect()
+            items.iter().map(|v| v.as_str().ok_or_else(|| StepError::invalid(format!("parameter {name} must be a list of texts")))).collect()
         }
-        Some(_) => Err(StepError::Fatal(format!("parameter {name} must be a list of texts"))),
+        Some(_) => Err(StepError::invalid(format!("parameter {name} must be a list of texts"))),
     }
 }
 
 fn rules(ctx: &ActionCtx<'_>) -> Result<Vec<FirewallRule>, StepError> {
     let request = RequestTag::from(&ctx.request.id);
     let destination = address(ctx)?;
-    let fatal = |e: crate::firewall::RuleError| StepError::Fatal(e.to_string());
+    let fatal = |e: crate::firewall::RuleError| StepError::invalid(e.to_string());
     let sources = texts(ctx, "sources")?.into_iter().map(parse_source).collect::<Result<Vec<_>, _>>().map_err(fatal)?;
     let mut services = texts(ctx, "services")?.into_iter().map(str::parse::<Service>).collect::<Result<Vec<_>, _>>().map_err(fatal)?;
     if services.is_empty() {
-        return Err(StepError::Fatal("parameter services is empty: name at least one, like tcp/443".into()));
+        return Err(StepError::invalid("parameter services is empty: name at least one, like tcp/443"));
     }
     services.sort();
     services.dedup();
@@ -63,15 +63,14 @@ fn rules(ctx: &ActionCtx<'_>) -> Result<Vec<FirewallRule>, StepError> {
 
 /// Whether `owner` still holds `address` by IPAM (then its firewall chain is not a leftover).
 async fn holds(ctx: &ActionCtx<'_>, owner: &RequestTag, address: IpAddr) -> Result<bool, StepError> {
-    let records = ctx.env.service.store.allocations(Some(owner.as_str()), None, 1000).await.map_err(|e| StepError::Retryable(e.to_string()))?;
+    let records = ctx.env.service.store.allocations(Some(owner.as_str()), None, 1000).await?;
     Ok(records.iter().any(|r| r.released_at.is_none() && r.address.parse::<IpAddr>().ok() == Some(address)))
 }
 
 /// The replaced leftover belonged to another request: that goes into the audit trail, not only
 /// into this run's log.
 async fn audit_take_over(ctx: &ActionCtx<'_>, device: &str, owner: &RequestTag, stale: &StaleMapping) -> Result<(), StepError> {
-    let retryable = |e: crate::store::StoreError| StepError::Retryable(e.to_string());
-    let mut w = ctx.env.service.store.write().await.map_err(retryable)?;
+    let mut w = ctx.env.service.store.write().await?;
     w.audit(AuditEntry {
         actor: Actor::system(),
         request_id: Some(ctx.request.id.as_str().to_string()),
@@ -81,13 +80,10 @@ async fn audit_take_over(ctx: &ActionCtx<'_>, device: &str, owner: &RequestTag, 
         after: Some(json!({"device": device, "address": stale.address.to_string(), "request": ctx.request.id.as_str()})),
     })
     .await
-    .map_err(retryable)?;
-    w.commit().await.map_err(retryable)
+    ?;
+    Ok(w.commit().await?)
 }
 
-fn step_error(e: FirewallError) -> StepError {
-    if e.is_retryable() { StepError::Retryable(e.to_string()) } else { StepError::Fatal(e.to_string()) }
-}
 
 impl Action for FirewallRules {
     fn name(&self) -> &'static str {
@@ -126,12 +122,12 @@ impl Action for FirewallRules {
                     // is a leftover (an undo skipped, a step never unwound), not a neighbour.
                     tracing::warn!(request = %request, device = driver.device(), address = %mapping.address, stale_chain = %mapping.chain,
                         "replacing a firewall mapping left by request {owner}, which no longer holds the address");
-                    let allowed = driver.take_over(&request, &rules, &mapping).await.map_err(step_error)?;
+                    let allowed = driver.take_over(&request, &rules, &mapping).await.map_err(StepError::from)?;
                     audit_take_over(ctx, driver.device(), &owner, &mapping).await?;
                     replaced = Some(mapping.chain);
                     allowed
                 }
-                other => other.map_err(step_error)?,
+                other => other.map_err(StepError::from)?,
             };
             let mut out = json!({
                 "device": driver.device(),
@@ -148,7 +144,7 @@ impl Action for FirewallRules {
         Box::pin(async move {
             let driver = firewall(ctx)?;
             let request = RequestTag::from(&ctx.request.id);
-            driver.remove(&request, Some(address(ctx)?)).await.map_err(step_error)?;
+            driver.remove(&request, Some(address(ctx)?)).await.map_err(StepError::from)?;
             Ok(())
         })
     }

@@ -41,7 +41,7 @@ impl Action for Gate {
                     })),
                     None => Outcome::Wait(format!("menunggu perangkat dari OPD: record it with `kolokasi request hardware {} --serial … --type-brand … --port …`", ctx.request.id)),
                 }),
-                other => Err(StepError::Fatal(format!("unknown gate {other:?}"))),
+                other => Err(StepError::invalid(format!("unknown gate {other:?}"))),
             }
         })
     }

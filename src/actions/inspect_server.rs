@@ -18,8 +18,8 @@ use serde_json::{Value, json};
 
 use crate::domain::ServerSpec;
 use crate::engine::action::{optional, required};
-use crate::engine::{Action, ActionCtx, BoxFuture, Outcome, Param, ParamKind, StepError};
-use crate::inspect::{self, InspectError, Rules};
+use crate::engine::{Action, ActionCtx, BoxFuture, Cause, Outcome, Param, ParamKind, StepError};
+use crate::inspect::{self, Rules};
 use crate::domain::HostAdmin;
 use crate::ssh::{SshAuth, SshTarget};
 
@@ -38,9 +38,9 @@ fn target<'a>(ctx: &'a ActionCtx<'a>) -> Result<Cow<'a, SshTarget>, StepError> {
     if let Some(t) = ctx.env.drivers.servers.get(server) {
         return Ok(Cow::Borrowed(t));
     }
-    let missing = |what: &str| StepError::Fatal(format!("cannot log in to server {server} for the inspection: {what}"));
+    let missing = |what: &str| StepError::invalid(format!("cannot log in to server {server} for the inspection: {what}"));
     let address: IpAddr = match ctx.params.get("address").and_then(Value::as_str) {
-        Some(a) => a.parse().map_err(|_| StepError::Fatal(format!("parameter address {a:?} is not an IP address")))?,
+        Some(a) => a.parse().map_err(|_| StepError::invalid(format!("parameter address {a:?} is not an IP address")))?,
         None => return Err(missing("no SSH target is configured for it and the step has no `address`")),
     };
     let request = ctx.request;
@@ -52,10 +52,10 @@ fn target<'a>(ctx: &'a ActionCtx<'a>) -> Result<Cow<'a, SshTarget>, StepError> {
         Some(HostAdmin { user, password: Some(sealed) }) => (user, sealed),
         _ => return Err(missing("the Form Persetujuan records no host admin user and password")),
     };
-    let key = ctx.env.service.key().map_err(|e| StepError::Fatal(format!("cannot open the host admin password: {e}")))?;
+    let key = ctx.env.service.key().map_err(|e| StepError::invalid(format!("cannot open the host admin password: {e}")))?;
     let password = key
         .open(sealed, &HostAdmin::seal_context(&request.id))
-        .map_err(|e| StepError::Fatal(format!("cannot open the host admin password: {e}")))?;
+        .map_err(|e| StepError::invalid(format!("cannot open the host admin password: {e}")))?;
     Ok(Cow::Owned(SshTarget {
         // Its own pool slot: another request's server of the same name is another machine.
         name: format!("{}/{server}", request.id),
@@ -74,24 +74,17 @@ fn declared<'a>(ctx: &'a ActionCtx<'a>) -> Result<&'a ServerSpec, StepError> {
         .iter()
         .find(|s| s.name.as_str().eq_ignore_ascii_case(server))
         .or_else(|| servers.first())
-        .ok_or_else(|| StepError::Fatal(format!("request {} declares no server", ctx.request.id)))
+        .ok_or_else(|| StepError::invalid(format!("request {} declares no server", ctx.request.id)))
 }
 
 fn rules(ctx: &ActionCtx<'_>) -> Result<Rules, StepError> {
     let Some(v) = ctx.params.get("ram_tolerance_percent").filter(|v| !v.is_null()) else {
         return Ok(Rules::default());
     };
-    let percent = v.as_u64().filter(|p| *p <= 100).ok_or_else(|| StepError::Fatal(format!("ram_tolerance_percent must be 0-100, not {v}")))?;
+    let percent = v.as_u64().filter(|p| *p <= 100).ok_or_else(|| StepError::invalid(format!("ram_tolerance_percent must be 0-100, not {v}")))?;
     Ok(Rules { ram_tolerance_percent: percent as u8 })
 }
 
-fn step_error(e: InspectError) -> StepError {
-    let text = match std::error::Error::source(&e) {
-        Some(cause) => format!("{e}: {cause}"),
-        None => e.to_string(),
-    };
-    if e.is_retryable() { StepError::Retryable(text) } else { StepError::Fatal(text) }
-}
 
 impl Action for InspectServer {
     fn name(&self) -> &'static str {
@@ -128,10 +121,10 @@ impl Action for InspectServer {
                 // A unit's server is inspected once: no session with its admin login stays open.
                 ctx.env.drivers.ssh.forget(&t.name).await;
             }
-            let facts = facts.map_err(step_error)?;
+            let facts = facts.map_err(StepError::from)?;
             let report = inspect::compare(spec, &facts, &rules);
             if !report.passed() {
-                return Err(StepError::Fatal(report.text_failures_first()));
+                return Err(StepError::new(Cause::Mismatch, report.text_failures_first()));
             }
             Ok(Outcome::Done(json!({
                 "server": ctx.param_str("server")?,

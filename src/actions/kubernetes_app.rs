@@ -22,26 +22,19 @@ const PARAMS: &[Param] = &[
     required("servers", ParamKind::Any),
 ];
 
-fn step_error(e: HostingError) -> StepError {
-    if e.is_retryable() {
-        StepError::Retryable(e.to_string())
-    } else {
-        StepError::Fatal(e.to_string())
-    }
-}
 
 fn cluster<'a>(ctx: &'a ActionCtx<'a>) -> Result<&'a Cluster, StepError> {
     match &ctx.env.drivers.kubernetes {
         Some(c) => Ok(c),
-        None if cfg!(feature = "kubernetes") => Err(StepError::Fatal(
-            "no Kubernetes cluster is configured (hosting_platform.kubernetes in the inventory)".into(),
+        None if cfg!(feature = "kubernetes") => Err(StepError::invalid(
+            "no Kubernetes cluster is configured (hosting_platform.kubernetes in the inventory)",
         )),
-        None => Err(StepError::Fatal(HostingError::NotBuilt.to_string())),
+        None => Err(StepError::invalid(HostingError::NotBuilt.to_string())),
     }
 }
 
 fn plan(ctx: &ActionCtx<'_>, cluster: &Cluster) -> Result<AppPlan, StepError> {
-    AppPlan::from_params(&ctx.request.id, ctx.params, cluster.platform()).map_err(|e| StepError::Fatal(e.to_string()))
+    AppPlan::from_params(&ctx.request.id, ctx.params, cluster.platform()).map_err(|e| StepError::invalid(e.to_string()))
 }
 
 impl Action for KubernetesApp {
@@ -100,20 +93,20 @@ impl Action for KubernetesApp {
 
 #[cfg(feature = "kubernetes")]
 async fn apply(cluster: &Cluster, plan: &AppPlan) -> Result<Vec<String>, StepError> {
-    cluster.apply(plan).await.map(|a| a.objects).map_err(step_error)
+    cluster.apply(plan).await.map(|a| a.objects).map_err(StepError::from)
 }
 
 #[cfg(feature = "kubernetes")]
 async fn remove(cluster: &Cluster, plan: &AppPlan) -> Result<(), StepError> {
-    cluster.remove(plan).await.map(|_| ()).map_err(step_error)
+    cluster.remove(plan).await.map(|_| ()).map_err(StepError::from)
 }
 
 #[cfg(not(feature = "kubernetes"))]
 async fn apply(_cluster: &Cluster, _plan: &AppPlan) -> Result<Vec<String>, StepError> {
-    Err(step_error(HostingError::NotBuilt))
+    Err(StepError::from(HostingError::NotBuilt))
 }
 
 #[cfg(not(feature = "kubernetes"))]
 async fn remove(_cluster: &Cluster, _plan: &AppPlan) -> Result<(), StepError> {
-    Err(step_error(HostingError::NotBuilt))
+    Err(StepError::from(HostingError::NotBuilt))
 }

@@ -1,6 +1,7 @@
 //! The built-in actions, one file each, and the registry that names them for playbooks.
 
 mod allocate_address;
+mod causes;
 mod dns_records;
 mod firewall_rules;
 mod gate;

@@ -19,8 +19,8 @@ use crate::engine::action::{optional, required};
 use crate::engine::{Action, ActionCtx, BoxFuture, Outcome, Param, ParamKind, StepError};
 use crate::lifecycle::Actor;
 use crate::notify::message::{self, Facts, MessageError};
-use crate::notify::{Attachment, Channel, Event, Notification, NotifyError, outbox};
-use crate::service::{DocFormat, DocumentKind, Lang, ServiceError};
+use crate::notify::{Attachment, Channel, Event, Notification, outbox};
+use crate::service::{DocFormat, DocumentKind, Lang};
 
 pub struct Notify;
 
@@ -33,7 +33,7 @@ const PARAMS: &[Param] = &[
 
 fn event(ctx: &ActionCtx<'_>) -> Result<Event, StepError> {
     let e = ctx.param_str("event")?;
-    Event::parse(e).ok_or_else(|| StepError::Fatal(format!("event {e:?}: say approved or live")))
+    Event::parse(e).ok_or_else(|| StepError::invalid(format!("event {e:?}: say approved or live")))
 }
 
 fn facts(ctx: &ActionCtx<'_>) -> Facts {
@@ -45,16 +45,9 @@ fn facts(ctx: &ActionCtx<'_>) -> Facts {
     Facts { addresses }
 }
 
-fn step_error(e: NotifyError) -> StepError {
-    if e.is_retryable() {
-        StepError::Retryable(e.to_string())
-    } else {
-        StepError::Fatal(e.to_string())
-    }
-}
 
 fn store_error(e: crate::store::StoreError) -> StepError {
-    StepError::Retryable(format!("notification outbox: {e}"))
+    StepError::from(e).context("notification outbox")
 }
 
 /// The documents named by `attach`.
@@ -62,7 +55,7 @@ async fn attachments(ctx: &ActionCtx<'_>) -> Result<Vec<Attachment>, StepError> 
     match ctx.param_opt_str("attach") {
         None => Ok(Vec::new()),
         Some("berita-acara") => berita_acara(ctx).await.map(|a| vec![a]),
-        Some(other) => Err(StepError::Fatal(format!(
+        Some(other) => Err(StepError::invalid(format!(
             "attach {other:?}: only berita-acara"
         ))),
     }
@@ -84,14 +77,7 @@ async fn berita_acara(ctx: &ActionCtx<'_>) -> Result<Attachment, StepError> {
             false,
         )
         .await
-        .map_err(|e| {
-            let text = format!("Berita Acara of {}: {e}", ctx.request.id);
-            if matches!(e, ServiceError::Store(_)) {
-                StepError::Retryable(text)
-            } else {
-                StepError::Fatal(text)
-            }
-        })?;
+        .map_err(|e| StepError::from(e).context(format!("Berita Acara of {}", ctx.request.id)))?;
     Ok(Attachment {
         filename: doc.filename,
         content_type: doc.content_type.to_string(),
@@ -121,7 +107,7 @@ async fn deliver(
     let sent = match channel {
         Channel::Email => {
             let mailer = notifier.mailer.as_ref().expect("caller checked");
-            let message = mailer.compose(n, &row.message_id).map_err(step_error)?;
+            let message = mailer.compose(n, &row.message_id).map_err(StepError::from)?;
             mailer.send(message).await
         }
         Channel::Webhook => {
@@ -146,7 +132,7 @@ async fn deliver(
             outbox::mark_failed(store, &row, &e.to_string())
                 .await
                 .map_err(store_error)?;
-            Err(step_error(e))
+            Err(StepError::from(e))
         }
     }
 }
@@ -215,7 +201,7 @@ impl Action for Notify {
                         json!({ "delivered": false, "reason": e.to_string() }),
                     ));
                 }
-                Err(e) => return Err(StepError::Fatal(e.to_string())),
+                Err(e) => return Err(StepError::invalid(e.to_string())),
             };
             n.attachments = attachments(ctx).await?;
             let recipients: Vec<String> = std::iter::once(&n.to)

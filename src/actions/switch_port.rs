@@ -11,7 +11,7 @@ use crate::engine::action::{optional, required};
 use crate::engine::{Action, ActionCtx, BoxFuture, Outcome, Param, ParamKind, StepError};
 use crate::ipam::Vlan;
 use crate::ssh::RequestTag;
-use crate::switch::{PortDescription, PortMode, SwitchDriver, SwitchError, SwitchPortConfig, SwitchPortState};
+use crate::switch::{PortDescription, PortMode, SwitchDriver, SwitchPortConfig, SwitchPortState};
 
 pub struct SwitchPort;
 
@@ -24,22 +24,19 @@ const PARAMS: &[Param] = &[
 
 fn switch<'a>(ctx: &'a ActionCtx<'a>) -> Result<&'a SwitchDriver, StepError> {
     let device = ctx.param_str("device")?;
-    ctx.env.drivers.switches.get(device).map(|d| &**d).ok_or_else(|| StepError::Fatal(format!("no switch named {device:?} is configured")))
+    ctx.env.drivers.switches.get(device).map(|d| &**d).ok_or_else(|| StepError::invalid(format!("no switch named {device:?} is configured")))
 }
 
 fn vlan(ctx: &ActionCtx<'_>) -> Result<Vlan, StepError> {
     let v = ctx.params.get("vlan");
     let n = v.and_then(Value::as_u64).or_else(|| v.and_then(Value::as_str).and_then(|s| s.parse().ok()));
-    let n = n.ok_or_else(|| StepError::Fatal("parameter vlan is missing or not a number".into()))?;
-    u32::try_from(n).ok().and_then(|n| Vlan::new(n).ok()).ok_or_else(|| StepError::Fatal(format!("VLAN {n} is outside 1-4094")))
+    let n = n.ok_or_else(|| StepError::invalid("parameter vlan is missing or not a number"))?;
+    u32::try_from(n).ok().and_then(|n| Vlan::new(n).ok()).ok_or_else(|| StepError::invalid(format!("VLAN {n} is outside 1-4094")))
 }
 
-fn step_error(e: SwitchError) -> StepError {
-    if e.is_retryable() { StepError::Retryable(e.to_string()) } else { StepError::Fatal(e.to_string()) }
-}
 
 fn fatal(e: impl std::fmt::Display) -> StepError {
-    StepError::Fatal(e.to_string())
+    StepError::invalid(e.to_string())
 }
 
 impl Action for SwitchPort {
@@ -79,7 +76,7 @@ impl Action for SwitchPort {
             }
             .map_err(fatal)?;
             let config = SwitchPortConfig { port, mode: PortMode::Access(vlan), description, enabled: true, request };
-            let applied = driver.apply(&config).await.map_err(step_error)?;
+            let applied = driver.apply(&config).await.map_err(StepError::from)?;
             Ok(Outcome::Done(json!({
                 "device": driver.device(),
                 "port": config.port.as_str(),
@@ -93,7 +90,7 @@ impl Action for SwitchPort {
             let driver = switch(ctx)?;
             let port = driver.port(ctx.param_str("port")?).map_err(fatal)?;
             let request = RequestTag::from(&ctx.request.id);
-            let current = driver.read(&port).await.map_err(step_error)?;
+            let current = driver.read(&port).await.map_err(StepError::from)?;
             // Only a port this request still owns is ours to put back: it may never have been
             // changed (the forward failed early), be undone already, or belong to someone else.
             if current.request.as_ref() != Some(&request) {
@@ -101,9 +98,9 @@ impl Action for SwitchPort {
             }
             let saved = output.and_then(|o| o.get("previous")).and_then(|p| serde_json::from_value::<SwitchPortState>(p.clone()).ok());
             let previous = saved.or_else(|| current.previous.as_deref().cloned()).ok_or_else(|| {
-                StepError::Fatal(format!("port {port} on {} carries {request} but its previous state is unknown", driver.device()))
+                StepError::invalid(format!("port {port} on {} carries {request} but its previous state is unknown", driver.device()))
             })?;
-            driver.restore(&previous).await.map_err(step_error)?;
+            driver.restore(&previous).await.map_err(StepError::from)?;
             Ok(())
         })
     }

@@ -12,6 +12,7 @@ mod error;
 mod ops;
 mod privacy;
 mod requests;
+mod runs;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
@@ -47,6 +48,8 @@ pub fn router_with_console(service: Service, console: crate::console::Options) -
         .merge(documents::routes())
         .merge(assets::routes())
         .merge(privacy::routes())
+        .merge(runs::routes())
+        .layer(axum::Extension(crate::engine::Engine::controls(service.clone())))
         .with_state(service.clone())
         .merge(crate::console::router(crate::console::Console::new(service, console)))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -19,6 +19,9 @@ pub async fn live() -> Json<serde_json::Value> {
 /// 200 when the database answers a query and every migration this binary knows is applied;
 /// 503 otherwise, saying which.
 pub async fn ready(State(service): State<Service>) -> Response {
+    if service.worker_is_down() {
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "not ready", "worker": "stopped" }))).into_response();
+    }
     let store = &service.store;
     let missing = match store.ping().await {
         Ok(()) => store.missing_migrations().await,

@@ -21,16 +21,15 @@ pub fn routes() -> Router<Service> {
         .route("/api/v1/requests/{id}/events", axum::routing::post(apply))
         .route("/api/v1/requests/{id}/capacity", get(capacity))
         .route("/api/v1/requests/{id}/audit", get(audit))
-        .route("/api/v1/requests/{id}/runs", get(runs))
         .route("/api/v1/datacenter", get(datacenter))
         .route("/api/v1/audit/verify", get(audit_verify))
 }
 
-fn request_id(raw: &str) -> Result<RequestId, ApiError> {
+pub(super) fn request_id(raw: &str) -> Result<RequestId, ApiError> {
     RequestId::parse(raw).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
-fn utf8(body: &Bytes) -> Result<&str, ApiError> {
+pub(super) fn utf8(body: &Bytes) -> Result<&str, ApiError> {
     std::str::from_utf8(body).map_err(|e| ApiError::BadRequest(format!("body is not valid UTF-8 (at byte {})", e.valid_up_to())))
 }
 
@@ -104,17 +103,3 @@ async fn audit_verify(State(service): State<Service>, Caller(actor): Caller) -> 
     }
 }
 
-/// The request's runs (provisioning, decommissioning) with every step's status, derived from
-/// the run log.
-async fn runs(State(service): State<Service>, Caller(actor): Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let id = request_id(&id)?;
-    let internal = |e: crate::store::StoreError| ApiError::Internal(Box::new(e));
-    let mut items = Vec::new();
-    for run in service.request_runs(&actor, &id).await? {
-        let playbook: crate::engine::Playbook = serde_json::from_str(&run.definition_json).map_err(|e| ApiError::Internal(Box::new(e)))?;
-        let events = service.store.run_events(&run.id).await.map_err(internal)?;
-        let view = crate::engine::run_log::derive(&playbook, &events);
-        items.push(json!({ "run": run.id, "playbook": run.playbook, "view": view }));
-    }
-    Ok(Json(json!({ "items": items })))
-}

@@ -80,5 +80,7 @@ pub fn command_json(command: &Command) -> Value {
         Command::ApproveRevocation { approved_by, reason } => json!({ "event": "approve_revocation", "approved_by": approved_by, "reason": reason }),
         Command::Decommissioned { reason: r } => reason("decommissioned", r),
         Command::Withdraw { reason } => json!({ "event": "withdraw", "reason": reason }),
+        Command::WithdrawalDone { reason: r } => reason("withdrawal_done", r),
+        Command::ProvisioningUnwound { reason: r } => reason("provisioning_unwound", r),
     }
 }

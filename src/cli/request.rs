@@ -42,10 +42,6 @@ pub enum RequestCmd {
     Start(Reason),
     /// Record the delivered server (SOP step 7).
     Hardware(HardwareArgs),
-    /// Record the signed handover (SOP step 8).
-    Handover(Reason),
-    /// Report the service live to the unit and the Kepala Bidang (SOP step 9).
-    Live(Reason),
     /// File a Form Pencabutan (revocation).
     Revoke {
         id: String,
@@ -55,9 +51,7 @@ pub enum RequestCmd {
     },
     /// Approve the revocation's terms; decommissioning starts (head or admin).
     ApproveRevocation(Reason),
-    /// Record decommissioning as finished (releases capacity).
-    Decommissioned(Reason),
-    /// Withdraw a request before provisioning.
+    /// Withdraw a request; what its provisioning run did is unwound first.
     Withdraw {
         id: String,
         #[arg(long)]
@@ -322,13 +316,10 @@ pub async fn run(ctx: &Ctx, cmd: RequestCmd) -> anyhow::Result<ExitCode> {
             };
             (h.id, Command::HardwareReceived { receipt, reason: h.reason })
         }
-        RequestCmd::Handover(r) => (r.id, Command::HandOver { reason: r.reason }),
-        RequestCmd::Live(r) => (r.id, Command::ReportLive { reason: r.reason }),
         RequestCmd::Revoke { id, reasons } => {
             (id, Command::RequestRevocation { revocation: Revocation { reasons: texts(&reasons, "--reason")?, effective: None, approved_by: None } })
         }
         RequestCmd::ApproveRevocation(r) => (r.id, Command::ApproveRevocation { approved_by: None, reason: r.reason }),
-        RequestCmd::Decommissioned(r) => (r.id, Command::Decommissioned { reason: r.reason }),
         RequestCmd::Withdraw { id, reason } => (id, Command::Withdraw { reason }),
     };
     let target = id(&target)?;

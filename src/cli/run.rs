@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::Ctx;
 use super::output::{print_json, print_table};
 use crate::domain::RequestId;
-use crate::engine::{Engine, Progress, ProgressPhase, RunStatus, RunView, StepStatus};
+use crate::engine::{Engine, Progress, ProgressPhase, RunStatus, StepStatus};
 use crate::lifecycle::State;
 use crate::service::{Command, Service};
 
@@ -19,7 +19,8 @@ use crate::service::{Command, Service};
 pub enum RunCmd {
     /// Start (or resume) the request's run in the foreground, with progress.
     Start(Target),
-    /// The run's steps and their status.
+    /// The run's steps, their status and attempts, and the actions allowed now.
+    #[command(alias = "show")]
     Status(Target),
     /// What each step would do, without changing anything.
     Plan(Target),
@@ -43,6 +44,21 @@ pub enum RunCmd {
     },
     /// Undo every step that did work, last first.
     Unwind {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Try the failed undo a stuck run is blocked on again (after fixing the device), then go on.
+    RetryUndo {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Mark the failed undo a stuck run is blocked on as resolved by hand (you undid it on the
+    /// device yourself); the saved state stays in the log and the audit row.
+    Resolve {
         #[command(flatten)]
         target: Target,
         #[arg(long)]
@@ -117,8 +133,9 @@ pub async fn run(ctx: &Ctx, cmd: RunCmd) -> anyhow::Result<ExitCode> {
                 if ctx.json { print_json(&serde_json::json!({ "run": null, "request": id })) } else { println!("{id} has no run yet") }
                 return Ok(ExitCode::SUCCESS);
             }
-            let (_, view) = engine.view(&run).await?;
-            if ctx.json { print_json(&serde_json::json!({ "run": run, "view": view })) } else { print_status(&run, &view) }
+            let (_, reports) = crate::engine::report::request_runs(engine.service(), &ctx.reader()?, &id).await?;
+            let report = reports.into_iter().find(|r| r.run == run).context("the run disappeared")?;
+            if ctx.json { print_json(&report) } else { print_status(&report) }
             Ok(ExitCode::SUCCESS)
         }
         RunCmd::Plan(t) => {
@@ -150,6 +167,18 @@ pub async fn run(ctx: &Ctx, cmd: RunCmd) -> anyhow::Result<ExitCode> {
         RunCmd::Unwind { target, reason } => {
             let (_, run) = run_id(&engine, &target).await?;
             engine.unwind(ctx.actor()?, &run, &reason).await?;
+            drive(ctx, &engine, &run).await
+        }
+        RunCmd::RetryUndo { target, reason } => {
+            let (_, run) = run_id(&engine, &target).await?;
+            let name = engine.retry_undo(ctx.actor()?, &run, &reason).await?;
+            eprintln!("trying the undo of step {name} again");
+            drive(ctx, &engine, &run).await
+        }
+        RunCmd::Resolve { target, reason } => {
+            let (_, run) = run_id(&engine, &target).await?;
+            let name = engine.resolve(ctx.actor()?, &run, &reason).await?;
+            eprintln!("the undo of step {name} is marked resolved by hand");
             drive(ctx, &engine, &run).await
         }
         RunCmd::Resume => {
@@ -212,6 +241,7 @@ async fn drive(ctx: &Ctx, engine: &Engine, run: &str) -> anyhow::Result<ExitCode
         if let Some(s) = view.current() {
             match &s.status {
                 StepStatus::Failed { error } => println!("  failed at {}: {error}\n  then: kolokasi run retry|skip|unwind {} --reason …", s.name, run.split('/').next().unwrap_or("")),
+                StepStatus::UndoFailed { error } => println!("  undo failed at {}: {error}\n  then: kolokasi run retry-undo|resolve {} --reason …", s.name, run.split('/').next().unwrap_or("")),
                 StepStatus::Waiting { reason } => println!("  waiting at {}: {reason}", s.name),
                 _ => {}
             }
@@ -223,7 +253,8 @@ async fn drive(ctx: &Ctx, engine: &Engine, run: &str) -> anyhow::Result<ExitCode
     })
 }
 
-fn print_status(run: &str, view: &RunView) {
+fn print_status(report: &crate::engine::report::RunReport) {
+    let (run, view) = (&report.run, &report.view);
     println!("{run}: {}", view.status.as_str());
     let rows: Vec<Vec<String>> = view
         .steps
@@ -240,4 +271,10 @@ fn print_status(run: &str, view: &RunView) {
         })
         .collect();
     print_table(&["#", "STEP", "ACTION", "TRY", "STATUS", "DETAIL"], &rows);
+    let to_undo: Vec<String> = view.undo_queue().iter().map(|i| format!("{} (attempt {})", view.steps[i.index].name, i.attempt)).collect();
+    if view.unwind_requested && !to_undo.is_empty() {
+        println!("still to undo, in order: {}", to_undo.join(", "));
+    }
+    let allowed: Vec<&str> = report.allowed_actions.iter().map(|a| a.as_str()).collect();
+    println!("allowed now: {}", if allowed.is_empty() { "nothing (the run is closed)".to_string() } else { allowed.join(", ") });
 }

@@ -25,16 +25,40 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let json = ctx.settings.log_format == "json";
     say(json, &format!("serving on http://{} (worker {})", listener.local_addr()?, if ctx.settings.worker { engine.owner.as_str() } else { "off" }));
     let stop = Arc::new(AtomicBool::new(false));
+    // The worker is supervised: if it stops unasked (a panic, say), readiness fails, the server
+    // shuts down and the process exits non-zero, so its supervisor starts it again.
+    let worker_ended = Arc::new(tokio::sync::Notify::new());
     let worker = ctx.settings.worker.then(|| {
         let engine = engine.clone();
         let stop = stop.clone();
-        tokio::spawn(async move { engine.work(stop).await })
+        let ended = worker_ended.clone();
+        tokio::spawn(async move {
+            let work = tokio::spawn({
+                let (engine, stop) = (engine.clone(), stop.clone());
+                async move { engine.work(stop).await }
+            });
+            let outcome = work.await;
+            let unasked = !stop.load(Ordering::Relaxed);
+            if unasked {
+                engine.service().report_worker_down();
+                let why = match &outcome {
+                    Err(e) if e.is_panic() => "it panicked",
+                    _ => "it returned",
+                };
+                tracing::error!(worker = %engine.owner, "the run worker stopped: {why}");
+                ended.notify_one();
+            }
+            unasked
+        })
     });
     let signalled = {
         let stop = stop.clone();
+        let ended = worker_ended.clone();
         async move {
-            shutdown_signal().await;
-            say(json, "stopping: no new runs are claimed");
+            tokio::select! {
+                _ = shutdown_signal() => say(json, "stopping: no new runs are claimed"),
+                _ = ended.notified() => say(json, "stopping: the run worker stopped unasked; readiness fails"),
+            }
             stop.store(true, Ordering::Relaxed);
         }
     };
@@ -44,8 +68,13 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<ExitCode> {
         ..crate::console::Options::default()
     };
     crate::api::serve_with_console(engine.service().clone(), console, listener, signalled).await?;
-    if let Some(w) = worker {
-        w.await.ok();
+    let worker_failed = match worker {
+        Some(w) => w.await.unwrap_or(true),
+        None => false,
+    };
+    if worker_failed {
+        say(json, "stopped: the run worker had failed");
+        return Ok(ExitCode::FAILURE);
     }
     say(json, "stopped");
     Ok(ExitCode::SUCCESS)

@@ -99,9 +99,7 @@ fn environment() -> Environment<'static> {
 
 impl Console {
     pub fn new(service: Service, options: Options) -> Self {
-        let registry = crate::actions::builtin();
-        let playbooks = Engine::load_playbooks(None, &registry).expect("the built-in playbooks are valid");
-        let controls = Engine::new(service.clone(), crate::engine::Drivers::default(), registry, playbooks).expect("the built-in playbooks are complete");
+        let controls = Engine::controls(service.clone());
         Self(Arc::new(Inner {
             service,
             controls,

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+pub use super::step_error::StepError;
 use super::Env;
 use crate::store::RequestRow;
 
@@ -20,23 +21,6 @@ pub enum Outcome {
     Done(Value),
     /// A gate: the run pauses until a person records what it waits for.
     Wait(String),
-}
-
-/// Whether to try again.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StepError {
-    /// A passing fault (timeout, connection refused): retried inside the step with backoff.
-    #[error("{0}")]
-    Retryable(String),
-    /// Retrying will not help: the run stops at this step for an operator.
-    #[error("{0}")]
-    Fatal(String),
-}
-
-impl StepError {
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Retryable(_))
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +65,7 @@ pub struct ActionCtx<'a> {
 
 impl ActionCtx<'_> {
     pub fn param_str(&self, name: &str) -> Result<&str, StepError> {
-        self.params.get(name).and_then(Value::as_str).ok_or_else(|| StepError::Fatal(format!("parameter {name} is missing or not text")))
+        self.params.get(name).and_then(Value::as_str).ok_or_else(|| StepError::invalid(format!("parameter {name} is missing or not text")))
     }
 
     pub fn param_opt_str(&self, name: &str) -> Option<&str> {

@@ -6,9 +6,9 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use super::action::{ActionCtx, Outcome, StepError};
+use super::action::{ActionCtx, Outcome};
 use super::playbook::{Playbook, resolve};
-use super::run_log::{RUN_LEVEL, RunStatus, RunView, StepStatus, derive, needs_undo};
+use super::run_log::{RunStatus, RunView, StepStatus, UndoItem, derive, undo_event};
 use super::{Engine, EngineError};
 use crate::lifecycle::{Actor, EventKind, next_state};
 use crate::service::Command;
@@ -41,7 +41,8 @@ pub struct Progress {
 pub type Observer<'a> = &'a (dyn Fn(&Progress) + Send + Sync);
 
 /// Test hook for the shutdown tests: `KOLOKASI_TEST_SLOW_STEP=step:millis` makes that step take
-/// so much longer, as a slow device would.
+/// so much longer, as a slow device would. Only in builds with the `test-hooks` feature.
+#[cfg(feature = "test-hooks")]
 async fn slow_hook(step: &str) {
     if let Ok(v) = std::env::var("KOLOKASI_TEST_SLOW_STEP")
         && let Some((name, ms)) = v.split_once(':')
@@ -50,9 +51,16 @@ async fn slow_hook(step: &str) {
             }
 }
 
+#[cfg(not(feature = "test-hooks"))]
+async fn slow_hook(_step: &str) {}
+
+/// Test hook for the crash tests: `KOLOKASI_TEST_CRASH_AT=step:phase` aborts the process at
+/// that point, as a SIGKILL would. Only in builds with the `test-hooks` feature.
+#[cfg(not(feature = "test-hooks"))]
+fn crash_hook(_step: &str, _phase: &str) {}
+
+#[cfg(feature = "test-hooks")]
 fn crash_hook(step: &str, phase: &str) {
-    // Test hook for the crash tests: `KOLOKASI_TEST_CRASH_AT=step:phase` aborts the process at
-    // that point, as a SIGKILL would.
     if let Ok(at) = std::env::var("KOLOKASI_TEST_CRASH_AT")
         && at == format!("{step}:{phase}") {
             eprintln!("kolokasi: test crash at {at}");
@@ -101,6 +109,12 @@ impl Engine {
         let mut gate_checked = false;
         loop {
             let (pb, view) = self.view(run_id).await?;
+            // An outcome is followed by the request's lifecycle before the run's status says so:
+            // a crash in between leaves the run runnable, and the next worker applies it again.
+            if view.status.is_outcome() {
+                let run = store.run(run_id).await?;
+                self.apply_outcome(&run.request_id, &pb, run_id, view.status).await?;
+            }
             store.set_run_status(run_id, view.status.as_str()).await?;
             if stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed)) {
                 return Ok(view);
@@ -115,15 +129,13 @@ impl Engine {
                         return Ok(view);
                     }
                 }
-                RunStatus::Succeeded => {
-                    let run = store.run(run_id).await?;
-                    self.apply_on_success(&run.request_id, &pb, run_id).await?;
-                    return Ok(view);
-                }
-                RunStatus::Failed | RunStatus::Waiting | RunStatus::Stuck | RunStatus::Unwound => return Ok(view),
+                RunStatus::Succeeded | RunStatus::Unwound | RunStatus::Failed | RunStatus::Waiting | RunStatus::Stuck => return Ok(view),
                 RunStatus::Unwinding => {
-                    let step = view.steps.iter().rev().find(|s| needs_undo(s)).expect("unwinding has a step to undo").clone();
-                    self.renewing_lease(run_id, self.undo_step(run_id, &pb, &view, step.index, observer)).await?;
+                    let item = view.undo_queue().into_iter().next().expect("an unwinding run has an attempt to undo");
+                    if !store.renew_lease(run_id, &self.owner, self.lease).await? {
+                        return Err(EngineError::Leased(run_id.to_string()));
+                    }
+                    self.renewing_lease(run_id, self.undo_step(run_id, &pb, &view, &item, observer)).await?;
                 }
                 RunStatus::Pending | RunStatus::Running => {
                     let index = view.current().expect("a running run has a current step").index;
@@ -267,34 +279,34 @@ impl Engine {
                 Ok(true)
             }
             Err(e) => {
-                let error = match &e {
-                    StepError::Retryable(m) => format!("{m} (gave up after {tries} tries)"),
-                    StepError::Fatal(m) => m.clone(),
-                };
-                store.append_run_event(run_id, &ev(index, attempt, "failed", actor).error(&error)).await?;
+                let error = if e.is_retryable() { format!("{} (gave up after {tries} tries)", e.chain()) } else { e.chain() };
+                let cause = json!({ "cause": e.cause() });
+                store.append_run_event(run_id, &ev(index, attempt, "failed", actor).error(&error).output(&cause)).await?;
                 report(ProgressPhase::Failed, error);
                 Ok(false)
             }
         }
     }
 
-    async fn undo_step(&self, run_id: &str, pb: &Playbook, view: &RunView, index: usize, observer: Observer<'_>) -> Result<(), EngineError> {
+    /// Undoes one attempt of a step (try `item.try_no`) with that attempt's own parameters and
+    /// output, holding the step's devices as its forward action did.
+    async fn undo_step(&self, run_id: &str, pb: &Playbook, view: &RunView, item: &UndoItem, observer: Observer<'_>) -> Result<(), EngineError> {
         let store = &self.service().store;
-        let step = &pb.steps[index];
-        let sv = &view.steps[index];
+        let step = &pb.steps[item.index];
+        let attempt = view.attempt(item.index, item.attempt).expect("the undo queue names started attempts");
         let (action, request) = self.step_inputs(run_id, &step.action).await?;
-        let report = reporter(observer, run_id, pb, index, Instant::now());
+        let report = reporter(observer, run_id, pb, item.index, Instant::now());
         let actor = self.owner.as_str();
-        store.append_run_event(run_id, &ev(index, sv.attempt, "undo_started", actor)).await?;
-        report(ProgressPhase::Undoing, format!("undo {}", action.describe()));
+        let (started, undone, failed) = (undo_event("undo_started", item.try_no), "undone", undo_event("undo_failed", item.try_no));
+        store.append_run_event(run_id, &ev(item.index, item.attempt, &started, actor)).await?;
+        report(ProgressPhase::Undoing, format!("undo {} (attempt {})", action.describe(), item.attempt));
         crash_hook(&step.name, "undo");
-        let params = sv.params.clone().unwrap_or(Value::Null);
-        let ctx = ActionCtx { run_id, step: &step.name, request: &request, params: &params, env: &self.env };
-        let guards = self.env.locks.acquire(&self.service().store, &action.devices(&params)).await?;
+        let ctx = ActionCtx { run_id, step: &step.name, request: &request, params: &attempt.params, env: &self.env };
+        let guards = self.env.locks.acquire(store, &action.devices(&attempt.params)).await?;
         let mut tries = 0;
         let result = loop {
             tries += 1;
-            match action.undo(&ctx, sv.output.as_ref()).await {
+            match action.undo(&ctx, attempt.output.as_ref()).await {
                 Err(e) if e.is_retryable() && tries < self.retry.attempts => tokio::time::sleep(self.retry.delay(tries)).await,
                 other => break other,
             }
@@ -302,21 +314,28 @@ impl Engine {
         guards.release().await;
         match result {
             Ok(()) => {
-                store.append_run_event(run_id, &ev(index, sv.attempt, "undone", actor)).await?;
+                store.append_run_event(run_id, &ev(item.index, item.attempt, undone, actor)).await?;
                 report(ProgressPhase::Undone, String::new());
             }
             Err(e) => {
                 // An undo that fails leaves the run stuck, visibly, for an operator.
-                store.append_run_event(run_id, &ev(index, sv.attempt, "undo_failed", actor).error(&e.to_string())).await?;
-                report(ProgressPhase::UndoFailed, e.to_string());
+                let cause = json!({ "cause": e.cause() });
+                store.append_run_event(run_id, &ev(item.index, item.attempt, &failed, actor).error(&e.chain()).output(&cause)).await?;
+                report(ProgressPhase::UndoFailed, e.chain());
             }
         }
         Ok(())
     }
 
-    /// Applies the playbook's lifecycle events after success, skipping any already applied.
-    async fn apply_on_success(&self, request_id: &str, pb: &Playbook, run_id: &str) -> Result<(), EngineError> {
+    /// Moves the request as the run's outcome says: the playbook's `on_success` events after
+    /// success; after an unwind, the end of a withdrawal or the way back to *approved*. Events
+    /// already applied are skipped, so this is safe to repeat.
+    async fn apply_outcome(&self, request_id: &str, pb: &Playbook, run_id: &str, status: RunStatus) -> Result<(), EngineError> {
         let id = crate::domain::RequestId::parse(request_id).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+        if status == RunStatus::Unwound {
+            self.service().run_unwound(&id, &pb.name, run_id).await?;
+            return Ok(());
+        }
         for event in &pb.on_success {
             let row = self.service().store.request(&id).await?;
             let role = event.allowed_roles()[0];
@@ -331,7 +350,7 @@ impl Engine {
                 other => return Err(EngineError::Invalid(format!("on_success cannot apply {other}"))),
             };
             let actor = Actor::system_as(role);
-            self.service().apply(&actor, &id, command).await?;
+            self.service().apply_run_outcome(&actor, &id, command).await?;
         }
         Ok(())
     }
@@ -368,10 +387,6 @@ fn summarize(output: &Value) -> String {
 
 pub(crate) fn ev<'a>(step_index: usize, attempt: i64, event: &'a str, actor: &'a str) -> NewRunEvent<'a> {
     NewRunEvent { step_index: step_index as i64, attempt, event, actor, output: None, error: None, reason: None }
-}
-
-pub(crate) fn run_ev<'a>(attempt: i64, event: &'a str, actor: &'a str) -> NewRunEvent<'a> {
-    NewRunEvent { step_index: RUN_LEVEL, attempt, event, actor, output: None, error: None, reason: None }
 }
 
 impl<'a> NewRunEvent<'a> {

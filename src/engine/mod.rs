@@ -5,9 +5,12 @@
 //! - [`action`]: the `Action` trait and the registry of actions by name.
 //! - [`run_log`]: step and run status derived from the append-only run log.
 //! - [`executor`]: drives one run: next step, retries, gates, unwinding, crash-safe bookkeeping.
-//! - [`control`]: what operators do to a run: retry a step, skip it, unwind.
+//! - [`control`]: what operators do to a run: retry a step, skip it, unwind, retry or resolve
+//!   a failed undo — and which of these the run and its request allow now.
+//! - [`report`]: a request's runs with their allowed actions, as every front end shows them.
 //! - [`worker`]: claims runs with a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL).
 //! - [`retry`], [`locks`]: backoff policy, per-device serialisation.
+//! - [`step_error`]: a step's typed error: its cause (retry or not) and the driver's error chain.
 //! - [`drivers`]: the configured drivers actions reach the world through.
 //! - [`devices`]: drivers from the inventory's `devices:`, with secrets from the sealed store.
 //!
@@ -20,8 +23,10 @@ pub mod drivers;
 pub mod executor;
 pub mod locks;
 pub mod playbook;
+pub mod report;
 pub mod retry;
 pub mod run_log;
+pub mod step_error;
 pub mod worker;
 
 use std::collections::BTreeMap;
@@ -29,9 +34,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use action::{Action, ActionCtx, BoxFuture, Outcome, Param, ParamKind, Registry, StepError};
+pub use control::RunAction;
 pub use executor::{Progress, ProgressPhase};
 pub use playbook::{Playbook, PlaybookError};
 pub use run_log::{RunStatus, RunView, StepStatus, StepView};
+pub use step_error::{Cause, Classify};
 
 use crate::firewall::{FirewallDriver, Nftables};
 use crate::lab::Lab;
@@ -144,6 +151,14 @@ impl Engine {
             retry: retry::RetryPolicy::default(),
             lease: time::Duration::seconds(30),
         })
+    }
+
+    /// An engine that only records operators' controls (retry, skip, unwind, resolve): no
+    /// drivers, the built-in playbooks; the workers carry the controls out.
+    pub fn controls(service: Service) -> Self {
+        let registry = crate::actions::builtin();
+        let playbooks = Self::load_playbooks(None, &registry).expect("the built-in playbooks are valid");
+        Self::new(service, Drivers::default(), registry, playbooks).expect("the built-in playbooks are complete")
     }
 
     pub fn service(&self) -> &Service {

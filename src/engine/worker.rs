@@ -1,4 +1,5 @@
-//! The worker inside `serve`: claims runnable runs with a lease and drives them. On PostgreSQL
+//! The worker inside `serve`: claims runnable runs (pending, running, unwinding) with a lease
+//! and drives them. On PostgreSQL
 //! several workers share the work (`FOR UPDATE SKIP LOCKED`); a worker that dies loses its
 //! lease when it expires and another takes the run over. Stopping (SIGTERM) stops claiming;
 //! the run in hand rests at its next step boundary and its lease is released.
@@ -16,6 +17,7 @@ impl Engine {
     pub async fn work(&self, stop: Arc<AtomicBool>) {
         let quiet = |_: &super::Progress| {};
         while !stop.load(Ordering::Relaxed) {
+            worker_fault_hook();
             match self.service().store.claim_run(&self.owner, self.lease).await {
                 Ok(Some(run_id)) => {
                     tracing::info!(run = %run_id, worker = %self.owner, "claimed run");
@@ -36,3 +38,15 @@ impl Engine {
         }
     }
 }
+
+/// Test hook for the supervision test: `KOLOKASI_TEST_WORKER_PANIC=1` makes the worker panic,
+/// as a bug would. Only in builds with the `test-hooks` feature.
+#[cfg(feature = "test-hooks")]
+fn worker_fault_hook() {
+    if std::env::var_os("KOLOKASI_TEST_WORKER_PANIC").is_some() {
+        panic!("test: the worker panics (KOLOKASI_TEST_WORKER_PANIC)");
+    }
+}
+
+#[cfg(not(feature = "test-hooks"))]
+fn worker_fault_hook() {}

@@ -24,10 +24,18 @@
 //!                                                                      ▼
 //!   Decommissioned ■ ◀─decommissioned(operator)── Decommissioning ◀─approve_revocation(head|admin)── RevocationRequested
 //!
-//!  withdraw(requester|admin): from any state before Provisioning ──▶ Withdrawn ■
+//!  withdraw(requester|admin): before approval's run exists ──▶ Withdrawn ■
+//!  withdraw(requester|admin): AwaitingHardware | Provisioning | HandedOver ──▶ Withdrawing
+//!        (the provisioning run unwinds) ──withdrawal_done(run)──▶ Withdrawn ■
+//!  AwaitingHardware | Provisioning | HandedOver ──provisioning_unwound(run)──▶ Approved
+//!        (an operator unwound the run; starting provisioning again restarts it)
 //! ```
 //! ■ = final. ⏸ = the SLA clock pauses (the unit holds the ball): CapacityConfirmed (the unit
 //! fills the Form Pengajuan) and AwaitingHardware (the unit brings its server).
+//!
+//! **Run outcomes** (`hand_over`, `report_live`, `decommissioned`, `withdrawal_done`,
+//! `provisioning_unwound`) follow what the devices hold: the engine applies them when the
+//! request's run succeeds or has been unwound, never a person ([`EventKind::is_run_outcome`]).
 
 use std::fmt;
 use std::str::FromStr;
@@ -54,6 +62,8 @@ pub enum State {
     RevocationRequested,
     Decommissioning,
     Decommissioned,
+    /// Withdrawn while its provisioning run had done work: the run unwinds first.
+    Withdrawing,
     Withdrawn,
 }
 
@@ -74,6 +84,10 @@ pub enum EventKind {
     ApproveRevocation,
     Decommissioned,
     Withdraw,
+    /// Run outcome: the provisioning run of a withdrawn request is unwound.
+    WithdrawalDone,
+    /// Run outcome: an operator unwound the provisioning run; the request is approved again.
+    ProvisioningUnwound,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -85,7 +99,7 @@ pub enum TransitionError {
 }
 
 impl State {
-    pub const ALL: [State; 15] = [
+    pub const ALL: [State; 16] = [
         State::Submitted,
         State::Verified,
         State::CapacityConfirmed,
@@ -100,6 +114,7 @@ impl State {
         State::RevocationRequested,
         State::Decommissioning,
         State::Decommissioned,
+        State::Withdrawing,
         State::Withdrawn,
     ];
 
@@ -119,6 +134,7 @@ impl State {
             Self::RevocationRequested => "revocation_requested",
             Self::Decommissioning => "decommissioning",
             Self::Decommissioned => "decommissioned",
+            Self::Withdrawing => "withdrawing",
             Self::Withdrawn => "withdrawn",
         }
     }
@@ -140,6 +156,7 @@ impl State {
             Self::RevocationRequested => "Pencabutan diajukan",
             Self::Decommissioning => "Pencabutan berjalan",
             Self::Decommissioned => "Dicabut",
+            Self::Withdrawing => "Dibatalkan — konfigurasi sedang dibongkar",
             Self::Withdrawn => "Dibatalkan",
         }
     }
@@ -165,7 +182,7 @@ impl State {
             Self::Provisioning => 8,
             Self::HandedOver => 8,
             Self::Active | Self::RevocationRequested | Self::Decommissioning | Self::Decommissioned => 9,
-            Self::Withdrawn => 1,
+            Self::Withdrawing | Self::Withdrawn => 1,
         }
     }
 }
@@ -188,7 +205,7 @@ impl FromStr for State {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 14] = [
+    pub const ALL: [EventKind; 16] = [
         EventKind::Verify,
         EventKind::CapacityOk,
         EventKind::CapacityShort,
@@ -203,6 +220,8 @@ impl EventKind {
         EventKind::ApproveRevocation,
         EventKind::Decommissioned,
         EventKind::Withdraw,
+        EventKind::WithdrawalDone,
+        EventKind::ProvisioningUnwound,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -221,6 +240,8 @@ impl EventKind {
             Self::ApproveRevocation => "approve_revocation",
             Self::Decommissioned => "decommissioned",
             Self::Withdraw => "withdraw",
+            Self::WithdrawalDone => "withdrawal_done",
+            Self::ProvisioningUnwound => "provisioning_unwound",
         }
     }
 
@@ -239,7 +260,14 @@ impl EventKind {
             Self::ApproveRevocation => &[Head, Admin],
             Self::Decommissioned => &[Operator],
             Self::Withdraw => &[Requester, Admin],
+            Self::WithdrawalDone | Self::ProvisioningUnwound => &[Operator],
         }
+    }
+
+    /// Events that follow a run's outcome (what the devices now hold): only the engine applies
+    /// them, when the request's run has succeeded or has been unwound.
+    pub fn is_run_outcome(self) -> bool {
+        matches!(self, Self::HandOver | Self::ReportLive | Self::Decommissioned | Self::WithdrawalDone | Self::ProvisioningUnwound)
     }
 }
 
@@ -271,10 +299,10 @@ pub fn next_state(state: State, event: EventKind, kind: RequestKind, role: Role)
         (S::Active, E::RequestRevocation) => S::RevocationRequested,
         (S::RevocationRequested, E::ApproveRevocation) => S::Decommissioning,
         (S::Decommissioning, E::Decommissioned) => S::Decommissioned,
-        (
-            S::Submitted | S::Verified | S::CapacityConfirmed | S::FormCompleted | S::Approved | S::AwaitingHardware,
-            E::Withdraw,
-        ) => S::Withdrawn,
+        (S::Submitted | S::Verified | S::CapacityConfirmed | S::FormCompleted | S::Approved, E::Withdraw) => S::Withdrawn,
+        (S::AwaitingHardware | S::Provisioning | S::HandedOver, E::Withdraw) => S::Withdrawing,
+        (S::Withdrawing, E::WithdrawalDone) => S::Withdrawn,
+        (S::AwaitingHardware | S::Provisioning | S::HandedOver, E::ProvisioningUnwound) => S::Approved,
         _ => return Err(TransitionError::Illegal { state, event }),
     };
     let allowed = event.allowed_roles();
@@ -306,12 +334,19 @@ mod tests {
             (S::Active, E::RequestRevocation, S::RevocationRequested),
             (S::RevocationRequested, E::ApproveRevocation, S::Decommissioning),
             (S::Decommissioning, E::Decommissioned, S::Decommissioned),
+            (S::Withdrawing, E::WithdrawalDone, S::Withdrawn),
+            (S::AwaitingHardware, E::ProvisioningUnwound, S::Approved),
+            (S::Provisioning, E::ProvisioningUnwound, S::Approved),
+            (S::HandedOver, E::ProvisioningUnwound, S::Approved),
         ];
         if (state, event) == (S::Approved, E::StartProvisioning) {
             return Some(if kind == RequestKind::Colocation { S::AwaitingHardware } else { S::Provisioning });
         }
-        if event == E::Withdraw && state.sop_step() <= 7 && !state.is_final() {
+        if event == E::Withdraw && state.sop_step() <= 5 && !state.is_final() && state != S::Withdrawing {
             return Some(S::Withdrawn);
+        }
+        if event == E::Withdraw && matches!(state, S::AwaitingHardware | S::Provisioning | S::HandedOver) {
+            return Some(S::Withdrawing);
         }
         table.iter().find(|(s, e, _)| *s == state && *e == event).map(|(_, _, n)| *n)
     }

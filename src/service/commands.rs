@@ -66,8 +66,14 @@ pub enum Command {
         #[serde(default)]
         reason: Option<String>,
     },
-    /// The unit (or an admin) withdraws the request before provisioning.
+    /// The unit (or an admin) withdraws the request; what its run did is unwound first.
     Withdraw { reason: String },
+    /// Run outcome (engine only): a withdrawn request's run is unwound.
+    #[serde(skip_deserializing)]
+    WithdrawalDone { reason: Option<String> },
+    /// Run outcome (engine only): an operator unwound the provisioning run.
+    #[serde(skip_deserializing)]
+    ProvisioningUnwound { reason: Option<String> },
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -114,6 +120,8 @@ impl Command {
             Self::ApproveRevocation { .. } => EventKind::ApproveRevocation,
             Self::Decommissioned { .. } => EventKind::Decommissioned,
             Self::Withdraw { .. } => EventKind::Withdraw,
+            Self::WithdrawalDone { .. } => EventKind::WithdrawalDone,
+            Self::ProvisioningUnwound { .. } => EventKind::ProvisioningUnwound,
         }
     }
 
@@ -128,7 +136,9 @@ impl Command {
             | Self::HandOver { reason }
             | Self::ReportLive { reason }
             | Self::ApproveRevocation { reason, .. }
-            | Self::Decommissioned { reason } => reason.clone(),
+            | Self::Decommissioned { reason }
+            | Self::WithdrawalDone { reason }
+            | Self::ProvisioningUnwound { reason } => reason.clone(),
             Self::Approve(a) => join(&a.reasons),
             Self::Reject(r) => join(&r.reasons),
             Self::RequestRevocation { revocation } => join(&revocation.reasons),

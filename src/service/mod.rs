@@ -85,11 +85,22 @@ pub struct Service {
     templates: Arc<crate::documents::Templates>,
     /// Failed sign-ins per address and account (in memory, per process).
     limiter: Arc<crate::auth::AuthLimiter>,
+    /// Set when this process's run worker has stopped on its own: readiness fails from then on.
+    worker_down: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Service {
     pub fn new(store: Store, inventory: Inventory, calendar: Calendar, key: Option<MasterKey>) -> Self {
-        Self { store, inventory: Arc::new(inventory), calendar: Arc::new(calendar), key: key.map(Arc::new), run_definitions: Arc::default(), limiter: Arc::default(), templates: Arc::new(crate::documents::Templates::new(crate::documents::default_template_dir())) }
+        Self { store, inventory: Arc::new(inventory), calendar: Arc::new(calendar), key: key.map(Arc::new), run_definitions: Arc::default(), limiter: Arc::default(), worker_down: Arc::default(), templates: Arc::new(crate::documents::Templates::new(crate::documents::default_template_dir())) }
+    }
+
+    /// `serve` says its run worker stopped unasked; `/health/ready` answers 503 from then on.
+    pub fn report_worker_down(&self) {
+        self.worker_down.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn worker_is_down(&self) -> bool {
+        self.worker_down.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn with_run_definitions(mut self, definitions: std::collections::BTreeMap<String, String>) -> Self {

@@ -133,8 +133,40 @@ impl Service {
     }
 
     /// Applies one SOP command: checks the transition and role, changes the record, writes the
-    /// history and the audit row, all in one transaction. Returns the new state.
+    /// history and the audit row, all in one transaction. Returns the new state. Run outcomes
+    /// (handed over, live, decommissioned, the end of a withdrawal) are refused: they follow
+    /// what the request's run did to the devices.
     pub async fn apply(&self, actor: &Actor, id: &RequestId, command: Command) -> Result<State, ServiceError> {
+        let event = command.event(true);
+        if event.is_run_outcome() {
+            return Err(ServiceError::Invalid(format!(
+                "{event} follows the request's run: it happens when the run has {}, not by hand",
+                if matches!(event, EventKind::WithdrawalDone | EventKind::ProvisioningUnwound) { "been unwound" } else { "succeeded" }
+            )));
+        }
+        self.apply_event(actor, id, command).await
+    }
+
+    /// Applies a run's outcome (the engine's `on_success`, or the end of an unwind).
+    pub(crate) async fn apply_run_outcome(&self, actor: &Actor, id: &RequestId, command: Command) -> Result<State, ServiceError> {
+        self.apply_event(actor, id, command).await
+    }
+
+    /// What an unwound run means for its request: a withdrawal ends; an operator's unwind of
+    /// the provisioning run takes the request back to *approved*. Safe to repeat.
+    pub(crate) async fn run_unwound(&self, id: &RequestId, playbook: &str, run_id: &str) -> Result<(), ServiceError> {
+        let row = self.store.request(id).await?;
+        let reason = Some(format!("run {run_id} unwound"));
+        let provisioning = playbook == Service::provisioning_playbook(row.form.kind);
+        let command = match row.state {
+            State::Withdrawing if provisioning => Command::WithdrawalDone { reason },
+            State::AwaitingHardware | State::Provisioning | State::HandedOver if provisioning => Command::ProvisioningUnwound { reason },
+            _ => return Ok(()),
+        };
+        self.apply_event(&Actor::system(), id, command).await.map(drop)
+    }
+
+    async fn apply_event(&self, actor: &Actor, id: &RequestId, command: Command) -> Result<State, ServiceError> {
         let now = OffsetDateTime::now_utc();
         let mut w = self.store.write().await?;
         let mut row = w.load_request(id).await?;
@@ -248,12 +280,27 @@ impl Service {
                     r.approved_by = approved_by;
                 }
             }
-            Command::Decommissioned { .. } => w.release_capacity(id, now).await?,
+            Command::Decommissioned { .. } | Command::WithdrawalDone { .. } => w.release_capacity(id, now).await?,
             Command::Withdraw { .. } => {
                 if reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
                     return Err(ServiceError::Invalid("withdrawing needs a reason".into()));
                 }
-                w.release_capacity(id, now).await?;
+                if next == State::Withdrawn {
+                    w.release_capacity(id, now).await?;
+                } else {
+                    // What the run did is undone first; the request is withdrawn when it is.
+                    let run_id = format!("{id}/{}", Service::provisioning_playbook(row.form.kind));
+                    w.request_unwind(&run_id, &actor.name, reason.as_deref().unwrap_or_default()).await?;
+                    detail = json!({ "unwinding": run_id });
+                }
+            }
+            Command::ProvisioningUnwound { .. } => {
+                // The server is received again for the next run (its port may change).
+                if let Some(block) = row.approval.as_mut().and_then(|a| a.colocation.as_mut()) {
+                    block.serial_number = None;
+                    block.type_brand = None;
+                }
+                detail = json!({ "hardware_cleared": row.hardware.take() });
             }
         }
 
@@ -275,7 +322,8 @@ impl Service {
         };
         if let Some(name) = run_to_create
             && let Some(def) = self.run_definitions.get(name) {
-                w.create_run(id.as_str(), name, def).await?;
+                // A run unwound earlier (its request went back to approved) starts again.
+                w.create_or_restart_run(id.as_str(), name, def, &actor.name).await?;
             }
         if event == EventKind::HardwareReceived {
             // Wake the provisioning run waiting at its hardware gate.

@@ -147,7 +147,7 @@ impl Write {
             .await?;
             return Ok(Some((allocation(&spec, &address, request_id, purpose)?, true)));
         }
-        Err(StoreError::Conflict(format!("IP pool {pool} is too busy; try again")))
+        Err(StoreError::Busy(format!("IP pool {pool} is too busy; try again")))
     }
 
     /// Releases the active allocation of (request, purpose); returns what was released. The

@@ -48,6 +48,9 @@ pub enum StoreError {
     NotFound(String),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A shared resource is contended; trying again shortly will do.
+    #[error("{0}")]
+    Busy(String),
 }
 
 impl StoreError {

@@ -66,6 +66,15 @@ fn run_row(r: &sqlx::any::AnyRow) -> RunRow {
     }
 }
 
+/// The run's generation: 1, plus one for each restart after an unwind.
+async fn run_generation(conn: &mut sqlx::AnyConnection, run_id: &str) -> Result<i64, StoreError> {
+    let row = sqlx::query("SELECT MAX(attempt) FROM run_events WHERE run_id = $1 AND step_index = -1 AND event = 'restart'")
+        .bind(run_id)
+        .fetch_one(conn)
+        .await?;
+    Ok(row.get::<Option<i64>, _>(0).unwrap_or(1))
+}
+
 async fn insert_event(conn: &mut sqlx::AnyConnection, run_id: &str, e: &NewRunEvent<'_>) -> Result<bool, StoreError> {
     let done = sqlx::query(
         "INSERT INTO run_events (run_id, step_index, attempt, event, seq, at, actor, output_json, error, reason)
@@ -107,6 +116,37 @@ impl Write {
 
     pub async fn append_run_event(&mut self, run_id: &str, e: &NewRunEvent<'_>) -> Result<bool, StoreError> {
         insert_event(self.conn(), run_id, e).await
+    }
+
+    /// Creates the run of (request, playbook), or — if it exists and was unwound — starts its
+    /// next generation (a run-level `restart` event). Returns the run id.
+    pub async fn create_or_restart_run(&mut self, request_id: &str, playbook: &str, definition_json: &str, actor: &str) -> Result<String, StoreError> {
+        let id = format!("{request_id}/{playbook}");
+        let status: Option<String> = sqlx::query("SELECT status FROM runs WHERE id = $1").bind(&id).fetch_optional(self.conn()).await?.map(|r| r.get(0));
+        match status.as_deref() {
+            None => self.create_run(request_id, playbook, definition_json).await,
+            Some("unwound") => {
+                let next = run_generation(self.conn(), &id).await? + 1;
+                insert_event(self.conn(), &id, &NewRunEvent { step_index: -1, attempt: next, event: "restart", actor, output: None, error: None, reason: None }).await?;
+                self.set_run_status(&id, "pending").await?;
+                Ok(id)
+            }
+            Some(other) => Err(StoreError::Conflict(format!("run {id} is {other}; only an unwound run starts again"))),
+        }
+    }
+
+    /// Asks for the run to be unwound (run-level `unwind` of its current generation); the
+    /// workers carry it out. Repeating it changes nothing. False if the run does not exist.
+    pub async fn request_unwind(&mut self, run_id: &str, actor: &str, reason: &str) -> Result<bool, StoreError> {
+        let exists = sqlx::query("SELECT 1 FROM runs WHERE id = $1").bind(run_id).fetch_optional(self.conn()).await?.is_some();
+        if !exists {
+            return Ok(false);
+        }
+        let generation = run_generation(self.conn(), run_id).await?;
+        let e = NewRunEvent { step_index: -1, attempt: generation, event: "unwind", actor, output: None, error: None, reason: Some(reason) };
+        insert_event(self.conn(), run_id, &e).await?;
+        self.set_run_status(run_id, "unwinding").await?;
+        Ok(true)
     }
 
     pub async fn set_run_status(&mut self, run_id: &str, status: &str) -> Result<(), StoreError> {
@@ -178,19 +218,19 @@ impl Store {
             .collect()
     }
 
-    /// Claims one runnable run for `owner` until `lease_until`: pending or running runs whose
-    /// lease is free or expired. PostgreSQL workers skip rows another worker is claiming.
+    /// Claims one runnable run for `owner` until `lease_until`: pending, running or unwinding
+    /// runs whose lease is free or expired (an unwind interrupted by a crash is resumed). PostgreSQL workers skip rows another worker is claiming.
     pub async fn claim_run(&self, owner: &str, lease: time::Duration) -> Result<Option<String>, StoreError> {
         let now = OffsetDateTime::now_utc();
         let sql = match self.backend {
             Backend::Postgres => {
                 "UPDATE runs SET lease_owner = $1, lease_until = $2 WHERE id = (
-                    SELECT id FROM runs WHERE status IN ('pending', 'running') AND (lease_until IS NULL OR lease_until < $3)
+                    SELECT id FROM runs WHERE status IN ('pending', 'running', 'unwinding') AND (lease_until IS NULL OR lease_until < $3)
                     ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id"
             }
             Backend::Sqlite => {
                 "UPDATE runs SET lease_owner = $1, lease_until = $2 WHERE id = (
-                    SELECT id FROM runs WHERE status IN ('pending', 'running') AND (lease_until IS NULL OR lease_until < $3)
+                    SELECT id FROM runs WHERE status IN ('pending', 'running', 'unwinding') AND (lease_until IS NULL OR lease_until < $3)
                     ORDER BY created_at LIMIT 1) RETURNING id"
             }
         };

@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use kolokasi::engine::{Action, ActionCtx, BoxFuture, Outcome, Param, Registry, StepError};
+use kolokasi::engine::{Action, ActionCtx, BoxFuture, Cause, Outcome, Param, Registry, StepError};
 use serde_json::Value;
 
 /// The switches a test flips; shared by every wrapped action.
@@ -61,7 +61,7 @@ impl Action for Injector {
         Box::pin(async move {
             let out = self.inner.run(ctx).await?;
             if self.faults.fail_step.lock().unwrap().as_deref() == Some(ctx.step) {
-                return Err(StepError::Fatal(format!("injected failure at {}", ctx.step)));
+                return Err(StepError::new(Cause::Refused, format!("injected failure at {}", ctx.step)));
             }
             Ok(out)
         })
@@ -69,7 +69,7 @@ impl Action for Injector {
     fn undo<'a>(&'a self, ctx: &'a ActionCtx<'a>, output: Option<&'a Value>) -> BoxFuture<'a, Result<(), StepError>> {
         Box::pin(async move {
             if *self.faults.fail_undo.lock().unwrap() {
-                return Err(StepError::Fatal("injected undo failure".into()));
+                return Err(StepError::new(Cause::Refused, "injected undo failure"));
             }
             self.inner.undo(ctx, output).await
         })

@@ -149,6 +149,8 @@ pub struct RunRowView {
     pub status: &'static str,
     pub status_label: &'static str,
     pub steps: Vec<StepRowView>,
+    /// The controls the run allows now (`retry`, `skip`, `unwind`, `retry_undo`, `resolve`).
+    pub controls: Vec<&'static str>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -161,8 +163,9 @@ pub struct StepRowView {
     pub detail: String,
 }
 
-pub fn run_row(lang: Lang, id: &str, playbook: &str, view: &RunView) -> RunRowView {
+pub fn run_row(lang: Lang, id: &str, playbook: &str, view: &RunView, allowed: &[crate::engine::RunAction]) -> RunRowView {
     RunRowView {
+        controls: allowed.iter().filter(|a| **a != crate::engine::RunAction::Resume).map(|a| a.as_str()).collect(),
         id: id.to_string(),
         playbook: playbook.to_string(),
         status: view.status.as_str(),
@@ -174,7 +177,11 @@ pub fn run_row(lang: Lang, id: &str, playbook: &str, view: &RunView) -> RunRowVi
                 let status = step_status_name(&s.status);
                 let detail = match &s.status {
                     StepStatus::Waiting { reason } | StepStatus::Skipped { reason } => reason.clone(),
-                    StepStatus::Failed { error } | StepStatus::UndoFailed { error } => error.clone(),
+                    // The cause in the page's language first, then the whole chain of errors.
+                    StepStatus::Failed { error } | StepStatus::UndoFailed { error } => match s.cause {
+                        Some(c) => format!("{}: {} — {error}", lang.t("cause"), if lang == Lang::Id { c.label_id() } else { c.as_str() }),
+                        None => error.clone(),
+                    },
                     _ => String::new(),
                 };
                 StepRowView {
@@ -193,13 +200,10 @@ pub fn run_row(lang: Lang, id: &str, playbook: &str, view: &RunView) -> RunRowVi
 /// The runs of a request the caller may already see (the caller checked scope), from the run
 /// log through the store's read functions.
 pub async fn runs_of(service: &crate::service::Service, lang: Lang, id: &RequestId) -> Result<Vec<RunRowView>, super::ConsoleError> {
-    let runs = service.store.runs_for_request(id.as_str()).await.map_err(ServiceError::from)?;
-    let mut out = Vec::with_capacity(runs.len());
-    for run in runs {
-        let playbook: crate::engine::Playbook = serde_json::from_str(&run.definition_json).map_err(super::ConsoleError::internal)?;
-        let events = service.store.run_events(&run.id).await.map_err(ServiceError::from)?;
-        let view = crate::engine::run_log::derive(&playbook, &events);
-        out.push(run_row(lang, &run.id, &run.playbook, &view));
-    }
-    Ok(out)
+    // The caller has checked the page's scope; the runs are read as the system would.
+    let (_, reports) = crate::engine::report::request_runs(service, &crate::lifecycle::Actor::system(), id).await.map_err(|e| match e {
+        crate::engine::EngineError::Service(e) => super::ConsoleError::from(e),
+        other => super::ConsoleError::internal(other),
+    })?;
+    Ok(reports.iter().map(|r| run_row(lang, &r.run, &r.playbook, &r.view, &r.allowed_actions)).collect())
 }

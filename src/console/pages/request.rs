@@ -97,7 +97,8 @@ fn timeline(lang: Lang, view: &RequestView) -> Vec<Value> {
 fn actions(view: &RequestView, role: Role) -> Vec<&'static str> {
     let mut out = Vec::new();
     for event in EventKind::ALL {
-        if next_state(view.state, event, view.kind, role).is_err() {
+        // Run outcomes follow the run; nobody submits them by hand.
+        if event.is_run_outcome() || next_state(view.state, event, view.kind, role).is_err() {
             continue;
         }
         let name = match event {

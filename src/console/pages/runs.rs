@@ -84,6 +84,8 @@ pub async fn control(State(console): State<Console>, me: Signed, Path(id): Path<
             "retry" => engine.retry(actor, run_id, step, reason).await.map(|_| ()),
             "skip" => engine.skip(actor, run_id, step, reason).await.map(|_| ()),
             "unwind" => engine.unwind(actor, run_id, reason).await,
+            "retry_undo" => engine.retry_undo(actor, run_id, reason).await.map(|_| ()),
+            "resolve" => engine.resolve(actor, run_id, reason).await.map(|_| ()),
             _ => Err(crate::engine::EngineError::Invalid("unknown control".into())),
         }
     };

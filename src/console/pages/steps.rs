@@ -88,8 +88,6 @@ fn command(lang: Lang, form: &FormData) -> Result<Command, ServiceError> {
             },
             reason: reason(form),
         },
-        "hand_over" => Command::HandOver { reason: reason(form) },
-        "report_live" => Command::ReportLive { reason: reason(form) },
         "request_revocation" => Command::RequestRevocation {
             revocation: Revocation {
                 reasons: reasons(lang, form)?,
@@ -104,7 +102,6 @@ fn command(lang: Lang, form: &FormData) -> Result<Command, ServiceError> {
             approved_by: None,
             reason: reason(form),
         },
-        "decommissioned" => Command::Decommissioned { reason: reason(form) },
         "withdraw" => Command::Withdraw {
             reason: form
                 .opt("reason")

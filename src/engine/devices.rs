@@ -83,6 +83,10 @@ pub struct DeviceSpec {
     /// A PEM file of the CA (or self-signed certificate) to trust for OPNsense's API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<std::path::PathBuf>,
+    /// How kolokasi fits into an nftables firewall: `own_table` (the default), `jump` or
+    /// `write_into` (see `firewall::integration`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integration: Option<crate::firewall::integration::Integration>,
     /// Other names of a DNS device (playbooks say `provider: primary`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
@@ -195,6 +199,9 @@ impl Drivers {
             if !spec.aliases.is_empty() && !matches!(spec.kind, DeviceKind::Rfc2136 | DeviceKind::Powerdns) {
                 return Err(spec.invalid("only DNS devices may have aliases"));
             }
+            if spec.integration.is_some() && spec.kind != DeviceKind::Nftables {
+                return Err(spec.invalid("only nftables firewalls have an integration mode"));
+            }
             match spec.kind {
                 DeviceKind::OvsSsh => {
                     let driver = SwitchDriver::OvsSsh(OvsSsh::new(spec.ssh_target(service).await?, d.ssh.clone()));
@@ -213,7 +220,9 @@ impl Drivers {
                     d.switches.insert(spec.name.clone(), Arc::new(SwitchDriver::IosCli(cli)));
                 }
                 DeviceKind::Nftables => {
-                    let driver = FirewallDriver::Nftables(Nftables::new(spec.ssh_target(service).await?, d.ssh.clone()));
+                    let integration = spec.integration.clone().unwrap_or_default();
+                    integration.validate().map_err(|e| spec.invalid(format!("integration: {e}")))?;
+                    let driver = FirewallDriver::Nftables(Nftables::with_integration(spec.ssh_target(service).await?, d.ssh.clone(), integration));
                     d.firewalls.insert(spec.name.clone(), Arc::new(driver));
                 }
                 DeviceKind::Opnsense => {

@@ -225,6 +225,15 @@ impl Opnsense {
     }
 
     /// Adds whatever of `rules` is not there yet, then applies; a re-run adds nothing.
+    /// `datacenter check`: OPNsense's ruleset is not read yet (TODO(design): read the filter
+    /// rules' sequences and the interface's default policy); says so rather than guessing.
+    pub async fn check(&self) -> Result<super::doctor::Diagnosis, FirewallError> {
+        let message = "OPNsense: the check does not read this firewall's ruleset yet; kolokasi's pass rules rely on the interface's default block".to_string();
+        let pesan = "OPNsense: ruleset belum diperiksa; aturan kolokasi mengandalkan blokir bawaan antarmuka.".to_string();
+        let finding = super::doctor::Finding { level: super::doctor::Level::Warning, message, pesan };
+        Ok(super::doctor::Diagnosis { device: self.device().into(), mode: "opnsense", works: true, base_chains: Vec::new(), findings: vec![finding] })
+    }
+
     pub async fn allow(&self, request: &RequestTag, rules: &[FirewallRule]) -> Result<Allowed, FirewallError> {
         if let Some(r) = rules.iter().find(|r| r.request != *request) {
             return Err(FirewallError::OtherRequest { expected: request.clone(), got: r.request.clone() });

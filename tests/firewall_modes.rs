@@ -6,6 +6,8 @@
 //! exactly one jump, and the check says `own_table` cannot work there. Needs the lab (with its
 //! operator-firewall profile); fails, never skips, without it.
 
+mod common;
+
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -246,4 +248,66 @@ async fn the_check_says_own_table_cannot_work_behind_the_operators_default_deny(
     // klk-fw has no default-deny chain: its own table works.
     let fw1 = Arc::clone(&fw.drivers.firewalls["fw-1"]);
     assert!(fw1.check().await.unwrap().works);
+}
+
+/// A site as many provincial DCs are: IPv4 only (no dc-v6 pool), its servers behind the
+/// operator's default-deny firewall (fw-2, jump mode). The stock colocation playbook runs
+/// unchanged: address-v6 is "not applicable" (in the plan, the run status and its output), DNS
+/// has no AAAA, the customer's declared port is reachable through klk-fw2 and another is not;
+/// decommissioning closes it and leaves the operator's table as it was. (The dual-stack site is
+/// tests/engine.rs on the same playbook.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ipv4_only_site_behind_the_operators_firewall_provisions_end_to_end() {
+    use kolokasi::domain::HardwareReceipt;
+    use kolokasi::engine::{Engine, RunStatus, StepStatus};
+    use kolokasi::service::Command;
+    let _one = ONE_AT_A_TIME.lock().await;
+    let _dns = common::lab_dns_lock().await;
+    let fw = Fw2::new();
+    assert_eq!(fw.operator_listing().await, fw.pristine(), "the operator's table on klk-fw2 is not as the lab built it");
+    common::reset_lab_port("r1p6");
+    let mut inventory = kolokasi::capacity::Inventory::example();
+    inventory.sites[0].firewall = Some("fw-2".into());
+    let pool = format!(
+        "{{ name: dc-v4, noc: NOC-SMD, vlan: 120, cidr: {}, gateway: {}, reserved: [198.51.100.98-198.51.100.103], excluded: [198.51.100.96] }}",
+        fw.op.customer_net, fw.op.customer_gateway
+    );
+    inventory.ip_pools = vec![serde_yaml_ng::from_str(&pool).unwrap()];
+    let db = common::fresh_db(common::Db::Sqlite).await;
+    let engine = common::lab_engine(common::service_with(&db, inventory).await);
+    let svc = engine.service().clone();
+
+    let id = common::approved_request(&svc, common::sample_form()).await;
+    svc.apply(&common::operator(), &id, Command::StartProvisioning { reason: None }).await.unwrap();
+    let receipt = HardwareReceipt { serial_number: common::text("SN-4"), type_brand: common::text("Dell R650"), switch_port: Some(common::text("r1p6")), host_key: None };
+    svc.apply(&common::inspector(), &id, Command::HardwareReceived { receipt, reason: None }).await.unwrap();
+    let run = Engine::run_id(id.as_str(), "colocation");
+
+    let plan = engine.plan(&id, &run).await.unwrap();
+    let step = |name: &str| plan.iter().find(|(s, _)| s == name).map(|(_, p)| p.clone()).unwrap();
+    assert!(step("address-v6").starts_with("not applicable"), "{plan:?}");
+    assert!(step("firewall").contains("jump kolokasi") && step("firewall").contains("ops: refuse the rest"), "{plan:?}");
+
+    let view = engine.drive(&run, &|_| {}).await.unwrap();
+    assert_eq!(view.status, RunStatus::Succeeded, "{view:?}");
+    let v6 = view.steps.iter().find(|s| s.name == "address-v6").unwrap();
+    assert_eq!(v6.status, StepStatus::Succeeded);
+    let out = v6.output.as_ref().unwrap();
+    assert!(out["address"].is_null() && out["not_applicable"].as_str().unwrap().contains("dc-v6"), "{out}");
+    let address: IpAddr = view.output_of("address-v4").unwrap()["address"].as_str().unwrap().parse().unwrap();
+    assert!(fw.op.customer_addresses.parse::<ipnet::IpNet>().unwrap().contains(&address), "{address}");
+    let dns = view.output_of("dns").unwrap().to_string();
+    assert!(!dns.contains("AAAA") && dns.contains(&address.to_string()), "{dns}");
+    // Declared tcp/80 and tcp/443; the customer host listens on 80 and 8080.
+    assert!(connects(address, fw.op.open_port).await, "the declared port is reachable through klk-fw2");
+    assert!(!connects(address, fw.op.other_port).await, "an undeclared port is not");
+    assert_eq!(fw.jumps().await, 1);
+
+    let revocation = kolokasi::domain::Revocation { reasons: vec![common::text("aplikasi ditutup")], effective: None, approved_by: None };
+    svc.apply(&common::requester(), &id, Command::RequestRevocation { revocation }).await.unwrap();
+    svc.apply(&common::head(), &id, Command::ApproveRevocation { approved_by: None, reason: None }).await.unwrap();
+    let view = engine.drive(&Engine::run_id(id.as_str(), "decommission"), &|_| {}).await.unwrap();
+    assert_eq!(view.status, RunStatus::Succeeded, "{view:?}");
+    assert!(!connects(address, fw.op.open_port).await, "nothing reachable after decommissioning");
+    assert_eq!(fw.operator_listing().await, fw.pristine(), "the operator's table byte for byte as it was");
 }

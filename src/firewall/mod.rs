@@ -93,6 +93,17 @@ impl FirewallDriver {
         }
     }
 
+    /// What `allow` of `rules` would add, for `run plan` (nothing is read from the device).
+    pub fn plan(&self, request: &RequestTag, rules: &[FirewallRule]) -> String {
+        match self {
+            Self::Nftables(d) => d.plan(request, rules),
+            Self::Opnsense(d) => {
+                let services: Vec<String> = rules.iter().map(|r| format!("pass {} to {}", r.service(), r.destination)).collect();
+                format!("OPNsense {}: {} (descriptions kolokasi:{request}:…)", d.device(), services.join(", "))
+            }
+        }
+    }
+
     /// Whether kolokasi's rules can work on this firewall as configured (`datacenter check`).
     pub async fn check(&self) -> Result<doctor::Diagnosis, FirewallError> {
         match self {

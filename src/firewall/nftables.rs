@@ -365,6 +365,30 @@ impl Nftables {
         Ok(out)
     }
 
+    /// What [`Self::allow`] of `rules` will put where, for `run plan` (nothing is read).
+    pub fn plan(&self, request: &RequestTag, rules: &[FirewallRule]) -> String {
+        let l = &self.layout;
+        let destinations: BTreeSet<IpAddr> = rules.iter().map(|r| r.destination).collect();
+        let mut parts = Vec::new();
+        for d in destinations {
+            let accepts: Vec<String> = rules.iter().filter(|r| r.destination == d).map(|r| format!("accept {}", r.service())).collect();
+            let body = format!("{}, drop (comments kolokasi:{request}:…)", accepts.join(", "));
+            parts.push(match &self.integration {
+                Integration::WriteInto { chain, .. } => format!("append to the operator's chain {} {} {chain} for {d}: {body}", l.family, l.table),
+                _ => format!("chain {} {} {} for {d}: {body}; map {} {d} to it", l.family, l.table, l.request_chain(request, d), l.map_of(d)),
+            });
+        }
+        if let Integration::Jump { chain, before, keep_jump, .. } = &self.integration {
+            let place = before.as_ref().map_or("appended".to_string(), |a| format!("before {a}"));
+            let keep = if *keep_jump { "kept" } else { "removed" };
+            parts.push(format!(
+                "one rule `jump {}` (comment {}) in {} {} {chain}, {place}, if not there yet (shared by every request; {keep} with the last request)",
+                super::nft_layout::DISPATCH_CHAIN, super::nft_layout::JUMP_COMMENT, l.family, l.table
+            ));
+        }
+        parts.join("; ")
+    }
+
     /// Whether the configured integration can work on this firewall, read from its ruleset.
     pub async fn check(&self) -> Result<super::doctor::Diagnosis, FirewallError> {
         let out = self.run(&RemoteCommand::new("nft").args(["--json", "list", "ruleset"]), None).await?;

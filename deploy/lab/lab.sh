@@ -18,6 +18,8 @@
 #                             namespace routes the IPAM range 198.51.100.128/25 via klk-fw
 #     klk-srv1 198.51.100.11  "srv-sipd", Ubuntu 22.04, nginx+postgresql+php, listens 80/443
 #     klk-srv2 198.51.100.12  "srv-lama", Ubuntu 20.04, nginx only, listens 80
+#     klk-fw2  198.51.100.4   the operator's firewall: existing table inet filter (forward policy
+#                             drop); routes 198.51.100.96/28 to klk-cust (198.51.100.104/29, tcp 80 8080)
 #   every namespace runs its own OpenSSH sshd on port 22 (root, lab key ssh/id_ed25519).
 #
 # The lab folder is ${KOLOKASI_LAB_DIR:-/tmp/kolokasi-lab}; lab.json in it describes

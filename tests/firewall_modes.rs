@@ -311,3 +311,52 @@ async fn an_ipv4_only_site_behind_the_operators_firewall_provisions_end_to_end()
     assert!(!connects(address, fw.op.open_port).await, "nothing reachable after decommissioning");
     assert_eq!(fw.operator_listing().await, fw.pristine(), "the operator's table byte for byte as it was");
 }
+
+/// `kolokasi datacenter check` through a real inventory (devices with secrets from the sealed
+/// store): klk-fw2 configured as `own_table` is refused with exit status 1 and a message naming
+/// the dropping chain; the same firewall in `jump` mode can work. Also `--json`.
+#[test]
+fn the_datacenter_check_command_refuses_own_table_on_the_operators_firewall() {
+    let lab = lab();
+    let op = op(&lab);
+    let host_key = &lab.host(&op.host).unwrap().host_key;
+    let address = &lab.host(&op.host).unwrap().address;
+    let dir = tempfile::tempdir().unwrap();
+    let example = include_str!("../deploy/examples/datacenter.yaml");
+    let mut inventory = example.split("# Devices kolokasi drives").next().unwrap().to_string();
+    inventory.push_str(&format!(
+        "devices:\n  - {{ name: fw-own, kind: nftables, address: \"{address}:22\", user: root, host_key: \"{host_key}\", secret: fw-ssh }}\n  \
+         - {{ name: fw-jump, kind: nftables, address: \"{address}:22\", user: root, host_key: \"{host_key}\", secret: fw-ssh,\n      \
+         integration: {{ mode: jump, family: inet, table: filter, chain: forward, before: {{ comment: \"{}\" }} }} }}\n",
+        op.before_comment
+    ));
+    std::fs::write(dir.path().join("inv.yaml"), inventory).unwrap();
+    let kolokasi = |args: &[&str], stdin: Option<&[u8]>| {
+        use std::io::Write;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kolokasi"))
+            .args(args)
+            .env("KOLOKASI_DATABASE_URL", format!("sqlite://{}/k.db", dir.path().display()))
+            .env("KOLOKASI_INVENTORY_FILE", dir.path().join("inv.yaml"))
+            .env_remove("KOLOKASI_USE_LAB")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin.unwrap_or_default()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let key = std::fs::read(&lab.ssh.private_key_file).unwrap();
+    let set = kolokasi(&["--actor", "admin.tik", "--role", "admin", "secret", "set", "fw-ssh", "--kind", "ssh-key", "--stdin"], Some(&key));
+    assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+    let check = kolokasi(&["datacenter", "check"], None);
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert_eq!(check.status.code(), Some(1), "{text}");
+    assert!(text.contains("fw-own (mode own_table): CANNOT WORK") && text.contains("fw-jump (mode jump): can work"), "{text}");
+    assert!(text.contains("PROBLEM base chain inet filter forward (hook forward, priority 0) drops by policy"), "{text}");
+    let json = kolokasi(&["--json", "datacenter", "check"], None);
+    let doc: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(doc["works"], json!(false));
+    let own = doc["firewalls"].as_array().unwrap().iter().find(|f| f["device"] == "fw-own").unwrap();
+    assert!(own["findings"][0]["pesan"].as_str().unwrap().contains("policy drop"), "{own}");
+}

@@ -80,6 +80,10 @@ pub struct DeviceSpec {
     /// The interface OPNsense rules filter on (default `wan`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interface: Option<String>,
+    /// OPNsense: the filter-rule sequence kolokasi's rules get (below the operator's block
+    /// rules they must precede).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<u32>,
     /// A PEM file of the CA (or self-signed certificate) to trust for OPNsense's API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<std::path::PathBuf>,
@@ -181,6 +185,7 @@ impl DeviceSpec {
             interface: OpnsenseInterface::parse(self.interface.as_deref().unwrap_or("wan")).map_err(|e| self.invalid(e.to_string()))?,
             timeout: API_TIMEOUT,
             ca_certificate_pem,
+            sequence: self.sequence,
         };
         Ok(FirewallDriver::Opnsense(Opnsense::new(config).map_err(|e| self.invalid(e.to_string()))?))
     }
@@ -201,6 +206,9 @@ impl Drivers {
             }
             if spec.integration.is_some() && spec.kind != DeviceKind::Nftables {
                 return Err(spec.invalid("only nftables firewalls have an integration mode"));
+            }
+            if spec.sequence.is_some() && spec.kind != DeviceKind::Opnsense {
+                return Err(spec.invalid("only OPNsense firewalls have a rule sequence"));
             }
             match spec.kind {
                 DeviceKind::OvsSsh => {

@@ -20,6 +20,36 @@ pub struct Lab {
     pub ipam: LabIpam,
     #[serde(default)]
     pub smtp: Option<SmtpSink>,
+    /// klk-fw2, the firewall with the operator's own default-deny ruleset, and the customer
+    /// host behind it (absent in a lab built before that profile existed).
+    #[serde(default)]
+    pub operator_firewall: Option<OperatorFirewall>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OperatorFirewall {
+    /// The `hosts` entry of the firewall.
+    pub host: String,
+    pub family: String,
+    pub table: String,
+    /// The operator's forward base chain (policy drop).
+    pub base_chain: String,
+    /// A regular chain the base chain jumps to (for `write_into`).
+    pub regular_chain: String,
+    /// The comment of the operator's last forward rule (a tcp reject), which kolokasi's jump
+    /// must precede.
+    pub before_comment: String,
+    /// `nft -j list table` of the operator's table as the lab built it.
+    pub pristine_listing_file: PathBuf,
+    pub customer_net: String,
+    pub customer_gateway: String,
+    /// Every address here is the customer host's (tests allocate from it).
+    pub customer_addresses: String,
+    pub customer_host_address: String,
+    pub customer_netns: String,
+    /// Ports the customer host listens on: one a request declares, one it does not.
+    pub open_port: u16,
+    pub other_port: u16,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -133,6 +163,11 @@ impl Lab {
         }
         let text = std::fs::read_to_string(path).map_err(|source| LabError::Read { path: p.clone(), source })?;
         serde_json::from_str(&text).map_err(|e| LabError::Parse { path: p, message: e.to_string() })
+    }
+
+    /// The operator-firewall profile; fails with the message that says how to add it.
+    pub fn operator_firewall(&self) -> Result<&OperatorFirewall, LabError> {
+        self.operator_firewall.as_ref().ok_or_else(|| LabError::NoHost("fw2 (operator_firewall: run `bash deploy/lab/lab.sh up` to add it)".into()))
     }
 
     pub fn host(&self, name: &str) -> Result<&LabHost, LabError> {

@@ -45,6 +45,7 @@ fn config(url: &str, key: &str, secret: &str, timeout: Duration) -> OpnsenseConf
         interface: OpnsenseInterface::parse("wan").unwrap(),
         timeout,
         ca_certificate_pem: None,
+        sequence: None,
     }
 }
 
@@ -340,4 +341,22 @@ async fn debug_never_shows_the_credentials() {
     let text = format!("{opnsense:?} {:?}", config(&em.url(), KEY, SECRET, Duration::from_secs(1)));
     assert!(text.contains(&em.url()));
     assert!(!text.contains(KEY) && !text.contains(SECRET), "{text}");
+}
+
+/// With a `sequence` configured, every rule kolokasi adds carries it, so OPNsense (which
+/// evaluates filter rules in sequence order, first quick match wins) checks them before the
+/// operator's rules with a higher sequence; the emulator's searchRule lists them first.
+#[tokio::test]
+async fn rules_are_placed_before_the_operators_rules_by_sequence() {
+    let em = Emulator::start(KEY, SECRET).await;
+    let mut cfg = config(&em.url(), KEY, SECRET, Duration::from_secs(5));
+    cfg.sequence = Some(90);
+    let fw = FirewallDriver::Opnsense(Opnsense::new(cfg).unwrap());
+    let request = tag("KLK-2026-00077");
+    fw.allow(&request, &[rule("KLK-2026-00077", WEB, "tcp/443", &[])]).await.unwrap();
+    let applied = em.applied();
+    assert!(!applied.is_empty() && applied.iter().all(|(_, r)| r["sequence"] == json!("90")), "{applied:?}");
+    let mut bad = config(&em.url(), KEY, SECRET, Duration::from_secs(5));
+    bad.sequence = Some(0);
+    assert!(Opnsense::new(bad).is_err(), "sequence 0 is refused");
 }

@@ -18,6 +18,8 @@
 #                             namespace routes the IPAM range 198.51.100.128/25 via klk-fw
 #     klk-srv1 198.51.100.11  "srv-sipd", Ubuntu 22.04, nginx+postgresql+php, listens 80/443
 #     klk-srv2 198.51.100.12  "srv-lama", Ubuntu 20.04, nginx only, listens 80
+#     klk-fw2  198.51.100.4   the operator's firewall: existing table inet filter (forward policy
+#                             drop); routes 198.51.100.96/28 to klk-cust (198.51.100.104/29, tcp 80 8080)
 #   every namespace runs its own OpenSSH sshd on port 22 (root, lab key ssh/id_ed25519).
 #
 # The lab folder is ${KOLOKASI_LAB_DIR:-/tmp/kolokasi-lab}; lab.json in it describes
@@ -63,9 +65,19 @@ SMTP_PORT=2525
 RACK_PORTS=(r1p1 r1p2 r1p3 r1p4 r1p5 r1p6 r1p7 r1p8)
 
 HOSTS=(sw fw srv1 srv2)
-declare -A HOST_ADDR=([sw]=198.51.100.2 [fw]=198.51.100.3 [srv1]=198.51.100.11 [srv2]=198.51.100.12)
-declare -A HOST_NAME=([sw]=klk-sw [fw]=klk-fw [srv1]=srv-sipd [srv2]=srv-lama)
-declare -A HOST_PORTS=([srv1]="80 443" [srv2]="80")   # TCP listeners besides sshd
+declare -A HOST_ADDR=([sw]=198.51.100.2 [fw]=198.51.100.3 [srv1]=198.51.100.11 [srv2]=198.51.100.12
+  [fw2]=198.51.100.4 [cust]=198.51.100.98)
+declare -A HOST_NAME=([sw]=klk-sw [fw]=klk-fw [srv1]=srv-sipd [srv2]=srv-lama [fw2]=klk-fw2 [cust]=cust-web)
+declare -A HOST_PORTS=([srv1]="80 443" [srv2]="80" [cust]="80 8080")   # TCP listeners besides sshd
+
+# The operator-managed firewall profile (added to a running lab without touching the rest; see
+# "Operator firewall" in README.md): klk-fw2 keeps an EXISTING ruleset (table inet filter,
+# forward policy drop) and routes a customer segment to klk-cust, whose web server listens on
+# every address of CUST_ANY.
+FW2_HOSTS=(fw2 cust)
+CUST_NET=198.51.100.96/28              # customer segment behind klk-fw2 (inside the /25 mgmt range,
+CUST_GW=198.51.100.97                  #   routed more specifically via klk-fw2; .1-.12 are hosts)
+CUST_ANY=198.51.100.104/29             # klk-cust answers on all of these (AnyIP local route)
 
 PYTHON=/usr/bin/python3                # not the pyenv shim in root's PATH
 PACKAGES=(bind9 bind9-dnsutils pdns-server pdns-backend-sqlite3 openssh-server openssh-client
@@ -87,6 +99,12 @@ lab_daemons() {
   return 0
 }
 DAEMON_COMMS=(named 'pdns*' ovs-vswitchd ovsdb-server sshd 'python3*')
+
+# The operator-firewall profile's daemons (checked apart: their absence never rebuilds the core).
+fw2_daemons() {
+  echo "$LAB/hosts/fw2/sshd.pid|sshd"
+  echo "$LAB/hosts/cust/listener.pid|python3*"
+}
 
 # ---------------------------------------------------------------------------
 # Small helpers
@@ -574,7 +592,7 @@ make_network() {
 
 delete_network() {
   local h
-  for h in "${HOSTS[@]}"; do
+  for h in "${HOSTS[@]}" "${FW2_HOSTS[@]}"; do
     ip link del "klkv-$h" 2>/dev/null || true
     ip netns del "$(ns_of "$h")" 2>/dev/null || true
   done
@@ -799,7 +817,8 @@ write_host_start() { # KEY
     echo "mkdir -p /run/sshd"
     [[ -n "${HOST_PORTS[$h]:-}" ]] &&
       echo "setsid -f $PYTHON -I $LAB/hosts/listener.py $d/listener.pid ${HOST_NAME[$h]} ${HOST_PORTS[$h]} </dev/null >>$d/listener.log 2>&1"
-    echo "exec /usr/sbin/sshd -f $d/sshd_config -E $d/sshd.log"
+    # The customer host behind klk-fw2 is reached through that firewall only: no sshd.
+    [[ $h == cust ]] || echo "exec /usr/sbin/sshd -f $d/sshd_config -E $d/sshd.log"
   } >"$d/start.sh"
 }
 
@@ -817,6 +836,120 @@ start_hosts() {
   local h
   write_listener
   for h in "${HOSTS[@]}"; do start_host "$h"; done
+}
+
+# ---------------------------------------------------------------------------
+# Operator firewall profile: klk-fw2 with an existing default-deny ruleset, and the
+# customer host klk-cust behind it (added to a running lab on its own)
+# ---------------------------------------------------------------------------
+#   root ns --klkbr0--> klk-fw2 eth0 198.51.100.4/25 (sshd, nftables "inet filter")
+#                       klk-fw2 eth1 198.51.100.97/28 <--veth--> klk-cust eth0 198.51.100.98/28
+#   root ns routes 198.51.100.96/28 via 198.51.100.4 (proto 77); klk-cust answers on every
+#   address of 198.51.100.104/29 (local route on lo) with HTTP on tcp 80 and 8080.
+# The ruleset is the operator's: kolokasi's tests may add to it and must leave it as it was.
+write_fw2_ruleset() {
+  cat >"$(hdir fw2)/operator.nft" <<'EOF'
+# The operator's own ruleset on klk-fw2 (as a DC would have it before kolokasi).
+table inet filter {
+	chain input {
+		type filter hook input priority filter; policy drop;
+		iif "lo" accept comment "ops: loopback"
+		ct state established,related accept comment "ops: established"
+		tcp dport 22 accept comment "ops: management ssh"
+		meta l4proto icmp accept comment "ops: ping"
+	}
+	chain forward {
+		type filter hook forward priority filter; policy drop;
+		ct state established,related accept comment "ops: established"
+		jump customers comment "ops: customer rules"
+		meta l4proto tcp reject with tcp reset comment "ops: refuse the rest"
+	}
+	chain customers {
+	}
+}
+EOF
+}
+
+make_fw2_network() {
+  make_host_netns fw2
+  ip netns add klk-cust
+  ip -n klk-fw2 link add eth1 type veth peer name eth0 netns klk-cust
+  ip -n klk-fw2 addr add "$CUST_GW/28" dev eth1
+  ip -n klk-cust addr add "${HOST_ADDR[cust]}/28" dev eth0
+  ip -n klk-cust link set lo up
+  ip -n klk-fw2 link set eth1 up
+  ip -n klk-cust link set eth0 up
+  ip -n klk-cust route add default via "$CUST_GW" dev eth0
+  ip -n klk-cust route add local "$CUST_ANY" dev lo
+  ip -n klk-fw2 route add "$CUST_ANY" via "${HOST_ADDR[cust]}" dev eth1
+  ip netns exec klk-fw2 sysctl -qw net.ipv4.ip_forward=1
+  ip route replace "$CUST_NET" via "${HOST_ADDR[fw2]}" dev "$BRIDGE" proto "$ROUTE_PROTO"
+}
+
+teardown_fw2() {
+  local pids pidfile glob pid h
+  pids=()
+  while IFS='|' read -r pidfile glob; do
+    pid=$(pidfile_pid "$pidfile")
+    [[ -n $pid ]] && pid_is "$pid" "$glob" && pids+=("$pid")
+  done < <(fw2_daemons)
+  for h in "${FW2_HOSTS[@]}"; do
+    [[ -e /run/netns/$(ns_of "$h") ]] && mapfile -t -O "${#pids[@]}" pids < <(ip netns pids "$(ns_of "$h")" 2>/dev/null)
+  done
+  kill_pids "${pids[@]}"
+  for h in "${FW2_HOSTS[@]}"; do
+    ip link del "klkv-$h" 2>/dev/null || true
+    ip netns del "$(ns_of "$h")" 2>/dev/null || true
+  done
+  ip -4 route del "$CUST_NET" proto "$ROUTE_PROTO" 2>/dev/null || true
+}
+
+build_fw2() {
+  write_listener
+  mkdir -p "$(hdir fw2)" "$(hdir cust)"
+  make_fw2_network
+  write_fw2_ruleset
+  ip netns exec klk-fw2 nft -f "$(hdir fw2)/operator.nft"
+  # The pristine listing, for anyone checking that the operator's table was left as it was.
+  ip netns exec klk-fw2 nft -j list table inet filter >"$(hdir fw2)/operator.json"
+  start_host fw2
+  rm -f "$(hdir cust)/listener.pid"
+  start_host cust
+  wait_for 5 "klk-cust listener" test -s "$(hdir cust)/listener.pid"
+}
+
+fw2_forward_drops() {
+  ip netns exec klk-fw2 nft -j list chain inet filter forward |
+    "$PYTHON" -I -c 'import json,sys; c=[i["chain"] for i in json.load(sys.stdin)["nftables"] if "chain" in i]; sys.exit(0 if c and c[0].get("policy")=="drop" and c[0].get("hook")=="forward" else 1)'
+}
+
+cust_listening() { # PORT, seen from klk-fw2 (its own traffic is not filtered)
+  ip netns exec klk-fw2 timeout 1 bash -c "exec 3<>/dev/tcp/${CUST_ANY%/*}/$1" 2>/dev/null
+}
+
+run_fw2_checks() {
+  local pidfile glob p
+  check "netns klk-fw2 klk-cust" test -e /run/netns/klk-fw2 -a -e /run/netns/klk-cust
+  check "route $CUST_NET via ${HOST_ADDR[fw2]}" bash -c "ip -4 route show $CUST_NET | grep -q 'via ${HOST_ADDR[fw2]}'"
+  while IFS='|' read -r pidfile glob; do
+    check "process ${pidfile#"$LAB"/} ($(pidfile_pid "$pidfile"))" daemon_alive "$pidfile" "$glob"
+  done < <(fw2_daemons)
+  check "fw2 ${HOST_ADDR[fw2]}:22 listening" tcp_open "${HOST_ADDR[fw2]}" 22
+  check "klk-fw2 table inet filter, forward policy drop" fw2_forward_drops
+  for p in ${HOST_PORTS[cust]}; do
+    check "cust ${CUST_ANY%/*}:$p listening (seen from klk-fw2)" cust_listening "$p"
+  done
+}
+
+fw2_healthy() { local CHECK_FAILED=0; QUIET=1 run_fw2_checks; return "$CHECK_FAILED"; }
+
+# Adds (or repairs) the profile alone: the core lab and the tests using it are untouched.
+ensure_fw2() {
+  fw2_healthy && return 0
+  log "adding the operator firewall klk-fw2 and customer host klk-cust"
+  teardown_fw2
+  build_fw2
+  fw2_healthy || { run_fw2_checks || true; die "the operator firewall profile came up unhealthy (see above)"; }
 }
 
 # ---------------------------------------------------------------------------
@@ -901,6 +1034,8 @@ write_lab_json() {
   KEY_FW="$(ssh_pubkey "$LAB/hosts/fw/ssh_host_ed25519_key.pub")" \
   KEY_SRV1="$(ssh_pubkey "$LAB/hosts/srv1/ssh_host_ed25519_key.pub")" \
   KEY_SRV2="$(ssh_pubkey "$LAB/hosts/srv2/ssh_host_ed25519_key.pub")" \
+  KEY_FW2="$(ssh_pubkey "$LAB/hosts/fw2/ssh_host_ed25519_key.pub")" ADDR_FW2="${HOST_ADDR[fw2]}" \
+  CUST_NET="$CUST_NET" CUST_GW="$CUST_GW" CUST_ANY="$CUST_ANY" ADDR_CUST="${HOST_ADDR[cust]}" \
   ADDR_SW="${HOST_ADDR[sw]}" ADDR_FW="${HOST_ADDR[fw]}" \
   ADDR_SRV1="${HOST_ADDR[srv1]}" ADDR_SRV2="${HOST_ADDR[srv2]}" FW_LO_ADDR="$FW_LO_ADDR" \
   SMTP_PORT="$SMTP_PORT" SMTP_USER="$SMTP_USER" \
@@ -929,6 +1064,16 @@ doc = {
                      admin_password_file=lab + "/hosts/srv1/admin-password"),
         "srv2": host("SRV2", "klk-srv2", hostname=e["NAME_SRV2"], admin_user="klk-admin",
                      admin_password_file=lab + "/hosts/srv2/admin-password"),
+        "fw2": host("FW2", "klk-fw2"),
+    },
+    # klk-fw2's existing default-deny ruleset and the customer host behind it.
+    "operator_firewall": {
+        "host": "fw2", "family": "inet", "table": "filter", "base_chain": "forward",
+        "regular_chain": "customers", "before_comment": "ops: refuse the rest",
+        "pristine_listing_file": lab + "/hosts/fw2/operator.json",
+        "customer_net": e["CUST_NET"], "customer_gateway": e["CUST_GW"],
+        "customer_addresses": e["CUST_ANY"], "customer_host_address": e["ADDR_CUST"],
+        "customer_netns": "klk-cust", "open_port": 80, "other_port": 8080,
     },
     "ipam": {"v4": e["IPAM_V4"], "v6": e["IPAM_V6"]},
     "smtp": {"server": "127.0.0.1:" + e["SMTP_PORT"], "maildir": lab + "/mail/new",
@@ -956,6 +1101,8 @@ kolokasi lab is up ($LAB/lab.json)
   fw        ${HOST_ADDR[fw]} (klk-fw)   nftables, $FW_LO_ADDR on lo
   srv1      ${HOST_ADDR[srv1]} (klk-srv1) ${HOST_NAME[srv1]}, Ubuntu 22.04, tcp 80 443
   srv2      ${HOST_ADDR[srv2]} (klk-srv2) ${HOST_NAME[srv2]}, Ubuntu 20.04, tcp 80
+  fw2       ${HOST_ADDR[fw2]} (klk-fw2)  nftables with the operator's table inet filter (forward policy drop); routes $CUST_NET
+  cust      ${HOST_ADDR[cust]} (klk-cust) behind klk-fw2, answers on $CUST_ANY, tcp 80 8080
   ssh       ssh -i $LAB/ssh/id_ed25519 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@ADDRESS
 EOF
 }
@@ -969,14 +1116,14 @@ pids_from_pidfiles() {
   while IFS='|' read -r pidfile glob; do
     pid=$(pidfile_pid "$pidfile")
     [[ -n $pid ]] && pid_is "$pid" "$glob" && echo "$pid"
-  done < <(lab_daemons)
+  done < <(lab_daemons; fw2_daemons)
   return 0
 }
 
 # Every process still inside a lab namespace (SSH sessions, strays).
 pids_in_namespaces() {
   local h ns
-  for h in "${HOSTS[@]}"; do
+  for h in "${HOSTS[@]}" "${FW2_HOSTS[@]}"; do
     ns=$(ns_of "$h")
     [[ -e /run/netns/$ns ]] && ip netns pids "$ns" 2>/dev/null
   done
@@ -1053,14 +1200,14 @@ cmd_up() {
   refresh_smtp
   if lab_healthy; then
     log "lab already up and healthy"
-    write_lab_json
   else
     log "building the lab in $LAB"
     teardown
     build_lab
-    write_lab_json
     lab_healthy || { run_checks || true; die "lab came up unhealthy (see above)"; }
   fi
+  ensure_fw2           # the operator firewall profile, added alone when it is missing
+  write_lab_json
   print_summary
 }
 
@@ -1073,7 +1220,12 @@ cmd_down() {
 
 cmd_status() {
   echo "kolokasi lab in $LAB"
-  if run_checks; then
+  local core=0
+  run_checks || core=1
+  echo "operator firewall profile (klk-fw2, klk-cust)"
+  CHECK_FAILED=0
+  run_fw2_checks
+  if [[ $core == 0 && $CHECK_FAILED == 0 ]]; then
     echo "all running"
   else
     echo "something is missing (run: $0 up)"

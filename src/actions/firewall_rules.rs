@@ -104,11 +104,20 @@ impl Action for FirewallRules {
     fn plan(&self, ctx: &ActionCtx<'_>) -> String {
         let services = texts(ctx, "services").map(|s| s.join(", ")).unwrap_or_else(|_| "?".into());
         let sources = texts(ctx, "sources").ok().filter(|s| !s.is_empty()).map(|s| s.join(", ")).unwrap_or_else(|| "anywhere".into());
-        format!(
+        let what = format!(
             "on {} allow {services} to {} from {sources}, drop the rest to it",
             ctx.param_str("device").unwrap_or("?"),
             ctx.param_str("address").unwrap_or("?")
-        )
+        );
+        // With the firewall configured and the parameters known: the chains, rules and jump.
+        match (firewall(ctx), rules(ctx)) {
+            (Ok(driver), Ok(rules)) => format!("{what} — {}", driver.plan(&RequestTag::from(&ctx.request.id), &rules)),
+            (Ok(driver), Err(_)) => match driver.plan(&RequestTag::from(&ctx.request.id), &[]) {
+                jump if !jump.is_empty() => format!("{what} — the request's chain once the address is known; {jump}"),
+                _ => what,
+            },
+            _ => what,
+        }
     }
     fn run<'a>(&'a self, ctx: &'a ActionCtx<'a>) -> BoxFuture<'a, Result<Outcome, StepError>> {
         Box::pin(async move {

@@ -1,4 +1,5 @@
-//! `kolokasi datacenter show`: the inventory with what requests hold.
+//! `kolokasi datacenter show`: the inventory with what requests hold; `kolokasi datacenter
+//! check`: reads every configured firewall and says whether kolokasi's rules can work there.
 
 use std::process::ExitCode;
 
@@ -11,10 +12,15 @@ use super::output::{print_json, print_table};
 pub enum DatacenterCmd {
     /// Sites, racks, power and uplinks, with reservations.
     Show,
+    /// Reads each firewall's ruleset and says whether its integration mode can work (exit 1 if
+    /// one cannot: a table or chain missing, or a default-deny chain kolokasi's rules do not pass).
+    Check,
 }
 
 pub async fn run(ctx: &Ctx, cmd: DatacenterCmd) -> anyhow::Result<ExitCode> {
-    let DatacenterCmd::Show = cmd;
+    if let DatacenterCmd::Check = cmd {
+        return check(ctx).await;
+    }
     let service = ctx.service().await?;
     let usage = service.store.capacity_usage().await?;
     if ctx.json {
@@ -45,4 +51,45 @@ pub async fn run(ctx: &Ctx, cmd: DatacenterCmd) -> anyhow::Result<ExitCode> {
         print_table(&["RAK", "TERPAKAI", "DAYA", "RESERVASI"], &rows);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn check(ctx: &Ctx) -> anyhow::Result<ExitCode> {
+    let drivers = ctx.engine().await?.env.clone();
+    let mut all = Vec::new();
+    for (name, fw) in &drivers.drivers.firewalls {
+        match fw.check().await {
+            Ok(d) => all.push(d),
+            Err(e) => all.push(crate::firewall::doctor::Diagnosis {
+                device: name.clone(),
+                mode: "unreachable",
+                works: false,
+                base_chains: Vec::new(),
+                findings: vec![crate::firewall::doctor::Finding {
+                    level: crate::firewall::doctor::Level::Problem,
+                    message: format!("cannot read the ruleset: {e}"),
+                    pesan: format!("Ruleset tidak dapat dibaca: {e}"),
+                }],
+            }),
+        }
+    }
+    let works = all.iter().all(|d| d.works);
+    if ctx.json {
+        print_json(&serde_json::json!({ "works": works, "firewalls": all }));
+    } else {
+        for d in &all {
+            println!("{} (mode {}): {}", d.device, d.mode, if d.works { "can work" } else { "CANNOT WORK" });
+            for c in &d.base_chains {
+                println!("  base chain {} hook {} priority {} policy {}", c.label(), c.hook, c.priority, c.policy);
+            }
+            for f in &d.findings {
+                let tag = match f.level {
+                    crate::firewall::doctor::Level::Ok => "ok     ",
+                    crate::firewall::doctor::Level::Warning => "warning",
+                    crate::firewall::doctor::Level::Problem => "PROBLEM",
+                };
+                println!("  {tag} {}", f.message);
+            }
+        }
+    }
+    Ok(if works { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

@@ -265,6 +265,9 @@ fn print_status(report: &crate::engine::report::RunReport) {
                 StepStatus::Waiting { reason } => ("waiting".into(), reason.clone()),
                 StepStatus::Skipped { reason } => ("skipped".into(), reason.clone()),
                 StepStatus::UndoFailed { error } => ("undo_failed".into(), error.clone()),
+                StepStatus::Succeeded if s.output.as_ref().is_some_and(|o| o.get("not_applicable").is_some()) => {
+                    ("not_applicable".into(), s.output.as_ref().and_then(|o| o["not_applicable"].as_str()).unwrap_or_default().to_string())
+                }
                 other => (format!("{other:?}").to_lowercase(), s.output.as_ref().map(|o| o.to_string()).unwrap_or_default()),
             };
             vec![(s.index + 1).to_string(), s.name.clone(), s.action.clone(), s.attempt.to_string(), status, detail]

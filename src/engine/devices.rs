@@ -80,9 +80,17 @@ pub struct DeviceSpec {
     /// The interface OPNsense rules filter on (default `wan`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interface: Option<String>,
+    /// OPNsense: the filter-rule sequence kolokasi's rules get (below the operator's block
+    /// rules they must precede).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<u32>,
     /// A PEM file of the CA (or self-signed certificate) to trust for OPNsense's API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<std::path::PathBuf>,
+    /// How kolokasi fits into an nftables firewall: `own_table` (the default), `jump` or
+    /// `write_into` (see `firewall::integration`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integration: Option<crate::firewall::integration::Integration>,
     /// Other names of a DNS device (playbooks say `provider: primary`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
@@ -177,6 +185,7 @@ impl DeviceSpec {
             interface: OpnsenseInterface::parse(self.interface.as_deref().unwrap_or("wan")).map_err(|e| self.invalid(e.to_string()))?,
             timeout: API_TIMEOUT,
             ca_certificate_pem,
+            sequence: self.sequence,
         };
         Ok(FirewallDriver::Opnsense(Opnsense::new(config).map_err(|e| self.invalid(e.to_string()))?))
     }
@@ -194,6 +203,12 @@ impl Drivers {
             }
             if !spec.aliases.is_empty() && !matches!(spec.kind, DeviceKind::Rfc2136 | DeviceKind::Powerdns) {
                 return Err(spec.invalid("only DNS devices may have aliases"));
+            }
+            if spec.integration.is_some() && spec.kind != DeviceKind::Nftables {
+                return Err(spec.invalid("only nftables firewalls have an integration mode"));
+            }
+            if spec.sequence.is_some() && spec.kind != DeviceKind::Opnsense {
+                return Err(spec.invalid("only OPNsense firewalls have a rule sequence"));
             }
             match spec.kind {
                 DeviceKind::OvsSsh => {
@@ -213,7 +228,9 @@ impl Drivers {
                     d.switches.insert(spec.name.clone(), Arc::new(SwitchDriver::IosCli(cli)));
                 }
                 DeviceKind::Nftables => {
-                    let driver = FirewallDriver::Nftables(Nftables::new(spec.ssh_target(service).await?, d.ssh.clone()));
+                    let integration = spec.integration.clone().unwrap_or_default();
+                    integration.validate().map_err(|e| spec.invalid(format!("integration: {e}")))?;
+                    let driver = FirewallDriver::Nftables(Nftables::with_integration(spec.ssh_target(service).await?, d.ssh.clone(), integration));
                     d.firewalls.insert(spec.name.clone(), Arc::new(driver));
                 }
                 DeviceKind::Opnsense => {

@@ -69,7 +69,8 @@ pub struct Drivers {
 impl Drivers {
     /// Everything the local lab offers: the DNS providers of [`Drivers::dns_from_lab`], switch
     /// `sw-r01` (Open vSwitch over SSH) and `sw-r01-ovsdb` (the same switch over OVSDB
-    /// JSON-RPC), firewall `fw-1` (nftables over SSH), customer servers `srv-sipd` and `srv-lama`
+    /// JSON-RPC), firewall `fw-1` (nftables over SSH, own table) and `fw-2` (klk-fw2, `jump` into
+/// the operator's ruleset), customer servers `srv-sipd` and `srv-lama`
     /// (inspection), all SSH devices on one pool; notices go to the lab's SMTP sink (STARTTLS, AUTH).
     pub fn from_lab(lab: &Lab) -> Result<Self, drivers::DriverConfigError> {
         let mut d = Self::dns_from_lab(lab)?;
@@ -82,12 +83,32 @@ impl Drivers {
         d.switches.insert("sw-r01".into(), Arc::new(sw_ssh));
         d.switches.insert("sw-r01-ovsdb".into(), Arc::new(sw_ovsdb));
         d.firewalls.insert("fw-1".into(), Arc::new(fw));
+        if let Some(op) = &lab.operator_firewall {
+            d.firewalls.insert("fw-2".into(), Arc::new(FirewallDriver::Nftables(lab_operator_firewall(lab, op, &d.ssh)?)));
+        }
         d.servers.insert("srv-sipd".into(), SshTarget::from_lab(lab, "srv1", "srv-sipd")?);
         d.servers.insert("srv-lama".into(), SshTarget::from_lab(lab, "srv2", "srv-lama")?);
         d.notify = crate::notify::Notifier::from_lab(lab)
             .map_err(|e| drivers::DriverConfigError::Invalid { name: "smtp".into(), message: e.to_string() })?;
         Ok(d)
     }
+}
+
+/// klk-fw2 in `jump` mode: one jump in the operator's `inet filter forward`, before the
+/// operator's closing reject.
+fn lab_operator_firewall(lab: &Lab, op: &crate::lab::OperatorFirewall, ssh: &Arc<crate::ssh::SshPool>) -> Result<Nftables, drivers::DriverConfigError> {
+    use crate::firewall::integration::{Integration, NftComment, NftName, RuleAnchor};
+    let invalid = |e: crate::firewall::integration::IntegrationError| drivers::DriverConfigError::Invalid { name: "fw-2".into(), message: e.to_string() };
+    let family = serde_json::from_value(serde_json::Value::String(op.family.clone()))
+        .map_err(|e| drivers::DriverConfigError::Invalid { name: "fw-2".into(), message: e.to_string() })?;
+    let integration = Integration::Jump {
+        family,
+        table: NftName::parse(&op.table).map_err(invalid)?,
+        chain: NftName::parse(&op.base_chain).map_err(invalid)?,
+        before: Some(RuleAnchor { handle: None, comment: Some(NftComment::parse(&op.before_comment).map_err(invalid)?) }),
+        keep_jump: false,
+    };
+    Ok(Nftables::with_integration(SshTarget::from_lab(lab, &op.host, "fw-2")?, ssh.clone(), integration))
 }
 
 /// What actions may use.

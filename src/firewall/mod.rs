@@ -2,11 +2,18 @@
 //! away again.
 //!
 //! - [`rule`]: typed rules (`tcp/443` to an address from sources) and their comments.
-//! - [`nftables`]: nftables over SSH (`nft -j`), in kolokasi's own table `inet kolokasi`.
+//! - [`nftables`]: nftables over SSH (`nft -j`), in kolokasi's own table `inet kolokasi`, or in
+//!   the operator's table (`jump`, `write_into`; see [`integration`], [`nft_layout`]).
 //! - [`opnsense`]: OPNsense's firewall REST API, rules tagged by their description.
 //!
-//! Owns its own table on each firewall; must never change anything outside it.
+//! Owns its own table on each firewall, or (in an operator's table) only the objects named
+//! `kolokasi…` and the rules whose comments are kolokasi's; must never change anything else.
 
+pub mod doctor;
+pub mod integration;
+mod nft_jump;
+pub mod nft_layout;
+mod nft_write_into;
 pub mod nftables;
 pub mod opnsense;
 pub mod rule;
@@ -83,6 +90,25 @@ impl FirewallDriver {
         match self {
             Self::Nftables(d) => d.remove(request, destination).await,
             Self::Opnsense(d) => d.remove(request, destination).await,
+        }
+    }
+
+    /// What `allow` of `rules` would add, for `run plan` (nothing is read from the device).
+    pub fn plan(&self, request: &RequestTag, rules: &[FirewallRule]) -> String {
+        match self {
+            Self::Nftables(d) => d.plan(request, rules),
+            Self::Opnsense(d) => {
+                let services: Vec<String> = rules.iter().map(|r| format!("pass {} to {}", r.service(), r.destination)).collect();
+                format!("OPNsense {}: {} (descriptions kolokasi:{request}:…)", d.device(), services.join(", "))
+            }
+        }
+    }
+
+    /// Whether kolokasi's rules can work on this firewall as configured (`datacenter check`).
+    pub async fn check(&self) -> Result<doctor::Diagnosis, FirewallError> {
+        match self {
+            Self::Nftables(d) => d.check().await,
+            Self::Opnsense(d) => d.check().await,
         }
     }
 

@@ -12,9 +12,14 @@
 //! configuration, so a crash between them and `apply` leaves the change saved but not
 //! enforced, and the re-run that finds everything in place must still load it into pf.
 //!
+//! Placement: the device's `sequence` (inventory) gives kolokasi's rules an OPNsense filter
+//! sequence; rules are evaluated in sequence order, first `quick` match wins, so a sequence
+//! lower than the operator's block rules puts kolokasi's passes before them.
 //! Unlike nftables (whose table accepts by default) no per-destination `block` is added:
-//! OPNsense blocks unsolicited inbound traffic on an interface unless a rule passes it.
-//! TODO(design): a `block` after the passes if a site's own rules pass more than kolokasi's.
+//! OPNsense blocks unsolicited inbound traffic on an interface unless a rule passes it, and an
+//! operator rule that passes more (at a lower sequence) is the operator's decision.
+//! TODO(design): an optional per-destination `block` right after kolokasi's passes, for sites
+//! whose own rules at a higher sequence pass more than the request declared.
 //!
 //! Credentials: HTTP Basic with the API key and secret, encoded once into a header value
 //! marked sensitive; `Debug` and errors never show them. 401/403 are not retryable;
@@ -134,6 +139,11 @@ pub struct OpnsenseConfig {
     /// PEM of the CA (or the firewall's self-signed certificate) to trust instead of the
     /// system's roots.
     pub ca_certificate_pem: Option<String>,
+    /// The filter-rule `sequence` (1–999999) kolokasi's rules get: OPNsense evaluates rules in
+    /// sequence order and the first matching `quick` rule wins, so a sequence below the
+    /// operator's own block rules places kolokasi's passes before them. `None`: the model's
+    /// default (appended among the operator's rules).
+    pub sequence: Option<u32>,
 }
 
 /// A rule's id on OPNsense: a UUID, checked before it goes into a URL path.
@@ -171,6 +181,7 @@ pub struct Opnsense {
     api_url: String,
     interface: OpnsenseInterface,
     timeout: Duration,
+    sequence: Option<u32>,
     /// `Basic base64(key:secret)`, marked sensitive.
     authorization: HeaderValue,
     http: reqwest::Client,
@@ -188,6 +199,9 @@ impl Opnsense {
         }
         if cfg.timeout.is_zero() {
             return Err(config_error("the timeout must be longer than zero".into()));
+        }
+        if cfg.sequence.is_some_and(|n| !(1..=999_999).contains(&n)) {
+            return Err(config_error("the rule sequence must be 1-999999".into()));
         }
         let api_url = cfg.api_url.trim().trim_end_matches('/').to_string();
         check_api_url(&api_url).map_err(config_error)?;
@@ -217,7 +231,7 @@ impl Opnsense {
             builder = builder.tls_certs_only(certs);
         }
         let http = builder.build().map_err(|e| config_error(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Self { device, api_url, interface: cfg.interface, timeout: cfg.timeout, authorization, http, change: Default::default() })
+        Ok(Self { device, api_url, interface: cfg.interface, timeout: cfg.timeout, sequence: cfg.sequence, authorization, http, change: Default::default() })
     }
 
     pub fn device(&self) -> &str {
@@ -225,6 +239,15 @@ impl Opnsense {
     }
 
     /// Adds whatever of `rules` is not there yet, then applies; a re-run adds nothing.
+    /// `datacenter check`: OPNsense's ruleset is not read yet (TODO(design): read the filter
+    /// rules' sequences and the interface's default policy); says so rather than guessing.
+    pub async fn check(&self) -> Result<super::doctor::Diagnosis, FirewallError> {
+        let message = "OPNsense: the check does not read this firewall's ruleset yet; kolokasi's pass rules rely on the interface's default block".to_string();
+        let pesan = "OPNsense: ruleset belum diperiksa; aturan kolokasi mengandalkan blokir bawaan antarmuka.".to_string();
+        let finding = super::doctor::Finding { level: super::doctor::Level::Warning, message, pesan };
+        Ok(super::doctor::Diagnosis { device: self.device().into(), mode: "opnsense", works: true, base_chains: Vec::new(), findings: vec![finding] })
+    }
+
     pub async fn allow(&self, request: &RequestTag, rules: &[FirewallRule]) -> Result<Allowed, FirewallError> {
         if let Some(r) = rules.iter().find(|r| r.request != *request) {
             return Err(FirewallError::OtherRequest { expected: request.clone(), got: r.request.clone() });
@@ -351,7 +374,7 @@ impl Opnsense {
             // `source_net` takes several networks, comma-separated (Multiple=Y in the model).
             r.sources.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
         };
-        json!({"rule": {
+        let mut body = json!({"rule": {
             "enabled": "1",
             "action": "pass",
             "quick": "1",
@@ -363,7 +386,11 @@ impl Opnsense {
             "destination_net": r.destination.to_string(),
             "destination_port": r.port.to_string(),
             "description": r.comment(),
-        }})
+        }});
+        if let Some(n) = self.sequence {
+            body["rule"]["sequence"] = json!(n.to_string());
+        }
+        body
     }
 
     /// POSTs `body` as JSON to `endpoint` (`…/filter/<endpoint>[/<uuid>]`) and returns the
@@ -502,6 +529,7 @@ mod tests {
             interface: OpnsenseInterface::parse("wan").unwrap(),
             timeout: Duration::from_secs(5),
             ca_certificate_pem: None,
+            sequence: None,
         }
     }
 

@@ -182,7 +182,8 @@ pub fn run_row(lang: Lang, id: &str, playbook: &str, view: &RunView, allowed: &[
                         Some(c) => format!("{}: {} — {error}", lang.t("cause"), if lang == Lang::Id { c.label_id() } else { c.as_str() }),
                         None => error.clone(),
                     },
-                    _ => String::new(),
+                    // A step that found nothing to do here (an IPv6 step on an IPv4-only site).
+                    _ => s.output.as_ref().and_then(|o| o.get("not_applicable")).and_then(serde_json::Value::as_str).unwrap_or_default().to_string(),
                 };
                 StepRowView {
                     n: s.index + 1,

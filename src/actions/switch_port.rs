@@ -90,7 +90,12 @@ impl Action for SwitchPort {
             let driver = switch(ctx)?;
             let port = driver.port(ctx.param_str("port")?).map_err(fatal)?;
             let request = RequestTag::from(&ctx.request.id);
-            let current = driver.read(&port).await.map_err(StepError::from)?;
+            let current = match driver.read(&port).await {
+                Ok(c) => c,
+                // A port the switch does not have was never changed (the forward step failed on it).
+                Err(crate::switch::SwitchError::PortMissing { .. }) => return Ok(()),
+                Err(e) => return Err(e.into()),
+            };
             // Only a port this request still owns is ours to put back: it may never have been
             // changed (the forward failed early), be undone already, or belong to someone else.
             if current.request.as_ref() != Some(&request) {

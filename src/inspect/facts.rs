@@ -5,11 +5,12 @@
 //! The script is constant text: nothing from a request, a form or the server's name is in it.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::InspectError;
-use crate::ssh::{RemoteCommand, SshPool, SshTarget};
+use crate::ssh::{ExecLimits, RemoteCommand, SshPool, SshSettings, SshTarget};
 
 /// One measured fact, or why it could not be read (no `/sys/class/dmi/id` in a container, no
 /// `dmidecode`, a command missing or refused). An unavailable fact is reported, never an error.
@@ -172,10 +173,21 @@ s udp udp
 s end true
 "#;
 
-/// Gathers the facts of the server behind `target` with one command on the pool's connection.
+/// The caps of the gathering command: what a healthy server prints is ~10-200 KiB (most of
+/// it the package list) in well under a second.
+pub const LIMITS: ExecLimits = ExecLimits { timeout: Duration::from_secs(60), max_output_bytes: SshSettings::MAX_OUTPUT_BYTES };
+
+/// Gathers the facts of the server behind `target` with one command on the pool's connection,
+/// within [`LIMITS`].
 pub async fn gather(pool: &SshPool, target: &SshTarget) -> Result<ServerFacts, InspectError> {
-    let command = RemoteCommand::new("sh").arg("-c").arg(SCRIPT);
-    let out = pool.exec(target, &command).await.map_err(InspectError::Ssh)?;
+    gather_limited(pool, target, LIMITS).await
+}
+
+/// As [`gather`], within `limits`: a server that streams endlessly or hangs fails with
+/// "output too large from <server>, `inspection script`" or a timeout, never exhausting memory.
+pub async fn gather_limited(pool: &SshPool, target: &SshTarget, limits: ExecLimits) -> Result<ServerFacts, InspectError> {
+    let command = RemoteCommand::new("sh").arg("-c").arg(SCRIPT).named("inspection script");
+    let out = pool.exec_limited(target, &command, None, limits).await.map_err(InspectError::Ssh)?;
     super::parse::server_facts(&out.stdout).ok_or_else(|| InspectError::Incomplete {
         device: target.name.clone(),
         status: out.status_text(),

@@ -18,15 +18,17 @@ pub mod report;
 
 pub use compare::{Rules, compare, version_satisfies};
 pub use debversion::{DebVersion, DebVersionError};
-pub use facts::{Board, Cpu, Disk, Fact, Listener, OsRelease, PackageManager, Packages, ServerFacts, gather};
+pub use facts::{Board, Cpu, Disk, Fact, Listener, OsRelease, PackageManager, Packages, ServerFacts, gather, gather_limited};
 pub use report::{Check, Report, ReportItem, Verdict};
 
 use crate::ssh::SshError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum InspectError {
-    #[error("cannot gather facts over SSH")]
-    Ssh(#[source] SshError),
+    /// Transparent: the SSH error already names the server and the command ("output too large
+    /// from srv-sipd, `inspection script`").
+    #[error(transparent)]
+    Ssh(SshError),
     /// The script's output ended before its last section (killed, or the session dropped).
     #[error("the fact-gathering script on {device} stopped early (exit status {status}): {stderr}")]
     Incomplete { device: String, status: String, stderr: String },

@@ -63,12 +63,16 @@ impl Connection {
         self.handle.channel_open_session().await.map_err(|source| session_error(&self.target, source))
     }
 
-    /// Runs one command on `channel`, feeding `stdin` (then EOF) if given, until the channel closes.
+    /// Runs one command on `channel`, feeding `stdin` (then EOF) if given, until the channel
+    /// closes. Stdout and stderr together may hold at most `max_output` bytes: past that the
+    /// channel is closed and the command fails, so a device that streams endlessly costs at
+    /// most the cap in memory.
     pub(super) async fn run(
         &self,
         mut channel: russh::Channel<client::Msg>,
         command: &RemoteCommand,
         stdin: Option<&[u8]>,
+        max_output: usize,
     ) -> Result<CommandOutput, SshError> {
         let err = |source| session_error(&self.target, source);
         channel.exec(true, command.line()).await.map_err(err)?;
@@ -79,13 +83,24 @@ impl Connection {
         channel.eof().await.map_err(err)?;
         let (mut stdout, mut stderr, mut status) = (Vec::new(), Vec::new(), None);
         while let Some(msg) = channel.wait().await {
-            match msg {
-                ChannelMsg::Data { data } => stdout.extend_from_slice(&data),
-                ChannelMsg::ExtendedData { data, ext: 1 } => stderr.extend_from_slice(&data),
-                ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status),
+            let held = stdout.len() + stderr.len();
+            let (buffer, data) = match msg {
+                ChannelMsg::Data { data } => (&mut stdout, data),
+                ChannelMsg::ExtendedData { data, ext: 1 } => (&mut stderr, data),
+                ChannelMsg::ExitStatus { exit_status } => {
+                    status = Some(exit_status);
+                    continue;
+                }
                 ChannelMsg::Close => break,
-                _ => {}
+                _ => continue,
+            };
+            if held + data.len() > max_output {
+                // Closing tells the server to stop; the caller drops the connection as well,
+                // so data still in flight on it is never read.
+                let _ = channel.close().await;
+                return Err(SshError::OutputTooLarge { device: self.target.name.clone(), program: command.program().to_string(), limit: max_output });
             }
+            buffer.extend_from_slice(&data);
         }
         Ok(CommandOutput {
             status,

@@ -10,6 +10,11 @@
 //! Commands to one device are serialised (a tokio mutex per device, held across connect and
 //! command), so a device never sees two kolokasi commands at once. A cached connection found
 //! dead is dropped and opened again, once, before anything is sent on it.
+//!
+//! Every command is capped in time (`command_timeout`) and in output (`max_output_bytes`,
+//! stdout and stderr together, default 1 MiB): a device that hangs or streams endlessly gets
+//! `CommandTimeout` or `OutputTooLarge`, its channel closed and its connection dropped — never
+//! a hang, never unbounded memory.
 //! Owns the connections; must not interpret command output (drivers do).
 
 mod command;
@@ -37,12 +42,26 @@ pub struct SshSettings {
     pub connect_timeout: Duration,
     /// One command, from opening its channel to the channel's close.
     pub command_timeout: Duration,
+    /// Stdout and stderr of one command together, in bytes.
+    pub max_output_bytes: usize,
+}
+
+impl SshSettings {
+    /// The default output cap: 1 MiB.
+    pub const MAX_OUTPUT_BYTES: usize = 1 << 20;
 }
 
 impl Default for SshSettings {
     fn default() -> Self {
-        Self { connect_timeout: Duration::from_secs(10), command_timeout: Duration::from_secs(60) }
+        Self { connect_timeout: Duration::from_secs(10), command_timeout: Duration::from_secs(60), max_output_bytes: Self::MAX_OUTPUT_BYTES }
     }
+}
+
+/// The caps of one command: how long it may take and how much it may print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExecLimits {
+    pub timeout: Duration,
+    pub max_output_bytes: usize,
 }
 
 /// A device's slot: its lock and its cached connection.
@@ -86,7 +105,7 @@ impl SshPool {
         }
     }
 
-    /// Runs `command`, feeding it `stdin`, within `timeout`.
+    /// Runs `command`, feeding it `stdin`, within `timeout` and the pool's output cap.
     pub async fn exec_with(
         &self,
         target: &SshTarget,
@@ -94,6 +113,21 @@ impl SshPool {
         stdin: Option<&[u8]>,
         timeout: Duration,
     ) -> Result<CommandOutput, SshError> {
+        let limits = ExecLimits { timeout, max_output_bytes: self.settings.max_output_bytes };
+        self.exec_limited(target, command, stdin, limits).await
+    }
+
+    /// Runs `command`, feeding it `stdin`, within `limits`. A command that runs out of time or
+    /// prints past the cap fails, and its connection is dropped: the command may still be
+    /// running or streaming, and nothing more from it must reach the next command.
+    pub async fn exec_limited(
+        &self,
+        target: &SshTarget,
+        command: &RemoteCommand,
+        stdin: Option<&[u8]>,
+        limits: ExecLimits,
+    ) -> Result<CommandOutput, SshError> {
+        let timeout = limits.timeout;
         let slot = self.slot(&target.name);
         let mut cached = slot.lock().await;
         if cached.as_ref().is_some_and(|c| c.is_closed() || c.target != *target) {
@@ -119,14 +153,17 @@ impl SshPool {
             }
         };
         let conn = cached.as_ref().expect("connected above");
-        match tokio::time::timeout(timeout, conn.run(channel, command, stdin)).await {
+        match tokio::time::timeout(timeout, conn.run(channel, command, stdin, limits.max_output_bytes)).await {
             Ok(Ok(out)) => Ok(out),
             Ok(Err(e)) => {
                 // A session error mid-command leaves the connection in an unknown state.
                 *cached = None;
                 Err(e)
             }
-            Err(_) => Err(SshError::CommandTimeout { device: target.name.clone(), program: command.program().to_string(), after: timeout }),
+            Err(_) => {
+                *cached = None;
+                Err(SshError::CommandTimeout { device: target.name.clone(), program: command.program().to_string(), after: timeout })
+            }
         }
     }
 

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use russh::client::{self, Handle};
-use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use russh::{ChannelMsg, Error as RusshError};
 
 use super::{CommandOutput, RemoteCommand, SshAuth, SshError, SshTarget};
@@ -130,22 +130,34 @@ pub(crate) async fn connect_authenticated(target: &SshTarget) -> Result<Handle<P
 
 async fn login(handle: &mut Handle<PinnedHostKey>, target: &SshTarget) -> Result<(), SshError> {
     let key_error = |source| SshError::PrivateKey { device: target.name.clone(), source: Box::new(source) };
-    let result = match &target.auth {
-        SshAuth::KeyFile(path) => {
-            let key = russh::keys::load_secret_key(path, None).map_err(key_error)?;
-            handle.authenticate_publickey(&target.user, PrivateKeyWithHashAlg::new(Arc::new(key), None)).await
+    let key = match &target.auth {
+        SshAuth::KeyFile(path) => Some(russh::keys::load_secret_key(path, None).map_err(key_error)?),
+        SshAuth::KeyPem(pem) => Some(russh::keys::decode_secret_key(pem.expose(), None).map_err(key_error)?),
+        SshAuth::Password(_) => None,
+    };
+    let result = match (&target.auth, key) {
+        (_, Some(key)) => {
+            let hash = rsa_hash(handle, &key).await.map_err(|source| session_error(target, source))?;
+            handle.authenticate_publickey(&target.user, PrivateKeyWithHashAlg::new(Arc::new(key), hash)).await
         }
-        SshAuth::KeyPem(pem) => {
-            let key = russh::keys::decode_secret_key(pem.expose(), None).map_err(key_error)?;
-            handle.authenticate_publickey(&target.user, PrivateKeyWithHashAlg::new(Arc::new(key), None)).await
-        }
-        SshAuth::Password(password) => handle.authenticate_password(&target.user, password.expose()).await,
+        (SshAuth::Password(password), None) => handle.authenticate_password(&target.user, password.expose()).await,
+        (_, None) => unreachable!("key logins have a key"),
     };
     match result {
         Ok(r) if r.success() => Ok(()),
         Ok(_) => Err(SshError::LoginRefused { device: target.name.clone(), user: target.user.clone() }),
         Err(source) => Err(session_error(target, source)),
     }
+}
+
+/// The signature hash for an RSA key: what the server's `server-sig-algs` prefers (SHA-256 or
+/// SHA-512; OpenSSH ≥ 8.8 refuses SHA-1 `ssh-rsa`), SHA-256 when it names none. Other key
+/// types have their own fixed hash.
+async fn rsa_hash(handle: &Handle<PinnedHostKey>, key: &russh::keys::PrivateKey) -> Result<Option<HashAlg>, RusshError> {
+    if !key.algorithm().is_rsa() {
+        return Ok(None);
+    }
+    Ok(handle.best_supported_rsa_hash().await?.unwrap_or(Some(HashAlg::Sha256)))
 }
 
 /// Sorts a failed connect into "changed host key" (fatal), "unreachable" and other session

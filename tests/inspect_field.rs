@@ -286,7 +286,7 @@ async fn inspection_by_attached_ed25519_and_rsa_keys() {
     let err = inspect_request(&env, &id).await.unwrap_err();
     assert!(matches!(&err, StepError::Fatal(m) if m.contains("no SSH key is attached")), "{err:?}");
 
-    let kinds = ["ed25519"];
+    let kinds = ["ed25519", "rsa"];
     for kind in kinds {
         let pem = read(&host.admin_key_files[kind]);
         let attached = svc.attach_host_admin_key(&common::operator(), &id, &Secret::new(pem.clone())).await.unwrap();

@@ -58,6 +58,7 @@ async fn a_hanging_command_hits_the_time_cap() {
     assert_eq!(err.to_string(), "`sleep` on srv-sipd did not finish within 500ms");
     let out = pool.exec_ok(&target, &RemoteCommand::new("true"), None).await;
     assert!(out.is_ok(), "{out:?}");
+    assert_eq!(pool.connections_opened(), 1, "the timed-out command's channel was closed; the connection kept");
 }
 
 /// The inspection's own command is capped: with a cap below what the script prints, the

@@ -19,7 +19,7 @@ pub fn routes() -> Router<Service> {
         .route("/api/v1/requests", get(list).post(submit))
         .route("/api/v1/requests/{id}", get(show))
         .route("/api/v1/requests/{id}/events", axum::routing::post(apply))
-        .route("/api/v1/requests/{id}/host-admin-key", axum::routing::put(attach_key).post(attach_key))
+        .route("/api/v1/requests/{id}/host-admin-key", axum::routing::post(attach_key))
         .route("/api/v1/requests/{id}/capacity", get(capacity))
         .route("/api/v1/requests/{id}/audit", get(audit))
         .route("/api/v1/requests/{id}/runs", get(runs))

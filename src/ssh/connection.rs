@@ -64,12 +64,34 @@ impl Connection {
     }
 
     /// Runs one command on `channel`, feeding `stdin` (then EOF) if given, until the channel
-    /// closes. Stdout and stderr together may hold at most `max_output` bytes: past that the
-    /// channel is closed and the command fails, so a device that streams endlessly costs at
-    /// most the cap in memory.
+    /// closes or `limits.timeout` passes. Stdout and stderr together may hold at most
+    /// `limits.max_output_bytes`: past that the command fails, so a device that streams
+    /// endlessly costs at most the cap in memory. Either way the channel is closed, so nothing
+    /// more of that command reaches the connection.
     pub(super) async fn run(
         &self,
         mut channel: russh::Channel<client::Msg>,
+        command: &RemoteCommand,
+        stdin: Option<&[u8]>,
+        limits: super::ExecLimits,
+    ) -> Result<CommandOutput, SshError> {
+        let read = tokio::time::timeout(limits.timeout, self.read(&mut channel, command, stdin, limits.max_output_bytes)).await;
+        match read {
+            Ok(Ok(out)) => Ok(out),
+            Ok(Err(e)) => {
+                let _ = channel.close().await;
+                Err(e)
+            }
+            Err(_) => {
+                let _ = channel.close().await;
+                Err(SshError::CommandTimeout { device: self.target.name.clone(), program: command.program().to_string(), after: limits.timeout })
+            }
+        }
+    }
+
+    async fn read(
+        &self,
+        channel: &mut russh::Channel<client::Msg>,
         command: &RemoteCommand,
         stdin: Option<&[u8]>,
         max_output: usize,
@@ -95,9 +117,8 @@ impl Connection {
                 _ => continue,
             };
             if held + data.len() > max_output {
-                // Closing tells the server to stop; the caller drops the connection as well,
-                // so data still in flight on it is never read.
-                let _ = channel.close().await;
+                // The caller closes the channel; the pool drops the connection as well, so data
+                // still in flight on it is never read.
                 return Err(SshError::OutputTooLarge { device: self.target.name.clone(), program: command.program().to_string(), limit: max_output });
             }
             buffer.extend_from_slice(&data);

@@ -13,8 +13,8 @@
 //!
 //! Every command is capped in time (`command_timeout`) and in output (`max_output_bytes`,
 //! stdout and stderr together, default 1 MiB): a device that hangs or streams endlessly gets
-//! `CommandTimeout` or `OutputTooLarge`, its channel closed and its connection dropped — never
-//! a hang, never unbounded memory.
+//! `CommandTimeout` or `OutputTooLarge` and its channel closed (after a flood the connection is
+//! dropped as well) — never a hang, never unbounded memory.
 //! Owns the connections; must not interpret command output (drivers do).
 
 mod command;
@@ -63,6 +63,9 @@ pub struct ExecLimits {
     pub timeout: Duration,
     pub max_output_bytes: usize,
 }
+
+/// How long closing a timed-out command's channel may take before the connection is dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// A device's slot: its lock and its cached connection.
 type Slot = Arc<tokio::sync::Mutex<Option<Connection>>>;
@@ -118,8 +121,9 @@ impl SshPool {
     }
 
     /// Runs `command`, feeding it `stdin`, within `limits`. A command that runs out of time or
-    /// prints past the cap fails, and its connection is dropped: the command may still be
-    /// running or streaming, and nothing more from it must reach the next command.
+    /// prints past the cap fails and its channel is closed; after a flood the connection is
+    /// dropped too (data already in flight on it must not reach the next command), after a
+    /// timeout it is kept.
     pub async fn exec_limited(
         &self,
         target: &SshTarget,
@@ -153,10 +157,14 @@ impl SshPool {
             }
         };
         let conn = cached.as_ref().expect("connected above");
-        match tokio::time::timeout(timeout, conn.run(channel, command, stdin, limits.max_output_bytes)).await {
+        // `run` keeps the time cap itself (and closes the channel); this outer one only guards
+        // against a session that stops answering even the close.
+        match tokio::time::timeout(timeout + CLOSE_GRACE, conn.run(channel, command, stdin, limits)).await {
             Ok(Ok(out)) => Ok(out),
+            // The channel was closed in time: the connection is still good for the next command.
+            Ok(Err(e @ SshError::CommandTimeout { .. })) => Err(e),
             Ok(Err(e)) => {
-                // A session error mid-command leaves the connection in an unknown state.
+                // A flood, or a session error mid-command: the connection is in an unknown state.
                 *cached = None;
                 Err(e)
             }

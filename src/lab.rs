@@ -81,6 +81,10 @@ pub struct LabHost {
     pub unprivileged_user: Option<String>,
     #[serde(default)]
     pub unprivileged_password_file: Option<PathBuf>,
+    /// A login (same password as the unprivileged one) whose shell streams endlessly: a broken
+    /// or hostile server (srv3).
+    #[serde(default)]
+    pub flood_user: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

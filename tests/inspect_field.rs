@@ -349,3 +349,31 @@ async fn inspection_by_the_form_password_on_the_rpm_host() {
     let facts: ServerFacts = serde_json::from_value(out["facts"].clone()).unwrap();
     assert_eq!(facts.privilege, Fact::Found(Privilege::Root));
 }
+
+fn vm_hwm_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).unwrap().trim().trim_end_matches("kB").trim().parse().unwrap()
+}
+
+/// A hostile or broken server: srv3's `klk-flood`, whose login shell answers every command with
+/// an endless `yes`. The inspection with its default limits stops at 1 MiB with a clear error,
+/// in well under the time cap, and the process's peak memory stays put.
+#[tokio::test]
+async fn an_endless_server_fails_the_inspection_clearly() {
+    let host = srv3();
+    let user = host.flood_user.clone().expect("lab.json names srv3's flood user (bash deploy/lab/lab.sh up)");
+    let password = read(host.unprivileged_password_file.as_ref().unwrap()).trim().to_string();
+    let mut target = lab_target("srv3", "srv-rocky");
+    target.user = user;
+    target.auth = SshAuth::Password(Secret::new(password));
+    let pool = SshPool::new(SshSettings::default());
+    let before = vm_hwm_kib();
+    let started = Instant::now();
+    let err = inspect::gather(&pool, &target).await.unwrap_err();
+    let took = started.elapsed();
+    let grew = vm_hwm_kib().saturating_sub(before);
+    eprintln!("endless server stopped after {took:?}, peak memory grew {grew} KiB: {err}");
+    assert_eq!(err.to_string(), "output too large from srv-rocky, `inspection script`: more than 1048576 bytes");
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    assert!(grew < 32 << 10, "peak memory grew {grew} KiB");
+}

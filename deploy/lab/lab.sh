@@ -21,7 +21,8 @@
 #     klk-srv3 198.51.100.13  "srv-rocky", Rocky Linux 9.4: a real rpm database (tiny packages
 #                             built with rpmbuild, installed --justdb), /etc/redhat-release,
 #                             listens 80; host admin by password or ed25519/RSA key, and an
-#                             unprivileged login `klk-user` (no sudo)
+#                             unprivileged login `klk-user` (no sudo); `klk-flood` (same
+#                             password) whose login shell streams `yes` endlessly
 #   every namespace runs its own OpenSSH sshd on port 22 (root, lab key ssh/id_ed25519).
 #
 # The lab folder is ${KOLOKASI_LAB_DIR:-/tmp/kolokasi-lab}; lab.json in it describes
@@ -808,6 +809,11 @@ write_srv3_etc() {
   [[ -s $pw_file ]] || (umask 077 && openssl rand -hex 12 >"$pw_file")
   printf 'klk-user:%s:1500:1500:kolokasi lab unprivileged host admin:%s:/bin/sh\n' \
     "$(openssl passwd -6 -stdin <"$pw_file")" "$hd/home-user" >>"$hd/etc/passwd"
+  # A broken or hostile server: whatever is asked, `klk-flood`'s login shell streams endlessly.
+  printf '#!/bin/sh\nexec yes kolokasi-lab-flood\n' >"$hd/flood-shell"
+  chmod 755 "$hd/flood-shell"
+  printf 'klk-flood:%s:1501:1501:kolokasi lab endless output:%s:%s\n' \
+    "$(openssl passwd -6 -stdin <"$pw_file")" "$hd/home-user" "$hd/flood-shell" >>"$hd/etc/passwd"
   make_rpmdb srv3
 }
 
@@ -840,7 +846,7 @@ EOF
   # Customer servers also take their host admin's password (the inspection's login when a
   # server is not configured by name).
   [[ $h == srv* ]] && printf 'Match User klk-admin\n  PasswordAuthentication yes\n  PermitRootLogin yes\n' >>"$d/sshd_config"
-  [[ $h == srv3 ]] && printf '  AuthorizedKeysFile %s\nMatch User klk-user\n  PasswordAuthentication yes\n' \
+  [[ $h == srv3 ]] && printf '  AuthorizedKeysFile %s\nMatch User klk-user,klk-flood\n  PasswordAuthentication yes\n' \
     "$d/admin-keys/authorized_keys" >>"$d/sshd_config"
   return 0
 }
@@ -978,7 +984,7 @@ run_checks() {
   for h in "${hosts[@]}"; do
     [[ $h == srv3 ]] &&
       check "$h sees its own rpm database and redhat-release" own_rpmdb "$h" &&
-      check "$h has its unprivileged login klk-user" own_user_login "$h"
+      check "$h has its unprivileged login klk-user and the flooding klk-flood" own_user_login "$h"
     [[ $h == srv[12] ]] &&
       check "$h sees its own package list" own_dpkg_status "$h"
     [[ $h == srv* ]] &&
@@ -1010,7 +1016,8 @@ own_user_login() { # KEY
   local d pid
   d=$(hdir "$1")
   pid=$(pidfile_pid "$d/sshd.pid")
-  [[ -s $d/user-password && -n $pid ]] && nsenter -t "$pid" -m -- grep -q '^klk-user:\$6\$[^:]*:1500:' /etc/passwd
+  [[ -s $d/user-password && -n $pid ]] && nsenter -t "$pid" -m -- grep -q '^klk-user:\$6\$[^:]*:1500:' /etc/passwd &&
+    nsenter -t "$pid" -m -- grep -q '^klk-flood:.*flood-shell$' /etc/passwd
 }
 
 own_admin_login() { # KEY
@@ -1092,7 +1099,8 @@ doc = {
                      admin_key_files={"ed25519": lab + "/hosts/srv3/admin-keys/id_ed25519",
                                       "rsa": lab + "/hosts/srv3/admin-keys/id_rsa"},
                      unprivileged_user="klk-user",
-                     unprivileged_password_file=lab + "/hosts/srv3/user-password"),
+                     unprivileged_password_file=lab + "/hosts/srv3/user-password",
+                     flood_user="klk-flood"),
     },
     "ipam": {"v4": e["IPAM_V4"], "v6": e["IPAM_V6"]},
     "smtp": {"server": "127.0.0.1:" + e["SMTP_PORT"], "maildir": lab + "/mail/new",

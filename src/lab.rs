@@ -102,6 +102,19 @@ pub struct LabHost {
     pub admin_password_file: Option<std::path::PathBuf>,
     #[serde(default)]
     pub test_address: Option<String>,
+    /// The host admin's private key files by type (`ed25519`, `rsa`), as a unit would hand
+    /// them over for the inspection's key login (srv3).
+    #[serde(default)]
+    pub admin_key_files: BTreeMap<String, PathBuf>,
+    /// An unprivileged login on the host (no root, no sudo) and its password file (srv3).
+    #[serde(default)]
+    pub unprivileged_user: Option<String>,
+    #[serde(default)]
+    pub unprivileged_password_file: Option<PathBuf>,
+    /// A login (same password as the unprivileged one) whose shell streams endlessly: a broken
+    /// or hostile server (srv3).
+    #[serde(default)]
+    pub flood_user: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -27,6 +27,8 @@ fn expected(method: &str, path: &str, role: Role, own: bool) -> Option<u16> {
         ("get", "/api/v1/requests/{id}/documents/{kind}") => scoped(200),
         // The body asks to verify a submitted request: the SOP gives that to the admin.
         ("post", "/api/v1/requests/{id}/events") => scoped(if role == Admin { 200 } else { 403 }),
+        // The body is not a key: operator and admin get as far as "invalid", others no further.
+        ("post", "/api/v1/requests/{id}/host-admin-key") => if matches!(role, Operator | Admin) { 400 } else { 403 },
         ("get", "/api/v1/datacenter" | "/api/v1/assets" | "/api/v1/assets/export") => {
             if staff || role == Auditor { 200 } else { 403 }
         }
@@ -104,6 +106,7 @@ async fn every_endpoint_every_role_own_and_other_unit() {
                     match path.as_str() {
                         "/api/v1/requests" if method == "post" => r.json(&serde_json::to_value(&form).unwrap()),
                         "/api/v1/requests/{id}/events" => r.json(&json!({ "event": "verify" })),
+                        "/api/v1/requests/{id}/host-admin-key" => r.json(&json!({ "private_key": "not a key" })),
                         "/api/v1/assets/{id}/reviews" => r.json(&json!({ "findings": "baik" })),
                         "/api/v1/requests/{id}/runs/{playbook}/control" => r.json(&json!({ "action": "unwind", "reason": "uji" })),
                         _ => r,

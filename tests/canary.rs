@@ -2,7 +2,8 @@
 //! password (sealed at approval) and a canary TSIG key. The first run signs DNS updates with the
 //! canary key, BIND refuses them and the run fails at the DNS step; the retry runs with the lab's
 //! real key and finishes. Neither canary may appear in trace-level logs, API responses, audit
-//! rows, the run log or the documents.
+//! rows, the run log or the documents; nor may any line of a host admin SSH key attached over
+//! the API.
 
 mod common;
 
@@ -77,6 +78,22 @@ async fn canaries_never_leak_through_a_failed_and_retried_run() {
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(kolokasi::api::serve(svc.clone(), listener, std::future::pending()));
     let http = reqwest::Client::new();
+    // A host admin SSH key attached over the API: none of its private lines may show either.
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("id_ed25519");
+    assert!(std::process::Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key_file).status().unwrap().success());
+    let pem = std::fs::read_to_string(&key_file).unwrap();
+    let key_lines: Vec<String> = pem.lines().filter(|l| !l.starts_with("-----")).map(String::from).collect();
+    let r = http
+        .post(format!("{base}/api/v1/requests/{id}/host-admin-key"))
+        .bearer_auth(&admin_token)
+        .json(&serde_json::json!({ "private_key": pem }))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = (r.status(), r.text().await.unwrap());
+    assert!(status.is_success() && body.contains("SHA256:"), "{status} {body}");
+    seen.push(("attach-key response".to_string(), body));
     for (path, t) in [
         (format!("/api/v1/requests/{id}"), &token),
         (format!("/api/v1/requests/{id}/runs"), &token),
@@ -114,6 +131,9 @@ async fn canaries_never_leak_through_a_failed_and_retried_run() {
     for (where_, text) in &seen {
         for canary in [CANARY, TSIG_CANARY, "CANARY-tsig-key"] {
             assert!(!text.contains(canary), "{canary} leaked into {where_}");
+        }
+        for line in &key_lines {
+            assert!(!text.contains(line.as_str()), "a line of the host admin's private key leaked into {where_}");
         }
     }
 }

@@ -65,6 +65,24 @@ fn a_request_walks_through_the_cli_and_the_password_never_shows() {
     assert!(out.contains("Letak Server") && out.contains("R01 U5"), "{out}");
     let out = k.ok(&["request", "show", &id, "--json"]);
     assert!(out.contains("[redacted]"));
+
+    // The host admin's SSH key: attached by an operator, shown as type and fingerprint only.
+    let key_file = k.dir.path().join("id_ed25519");
+    assert!(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key_file).status().unwrap().success());
+    let pem = std::fs::read_to_string(&key_file).unwrap();
+    let keygen = String::from_utf8(Command::new("ssh-keygen").arg("-lf").arg(&key_file).output().unwrap().stdout).unwrap();
+    let fingerprint = keygen.split_whitespace().nth(1).unwrap().to_string();
+    let key_path = key_file.to_str().unwrap();
+    let out = k.ok(&["request", "attach-key", &id, "--file", key_path, "--actor", "pengelola", "--role", "operator"]);
+    assert!(out.contains(&fingerprint) && out.contains("ssh-ed25519"), "{out}");
+    let shown = k.ok(&["request", "show", &id]) + &k.ok(&["request", "show", &id, "--json"]) + &k.ok(&["audit", "show", "--request", &id, "--json"]);
+    assert!(shown.contains(&format!("Kunci SSH admin  : ssh-ed25519 {fingerprint}")), "{shown}");
+    for line in pem.lines().filter(|l| !l.starts_with("-----")) {
+        assert!(!shown.contains(line), "a private key line is shown");
+    }
+    let (code, _, err) = k.run(&["request", "attach-key", &id, "--file", key_path, "--actor", "budi", "--role", "requester", "--unit", "Dinas Pendidikan dan Kebudayaan Provinsi Kalimantan Timur"], None);
+    assert_ne!(code, 0);
+    assert!(err.contains("operator or admin") && !err.contains(pem.lines().nth(1).unwrap()), "{err}");
     k.ok(&["audit", "show", "--request", &id]);
     k.ok(&["audit", "show", "--request", &id, "--json"]);
     let out = k.ok(&["request", "list"]);

@@ -56,7 +56,7 @@ fn driver(emu: &Emulator, auth: SshAuth, host_key: &str, enable: Option<&str>, c
         auth,
         host_key: HostKey::parse(host_key).unwrap(),
     };
-    let cli = IosCli::new(target, SshSettings { connect_timeout: Duration::from_secs(5), command_timeout });
+    let cli = IosCli::new(target, SshSettings { connect_timeout: Duration::from_secs(5), command_timeout, ..SshSettings::default() });
     SwitchDriver::IosCli(match enable {
         Some(secret) => cli.with_enable_secret(Secret::new(secret)),
         None => cli,

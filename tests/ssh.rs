@@ -17,7 +17,7 @@ fn target(host: &str, name: &str) -> SshTarget {
 }
 
 fn quick_pool() -> SshPool {
-    SshPool::new(SshSettings { connect_timeout: Duration::from_secs(2), command_timeout: Duration::from_secs(10) })
+    SshPool::new(SshSettings { connect_timeout: Duration::from_secs(2), command_timeout: Duration::from_secs(10), ..SshSettings::default() })
 }
 
 #[tokio::test]
@@ -80,7 +80,7 @@ async fn a_changed_host_key_is_a_hard_error_naming_the_device() {
 
 #[tokio::test]
 async fn an_unreachable_address_is_retryable_and_quick() {
-    let pool = SshPool::new(SshSettings { connect_timeout: Duration::from_secs(1), command_timeout: Duration::from_secs(5) });
+    let pool = SshPool::new(SshSettings { connect_timeout: Duration::from_secs(1), command_timeout: Duration::from_secs(5), ..SshSettings::default() });
     let mut t = target("srv1", "ghost");
     t.address = "198.51.100.77:22".parse().unwrap();
     let started = Instant::now();

@@ -20,6 +20,11 @@
 #     klk-srv2 198.51.100.12  "srv-lama", Ubuntu 20.04, nginx only, listens 80
 #     klk-fw2  198.51.100.4   the operator's firewall: existing table inet filter (forward policy
 #                             drop); routes 198.51.100.96/28 to klk-cust (198.51.100.104/29, tcp 80 8080)
+#     klk-srv3 198.51.100.13  "srv-rocky", Rocky Linux 9.4: a real rpm database (tiny packages
+#                             built with rpmbuild, installed --justdb), /etc/redhat-release,
+#                             listens 80; host admin by password or ed25519/RSA key, and an
+#                             unprivileged login `klk-user` (no sudo); `klk-flood` (same
+#                             password) whose login shell streams `yes` endlessly
 #   every namespace runs its own OpenSSH sshd on port 22 (root, lab key ssh/id_ed25519).
 #
 # The lab folder is ${KOLOKASI_LAB_DIR:-/tmp/kolokasi-lab}; lab.json in it describes
@@ -64,11 +69,14 @@ EXISTING_PTR=250.$ZONE_V4
 SMTP_PORT=2525
 RACK_PORTS=(r1p1 r1p2 r1p3 r1p4 r1p5 r1p6 r1p7 r1p8)
 
-HOSTS=(sw fw srv1 srv2)
+HOSTS=(sw fw srv1 srv2 srv3)
 declare -A HOST_ADDR=([sw]=198.51.100.2 [fw]=198.51.100.3 [srv1]=198.51.100.11 [srv2]=198.51.100.12
-  [fw2]=198.51.100.4 [cust]=198.51.100.98)
-declare -A HOST_NAME=([sw]=klk-sw [fw]=klk-fw [srv1]=srv-sipd [srv2]=srv-lama [fw2]=klk-fw2 [cust]=cust-web)
-declare -A HOST_PORTS=([srv1]="80 443" [srv2]="80" [cust]="80 8080")   # TCP listeners besides sshd
+  [srv3]=198.51.100.13 [fw2]=198.51.100.4 [cust]=198.51.100.98)
+declare -A HOST_NAME=([sw]=klk-sw [fw]=klk-fw [srv1]=srv-sipd [srv2]=srv-lama [srv3]=srv-rocky [fw2]=klk-fw2 [cust]=cust-web)
+declare -A HOST_PORTS=([srv1]="80 443" [srv2]="80" [srv3]="80" [cust]="80 8080")   # TCP listeners besides sshd
+# Hosts added after the first lab: `up` adds one to a lab that is otherwise healthy instead of
+# rebuilding the whole lab (other engineers' tests run on it).
+ADDED_HOSTS=(srv3)
 
 # The operator-managed firewall profile (added to a running lab without touching the rest; see
 # "Operator firewall" in README.md): klk-fw2 keeps an EXISTING ruleset (table inet filter,
@@ -82,7 +90,7 @@ CUST_ANY=198.51.100.104/29             # klk-cust answers on all of these (AnyIP
 PYTHON=/usr/bin/python3                # not the pyenv shim in root's PATH
 PACKAGES=(bind9 bind9-dnsutils pdns-server pdns-backend-sqlite3 openssh-server openssh-client
   nftables openvswitch-switch sqlite3 poppler-utils curl python3 python3-aiosmtpd openssl iproute2
-  util-linux procps ethtool)
+  util-linux procps ethtool rpm)
 
 # Daemons: "pidfile|comm glob" (the comm glob guards against stale pid files).
 lab_daemons() {
@@ -666,7 +674,66 @@ VERSION_CODENAME=focal
 UBUNTU_CODENAME=focal
 EOF
     ;;
+    srv3) cat <<'EOF'
+NAME="Rocky Linux"
+VERSION="9.4 (Blue Onyx)"
+ID="rocky"
+ID_LIKE="rhel centos fedora"
+VERSION_ID="9.4"
+PLATFORM_ID="platform:el9"
+PRETTY_NAME="Rocky Linux 9.4 (Blue Onyx)"
+ANSI_COLOR="0;32"
+CPE_NAME="cpe:/o:rocky:rocky:9::baseos"
+HOME_URL="https://rockylinux.org/"
+BUG_REPORT_URL="https://bugs.rockylinux.org/"
+SUPPORT_END="2032-05-31"
+REDHAT_SUPPORT_PRODUCT="Rocky Linux"
+REDHAT_SUPPORT_PRODUCT_VERSION="9.4"
+EOF
+    ;;
   esac
+}
+
+# The packages of srv3, as NAME EPOCH VERSION RELEASE (epoch "-" for none), as Rocky 9.4 ships them.
+SRV3_RPMS=(
+  "rocky-release - 9.4 1.7.el9"
+  "bash - 5.1.8 9.el9"
+  "nginx 1 1.20.1 14.el9_2.1"
+  "nginx-core 1 1.20.1 14.el9_2.1"
+  "openssh-server - 8.7p1 38.el9"
+  "postgresql-server - 13.14 1.el9_3"
+  "php-fpm - 8.0.30 1.el9_2"
+)
+
+# A real rpm database for srv3: one empty noarch package per SRV3_RPMS line built with
+# rpmbuild, then recorded with `rpm -i --justdb --nodeps` into a database of its own that the
+# host sees as /var/lib/rpm. Built once (rpmbuild takes ~1 s per package), kept across `up`s.
+make_rpmdb() { # KEY
+  local d top line name epoch version release
+  d=$(hdir "$1")
+  [[ -s $d/rpmdb.list ]] && return 0
+  rm -rf "$d/rpmdb" "$d/rpmbuild"
+  top="$d/rpmbuild"
+  mkdir -p "$top/SPECS" "$d/rpmdb"
+  for line in "${SRV3_RPMS[@]}"; do
+    read -r name epoch version release <<<"$line"
+    {
+      echo "Name: $name"
+      [[ $epoch != - ]] && echo "Epoch: $epoch"
+      echo "Version: $version"
+      echo "Release: $release"
+      echo "Summary: kolokasi lab stand-in for $name"
+      echo "License: MIT"
+      echo "BuildArch: noarch"
+      printf '%%description\nkolokasi lab stand-in for %s (no files).\n%%files\n' "$name"
+    } >"$top/SPECS/$name.spec"
+    rpmbuild --quiet -bb --define "_topdir $top" --define "_build_id_links none" \
+      "$top/SPECS/$name.spec" >/dev/null
+  done
+  rpm --dbpath "$d/rpmdb" --initdb
+  rpm --dbpath "$d/rpmdb" -i --justdb --nodeps --noscripts --ignorearch --ignoreos \
+    "$top"/RPMS/noarch/*.rpm
+  rpm --dbpath "$d/rpmdb" -qa | sort >"$d/rpmdb.list"
 }
 
 # dpkg status stanza: NAME VERSION ARCH DESCRIPTION
@@ -727,12 +794,44 @@ write_host_etc() { # KEY
     printf 'klk-admin:%s:0:0:kolokasi lab host admin:%s:/bin/bash\n' \
       "$(openssl passwd -6 -stdin <"$pw_file")" "$(hdir "$h")/home" >>"$d/passwd"
     write_os_release "$h" >"$d/os-release"
+    if [[ $h == srv3 ]]; then
+      write_srv3_etc
+      return 0
+    fi
     # The whole /var/lib/dpkg folder is bound, not the status file: apt on the host replaces
     # its status file by rename, and renaming over a file that another mount namespace has a
     # bind mount on silently drops that mount (the server would then see the host's packages).
     mkdir -p "$d/dpkg/updates" "$d/dpkg/info"
     write_dpkg_status "$h" >"$d/dpkg/status"
   fi
+}
+
+# srv3, a RHEL-family server: /etc/redhat-release and rpm's own macros (the database in
+# /var/lib/rpm, as on Rocky; Debian's rpm defaults to ~/.rpmdb) in an overlay on /etc, the rpm
+# database, and its other logins: the host admin's SSH keys (ed25519 and RSA, as an operator
+# attaches them) and `klk-user`, an unprivileged host admin (uid 1500, password, no sudo).
+write_srv3_etc() {
+  local hd pw_file t
+  hd=$(hdir srv3)
+  rm -rf "$hd/etc-work"
+  mkdir -p "$hd/etc-upper/rpm" "$hd/etc-work" "$hd/admin-keys" "$hd/home-user"
+  echo "Rocky Linux release 9.4 (Blue Onyx)" >"$hd/etc-upper/redhat-release"
+  echo "%_dbpath /var/lib/rpm" >"$hd/etc-upper/rpm/macros"
+  chmod 755 "$hd/home-user"
+  for t in ed25519 rsa; do
+    [[ -s $hd/admin-keys/id_$t ]] || ssh-keygen -q -t "$t" -N '' -C "klk-admin@srv-rocky ($t)" -f "$hd/admin-keys/id_$t"
+  done
+  cat "$hd"/admin-keys/id_*.pub >"$hd/admin-keys/authorized_keys"
+  pw_file="$hd/user-password"
+  [[ -s $pw_file ]] || (umask 077 && openssl rand -hex 12 >"$pw_file")
+  printf 'klk-user:%s:1500:1500:kolokasi lab unprivileged host admin:%s:/bin/sh\n' \
+    "$(openssl passwd -6 -stdin <"$pw_file")" "$hd/home-user" >>"$hd/etc/passwd"
+  # A broken or hostile server: whatever is asked, `klk-flood`'s login shell streams endlessly.
+  printf '#!/bin/sh\nexec yes kolokasi-lab-flood\n' >"$hd/flood-shell"
+  chmod 755 "$hd/flood-shell"
+  printf 'klk-flood:%s:1501:1501:kolokasi lab endless output:%s:%s\n' \
+    "$(openssl passwd -6 -stdin <"$pw_file")" "$hd/home-user" "$hd/flood-shell" >>"$hd/etc/passwd"
+  make_rpmdb srv3
 }
 
 write_sshd_config() { # KEY
@@ -764,6 +863,8 @@ EOF
   # Customer servers also take their host admin's password (the inspection's login when a
   # server is not configured by name).
   [[ $h == srv* ]] && printf 'Match User klk-admin\n  PasswordAuthentication yes\n  PermitRootLogin yes\n' >>"$d/sshd_config"
+  [[ $h == srv3 ]] && printf '  AuthorizedKeysFile %s\nMatch User klk-user,klk-flood\n  PasswordAuthentication yes\n' \
+    "$d/admin-keys/authorized_keys" >>"$d/sshd_config"
   return 0
 }
 
@@ -809,8 +910,15 @@ write_host_start() { # KEY
   {
     echo "set -euo pipefail"
     echo "hostname ${HOST_NAME[$h]}"
+    [[ $h == srv3 ]] &&
+      echo "mount -t overlay overlay -o lowerdir=/etc,upperdir=$d/etc-upper,workdir=$d/etc-work /etc"
     echo "for f in hostname hosts resolv.conf passwd; do mount --bind $d/etc/\$f /etc/\$f; done"
-    if [[ $h == srv* ]]; then
+    if [[ $h == srv3 ]]; then
+      # Its own rpm database; an empty dpkg database (a Rocky server has none).
+      echo "mount --bind $d/etc/os-release /etc/os-release"
+      echo "mount --bind $d/rpmdb /var/lib/rpm"
+      echo "mount -t tmpfs -o size=1m,mode=755 tmpfs /var/lib/dpkg"
+    elif [[ $h == srv* ]]; then
       echo "mount --bind $d/etc/os-release /etc/os-release"
       echo "mount --bind $d/etc/dpkg /var/lib/dpkg"
     fi
@@ -979,15 +1087,24 @@ ovs_ports_ok() {
   [[ $(wc -l <<<"$ports") -ge ${#RACK_PORTS[@]} ]]
 }
 
+# HOSTS without SKIP_HOSTS (space-separated), one a line.
+checked_hosts() {
+  local h
+  for h in "${HOSTS[@]}"; do [[ " ${SKIP_HOSTS:-} " == *" $h "* ]] || echo "$h"; done
+}
+
 run_checks() {
-  local line pidfile glob h p
+  local line pidfile glob h p hosts
+  mapfile -t hosts < <(checked_hosts)
   CHECK_FAILED=0
   check "lab folder $LAB" test -f "$MARKER" -a -f "$LAB/lab.json"
   check "bridge $BRIDGE $BRIDGE_ADDR/$MGMT_PREFIX" bash -c "ip -4 -o addr show dev $BRIDGE | grep -q ' $BRIDGE_ADDR/$MGMT_PREFIX '"
   check "route $IPAM_V4 via ${HOST_ADDR[fw]}" bash -c "ip -4 route show $IPAM_V4 | grep -q 'via ${HOST_ADDR[fw]}'"
   check "klk-fw $FW_LO_ADDR on lo" bash -c "ip -n klk-fw -4 -o addr show dev lo | grep -q ' $FW_LO_ADDR/32 '"
-  for h in "${HOSTS[@]}"; do check "netns $(ns_of "$h")" test -e "/run/netns/$(ns_of "$h")"; done
+  for h in "${hosts[@]}"; do check "netns $(ns_of "$h")" test -e "/run/netns/$(ns_of "$h")"; done
   while IFS='|' read -r pidfile glob; do
+    h=${pidfile#"$LAB"/hosts/}
+    [[ $h != "$pidfile" && " ${SKIP_HOSTS:-} " == *" ${h%%/*} "* ]] && continue
     check "process ${pidfile#"$LAB"/} ($(pidfile_pid "$pidfile"))" daemon_alive "$pidfile" "$glob"
   done < <(lab_daemons)
   check "BIND9 127.0.0.1:$BIND_PORT answers" bind_ready
@@ -996,9 +1113,13 @@ run_checks() {
   check "SMTP sink 127.0.0.1:$SMTP_PORT answers" smtp_ready
   check "SMTP sink STARTTLS (lab CA) and version $SMTP_SINK_VERSION" smtp_current
   check "OVSDB ${HOST_ADDR[sw]}:$OVSDB_PORT br0 ports" ovs_ports_ok
-  for h in "${HOSTS[@]}"; do
+  for h in "${hosts[@]}"; do
+    [[ $h == srv3 ]] &&
+      check "$h sees its own rpm database and redhat-release" own_rpmdb "$h" &&
+      check "$h has its unprivileged login klk-user and the flooding klk-flood" own_user_login "$h"
+    [[ $h == srv[12] ]] &&
+      check "$h sees its own package list" own_dpkg_status "$h"
     [[ $h == srv* ]] &&
-      check "$h sees its own package list" own_dpkg_status "$h" &&
       check "$h has its host admin login" own_admin_login "$h"
     for p in 22 ${HOST_PORTS[$h]:-}; do
       check "$h ${HOST_ADDR[$h]}:$p listening" tcp_open "${HOST_ADDR[$h]}" "$p"
@@ -1014,6 +1135,23 @@ own_dpkg_status() { # KEY
   [[ -n $pid ]] && nsenter -t "$pid" -m -- cmp -s "$d/etc/dpkg/status" /var/lib/dpkg/status
 }
 
+own_rpmdb() { # KEY
+  local d pid
+  d=$(hdir "$1")
+  pid=$(pidfile_pid "$d/sshd.pid")
+  [[ -s $d/rpmdb.list && -n $pid ]] &&
+    cmp -s "$d/rpmdb.list" <(nsenter -t "$pid" -m -- rpm -qa | sort) &&
+    nsenter -t "$pid" -m -- grep -q '^Rocky Linux release 9' /etc/redhat-release
+}
+
+own_user_login() { # KEY
+  local d pid
+  d=$(hdir "$1")
+  pid=$(pidfile_pid "$d/sshd.pid")
+  [[ -s $d/user-password && -n $pid ]] && nsenter -t "$pid" -m -- grep -q '^klk-user:\$6\$[^:]*:1500:' /etc/passwd &&
+    nsenter -t "$pid" -m -- grep -q '^klk-flood:.*flood-shell$' /etc/passwd
+}
+
 own_admin_login() { # KEY
   local d pid
   d=$(hdir "$1")
@@ -1022,6 +1160,30 @@ own_admin_login() { # KEY
 }
 
 lab_healthy() { QUIET=1 run_checks; }
+
+# Adds (or re-creates) one of ADDED_HOSTS in a lab whose other parts are healthy: its
+# processes stopped by pid, its namespace made again, the host started. Nothing else is touched.
+add_host() { # KEY
+  local h=$1 d pids
+  d=$(hdir "$h")
+  log "adding host $h (${HOST_ADDR[$h]}) to the running lab"
+  mapfile -t pids < <(
+    for f in "$d/sshd.pid|sshd" "$d/listener.pid|python3*"; do
+      p=$(pidfile_pid "${f%%|*}")
+      [[ -n $p ]] && pid_is "$p" "${f#*|}" && echo "$p"
+    done
+    [[ -e /run/netns/$(ns_of "$h") ]] && ip netns pids "$(ns_of "$h")" 2>/dev/null
+    true
+  )
+  kill_pids "${pids[@]}"
+  ip link del "klkv-$h" 2>/dev/null || true
+  ip netns del "$(ns_of "$h")" 2>/dev/null || true
+  make_host_netns "$h"
+  write_listener
+  start_host "$h"
+  [[ -n "${HOST_PORTS[$h]:-}" ]] && wait_for 5 "HTTP listener of $h" test -s "$d/listener.pid"
+  return 0
+}
 
 # ---------------------------------------------------------------------------
 # lab.json and summary
@@ -1036,6 +1198,8 @@ write_lab_json() {
   KEY_SRV2="$(ssh_pubkey "$LAB/hosts/srv2/ssh_host_ed25519_key.pub")" \
   KEY_FW2="$(ssh_pubkey "$LAB/hosts/fw2/ssh_host_ed25519_key.pub")" ADDR_FW2="${HOST_ADDR[fw2]}" \
   CUST_NET="$CUST_NET" CUST_GW="$CUST_GW" CUST_ANY="$CUST_ANY" ADDR_CUST="${HOST_ADDR[cust]}" \
+  KEY_SRV3="$(ssh_pubkey "$LAB/hosts/srv3/ssh_host_ed25519_key.pub")" ADDR_SRV3="${HOST_ADDR[srv3]}" \
+  NAME_SRV3="${HOST_NAME[srv3]}" \
   ADDR_SW="${HOST_ADDR[sw]}" ADDR_FW="${HOST_ADDR[fw]}" \
   ADDR_SRV1="${HOST_ADDR[srv1]}" ADDR_SRV2="${HOST_ADDR[srv2]}" FW_LO_ADDR="$FW_LO_ADDR" \
   SMTP_PORT="$SMTP_PORT" SMTP_USER="$SMTP_USER" \
@@ -1064,6 +1228,13 @@ doc = {
                      admin_password_file=lab + "/hosts/srv1/admin-password"),
         "srv2": host("SRV2", "klk-srv2", hostname=e["NAME_SRV2"], admin_user="klk-admin",
                      admin_password_file=lab + "/hosts/srv2/admin-password"),
+        "srv3": host("SRV3", "klk-srv3", hostname=e["NAME_SRV3"], admin_user="klk-admin",
+                     admin_password_file=lab + "/hosts/srv3/admin-password",
+                     admin_key_files={"ed25519": lab + "/hosts/srv3/admin-keys/id_ed25519",
+                                      "rsa": lab + "/hosts/srv3/admin-keys/id_rsa"},
+                     unprivileged_user="klk-user",
+                     unprivileged_password_file=lab + "/hosts/srv3/user-password",
+                     flood_user="klk-flood"),
         "fw2": host("FW2", "klk-fw2"),
     },
     # klk-fw2's existing default-deny ruleset and the customer host behind it.
@@ -1081,6 +1252,16 @@ doc = {
              "ca_file": lab + "/smtp/ca.pem", "from": "kolokasi@kaltimprov.go.id",
              "head_email": "kabid.tik@kaltimprov.go.id"},
 }
+# Keep what another version of this script wrote (the lab is shared by branches): keys and
+# hosts it knows and this one does not stay; what this one writes wins.
+try:
+    with open(lab + "/lab.json") as f:
+        old = json.load(f)
+    hosts = dict(old.get("hosts", {}), **doc["hosts"])
+    doc = dict(old, **doc)
+    doc["hosts"] = hosts
+except (OSError, ValueError):
+    pass
 tmp = lab + "/lab.json.tmp"
 with open(tmp, "w") as f:
     json.dump(doc, f, indent=2)
@@ -1103,6 +1284,7 @@ kolokasi lab is up ($LAB/lab.json)
   srv2      ${HOST_ADDR[srv2]} (klk-srv2) ${HOST_NAME[srv2]}, Ubuntu 20.04, tcp 80
   fw2       ${HOST_ADDR[fw2]} (klk-fw2)  nftables with the operator's table inet filter (forward policy drop); routes $CUST_NET
   cust      ${HOST_ADDR[cust]} (klk-cust) behind klk-fw2, answers on $CUST_ANY, tcp 80 8080
+  srv3      ${HOST_ADDR[srv3]} (klk-srv3) ${HOST_NAME[srv3]}, Rocky Linux 9.4 (rpm), tcp 80; klk-admin by password or key, klk-user unprivileged
   ssh       ssh -i $LAB/ssh/id_ed25519 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@ADDRESS
 EOF
 }
@@ -1187,7 +1369,7 @@ build_lab() {
   wait_for 10 "PowerDNS API on 127.0.0.1:$PDNS_API_PORT" pdns_ready
   create_pdns_zones
   wait_for 5 "PowerDNS zones" pdns_zones_ready
-  wait_for 5 "HTTP listeners" bash -c "test -s $LAB/hosts/srv1/listener.pid -a -s $LAB/hosts/srv2/listener.pid"
+  wait_for 5 "HTTP listeners" bash -c "test -s $LAB/hosts/srv1/listener.pid -a -s $LAB/hosts/srv2/listener.pid -a -s $LAB/hosts/srv3/listener.pid"
   wait_for 10 "SMTP sink on 127.0.0.1:$SMTP_PORT" smtp_tls_ready
 }
 
@@ -1200,6 +1382,11 @@ cmd_up() {
   refresh_smtp
   if lab_healthy; then
     log "lab already up and healthy"
+  elif SKIP_HOSTS="${ADDED_HOSTS[*]}" lab_healthy; then
+    for h in "${ADDED_HOSTS[@]}"; do
+      SKIP_HOSTS="$(checked_hosts | grep -vx "$h" | tr '\n' ' ')" lab_healthy || add_host "$h"
+    done
+    lab_healthy || { run_checks || true; die "lab came up unhealthy (see above)"; }
   else
     log "building the lab in $LAB"
     teardown

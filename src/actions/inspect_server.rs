@@ -8,8 +8,9 @@
 //! Which server: a target configured by name in the drivers (the lab's customer servers), else
 //! the request's own server — its `address` (the step passes the allocated one), the host key
 //! the inspector recorded at the hardware gate, and the host admin login of the Form
-//! Persetujuan (the password unsealed for the login only; it is never printed or stored
-//! elsewhere). A missing piece stops the step with a message that names it.
+//! Persetujuan: by the SSH key an operator attached to the request (`request attach-key`), when
+//! there is one, else by the form's password (either unsealed for the login only; never printed
+//! or stored elsewhere). A missing piece stops the step with a message that names it.
 
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
@@ -33,7 +34,7 @@ const PARAMS: &[Param] = &[
 
 /// The SSH target of the server named by the `server` parameter: a configured one (the name
 /// only selects it; it is never sent to the server), else the request's own server.
-fn target<'a>(ctx: &'a ActionCtx<'a>) -> Result<Cow<'a, SshTarget>, StepError> {
+async fn target<'a>(ctx: &'a ActionCtx<'a>) -> Result<Cow<'a, SshTarget>, StepError> {
     let server = ctx.param_str("server")?;
     if let Some(t) = ctx.env.drivers.servers.get(server) {
         return Ok(Cow::Borrowed(t));
@@ -48,20 +49,25 @@ fn target<'a>(ctx: &'a ActionCtx<'a>) -> Result<Cow<'a, SshTarget>, StepError> {
         missing("the hardware receipt records no SSH host key (record it at the hardware gate: `request hardware --host-key`)")
     })?;
     let admin = request.approval.as_ref().and_then(|a| a.colocation.as_ref()).and_then(|c| c.host_admin.as_ref());
-    let (user, sealed) = match admin {
-        Some(HostAdmin { user, password: Some(sealed) }) => (user, sealed),
-        _ => return Err(missing("the Form Persetujuan records no host admin user and password")),
+    let attached = ctx.env.service.host_admin_key(&request.id).await.map_err(|e| StepError::invalid(format!("cannot open the attached host admin key: {e}")))?;
+    let (user, auth) = match (admin, attached) {
+        (Some(HostAdmin { user, .. }), Some(pem)) => (user, SshAuth::KeyPem(pem)),
+        (Some(HostAdmin { user, password: Some(sealed) }), None) => {
+            let key = ctx.env.service.key().map_err(|e| StepError::invalid(format!("cannot open the host admin password: {e}")))?;
+            let password = key
+                .open(sealed, &HostAdmin::seal_context(&request.id))
+                .map_err(|e| StepError::invalid(format!("cannot open the host admin password: {e}")))?;
+            (user, SshAuth::Password(password))
+        }
+        (None, _) => return Err(missing("the Form Persetujuan records no host admin user")),
+        (Some(_), None) => return Err(missing("the Form Persetujuan records no host admin password and no SSH key is attached (`request attach-key`)")),
     };
-    let key = ctx.env.service.key().map_err(|e| StepError::invalid(format!("cannot open the host admin password: {e}")))?;
-    let password = key
-        .open(sealed, &HostAdmin::seal_context(&request.id))
-        .map_err(|e| StepError::invalid(format!("cannot open the host admin password: {e}")))?;
     Ok(Cow::Owned(SshTarget {
         // Its own pool slot: another request's server of the same name is another machine.
         name: format!("{}/{server}", request.id),
         address: SocketAddr::new(address, 22),
         user: user.to_string(),
-        auth: SshAuth::Password(password),
+        auth,
         host_key,
     }))
 }
@@ -115,7 +121,7 @@ impl Action for InspectServer {
         Box::pin(async move {
             let spec = declared(ctx)?;
             let rules = rules(ctx)?;
-            let target = target(ctx)?;
+            let target = target(ctx).await?;
             let facts = inspect::gather(&ctx.env.drivers.ssh, &target).await;
             if let Cow::Owned(t) = &target {
                 // A unit's server is inspected once: no session with its admin login stays open.

@@ -19,6 +19,7 @@ pub fn routes() -> Router<Service> {
         .route("/api/v1/requests", get(list).post(submit))
         .route("/api/v1/requests/{id}", get(show))
         .route("/api/v1/requests/{id}/events", axum::routing::post(apply))
+        .route("/api/v1/requests/{id}/host-admin-key", axum::routing::post(attach_key))
         .route("/api/v1/requests/{id}/capacity", get(capacity))
         .route("/api/v1/requests/{id}/audit", get(audit))
         .route("/api/v1/datacenter", get(datacenter))
@@ -78,6 +79,20 @@ async fn apply(State(service): State<Service>, Caller(actor): Caller, Path(id): 
     let command: Command = serde_path_to_error::deserialize(de).map_err(|e| ApiError::BadRequest(format!("invalid command: {e}")))?;
     let state = service.apply(&actor, &id, command).await?;
     Ok(Json(json!({ "id": id, "state": state, "state_label": state.label_id() })))
+}
+
+/// `{"private_key": "-----BEGIN OPENSSH PRIVATE KEY-----…"}`: attaches the host admin's key;
+/// answers with its type and fingerprint only.
+async fn attach_key(State(service): State<Service>, Caller(actor): Caller, Path(id): Path<String>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        private_key: crate::secrets::Secret,
+    }
+    let id = request_id(&id)?;
+    // The body holds the key: the error names the problem, never quotes the input.
+    let body: Body = serde_json::from_str(utf8(&body)?).map_err(|_| ApiError::BadRequest("expected {\"private_key\": \"<OpenSSH or PEM private key>\"}".into()))?;
+    let attached = service.attach_host_admin_key(&actor, &id, &body.private_key).await?;
+    Ok(Json(json!({ "id": id, "algorithm": attached.algorithm, "fingerprint": attached.fingerprint })))
 }
 
 async fn capacity(State(service): State<Service>, Caller(actor): Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {

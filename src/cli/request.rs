@@ -42,6 +42,15 @@ pub enum RequestCmd {
     Start(Reason),
     /// Record the delivered server (SOP step 7).
     Hardware(HardwareArgs),
+    /// Attach the host admin's SSH private key (ed25519 or RSA, unencrypted) that the unit
+    /// handed over: the inspection then logs in with it instead of the Form Persetujuan's
+    /// password. Sealed in the secret store; only its type and fingerprint are ever shown.
+    AttachKey {
+        id: String,
+        /// The private key file (OpenSSH or PEM format).
+        #[arg(long)]
+        file: PathBuf,
+    },
     /// File a Form Pencabutan (revocation).
     Revoke {
         id: String,
@@ -272,6 +281,27 @@ pub async fn run(ctx: &Ctx, cmd: RequestCmd) -> anyhow::Result<ExitCode> {
             if ctx.json { print_json(&view) } else { print_view(&view) }
             return Ok(ExitCode::SUCCESS);
         }
+        RequestCmd::AttachKey { id: raw, file } => {
+            let target = id(&raw)?;
+            let pem = Secret::new(std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?);
+            let attached = match &ctx.remote {
+                Some(remote) => {
+                    let r = remote.post(&format!("/api/v1/requests/{target}/host-admin-key"), &json!({ "private_key": pem.expose() })).await?;
+                    serde_json::from_value::<Value>(r)?
+                }
+                None => serde_json::to_value(service().attach_host_admin_key(ctx.actor()?, &target, &pem).await?)?,
+            };
+            if ctx.json {
+                print_json(&attached);
+            } else {
+                println!(
+                    "{target}: host admin key attached ({} {})",
+                    attached["algorithm"].as_str().unwrap_or("?"),
+                    attached["fingerprint"].as_str().unwrap_or("?")
+                );
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
         RequestCmd::Verify(r) => (r.id, Command::Verify { reason: r.reason }),
         RequestCmd::CompleteForm { id, file, reason } => {
             let form = file
@@ -358,6 +388,15 @@ fn print_view(v: &RequestView) {
     }
     if let Some(c) = &v.capacity {
         println!("  Kapasitas        : {}", c.summary());
+    }
+    if let Some(h) = &v.hardware {
+        println!("  Perangkat        : S/N {} / {}", h.serial_number, h.type_brand);
+    }
+    if let Some(fp) = &v.host_key_fingerprint {
+        println!("  Host key server  : {fp} (dicatat saat serah terima; inspeksi hanya masuk ke server dengan kunci ini)");
+    }
+    if let Some(k) = &v.host_admin_key {
+        println!("  Kunci SSH admin  : {} {} (inspeksi masuk dengan kunci ini)", k.algorithm, k.fingerprint);
     }
     if let Some(a) = &v.approval {
         println!("  Persetujuan      : {}", a["decision"].as_str().unwrap_or("-"));

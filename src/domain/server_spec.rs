@@ -188,7 +188,7 @@ impl FromStr for VersionConstraint {
         let version = rest.trim();
         let ok = !version.is_empty()
             && version.len() <= 64
-            && version.bytes().all(|b| b.is_ascii_alphanumeric() || b".+-~:".contains(&b))
+            && version.bytes().all(|b| b.is_ascii_alphanumeric() || b".+-~:_^".contains(&b))
             && version.as_bytes()[0].is_ascii_digit();
         if !ok {
             return Err(SpecError::Constraint(input.to_string()));

@@ -20,13 +20,25 @@
 //!
 //! A required check whose fact cannot be read fails: the inspector cannot sign off what it could
 //! not see. The operator fixes access (or skips the step, which the run log records).
+//!
+//! Except a fact that needs root on a login that has none (an unprivileged host admin, `sudo`
+//! asking for a password): that item is `Unavailable` ("tidak tersedia (perlu root)"), on
+//! required and informational checks alike, so the report says what root would have shown
+//! instead of failing the server for the login it was given. With the script as written, only
+//! informational facts need root (the serial number and `dmidecode`'s PSU); every required fact
+//! (os-release, /proc, lsblk, the package database, `ss -l`) is readable by any user, so an
+//! unprivileged login still decides pass or fail on every required item.
+//!
+//! Versions are compared by the server's package manager's own order: dpkg's for dpkg, rpm's
+//! `rpmvercmp` for rpm (see [`version_satisfies_in`]).
 
 use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
 
 use super::debversion::DebVersion;
-use super::facts::{Disk, Fact, ServerFacts};
+use super::facts::{Disk, Fact, PackageManager, ServerFacts};
+use super::rpmversion::RpmVersion;
 use super::report::{Check, Report, ReportItem, Verdict};
 use crate::domain::{CompareOp, Protocol, ServerSpec, VersionConstraint};
 
@@ -67,22 +79,25 @@ pub fn compare(spec: &ServerSpec, facts: &ServerFacts, rules: &Rules) -> Report 
         };
         let check = Check::Application(name.to_string());
         let item = format!("Aplikasi {name}");
-        let (found, verdict) = match &facts.packages {
-            Fact::Unavailable(why) => (format!("tidak dapat diperiksa: {why}"), Verdict::Fail),
-            Fact::Found(p) => match p.installed.get(name) {
-                None => ("tidak terpasang".to_string(), Verdict::Fail),
-                Some(v) => (v.clone(), pass_if(version_satisfies(v, &app.version))),
-            },
-        };
-        ReportItem { check, item, declared, found, verdict }
+        match &facts.packages {
+            Fact::Found(p) => {
+                let (found, verdict) = match p.installed.get(name) {
+                    None => ("tidak terpasang".to_string(), Verdict::Fail),
+                    Some(v) => (v.clone(), pass_if(version_satisfies_in(p.manager, v, &app.version))),
+                };
+                ReportItem { check, item, declared, found, verdict }
+            }
+            missing => not_found(check, &item, declared, missing),
+        }
     }));
     items.extend(spec.services.iter().map(|service| {
         let listeners = match service.protocol {
             Protocol::Tcp => &facts.tcp_listeners,
             Protocol::Udp => &facts.udp_listeners,
         };
+        let (check, label) = (Check::Service(service.to_string()), format!("Layanan {service}"));
         let (found, verdict) = match listeners {
-            Fact::Unavailable(why) => (format!("tidak dapat diperiksa: {why}"), Verdict::Fail),
+            Fact::Unavailable(_) | Fact::NeedsRoot(_) => return not_found(check, &label, "mendengarkan", listeners),
             Fact::Found(all) => {
                 // TODO(design): a listener on loopback only is not reachable from the network;
                 // the rule (any address) follows the SOP as written.
@@ -94,7 +109,7 @@ pub fn compare(spec: &ServerSpec, facts: &ServerFacts, rules: &Rules) -> Report 
                 }
             }
         };
-        ReportItem { check: Check::Service(service.to_string()), item: format!("Layanan {service}"), declared: "mendengarkan".into(), found, verdict }
+        ReportItem { check, item: label, declared: "mendengarkan".into(), found, verdict }
     }));
     Report { server: spec.name.to_string(), items }
 }
@@ -107,22 +122,21 @@ pub fn compare(spec: &ServerSpec, facts: &ServerFacts, rules: &Rules) -> Report 
 /// as many dotted components as the declared one: nginx `1.18.0-6ubuntu14.4` is `1.18` for
 /// `<= 1.18` and `= 1.18`, and openssh `1:8.9p1` is not `>= 9` because of its packaging epoch.
 pub fn version_satisfies(installed: &str, constraint: &VersionConstraint) -> bool {
+    version_satisfies_in(PackageManager::Dpkg, installed, constraint)
+}
+
+/// As [`version_satisfies`], in the order of `manager`: for rpm, `[epoch:]version-release` by
+/// `rpmvercmp`; a constraint with an epoch or a release (`>= 1:1.20.1-14.el9`) compares full
+/// versions, a plain one (`>= 1.20`) the installed *version* cut to as many dotted components.
+pub fn version_satisfies_in(manager: PackageManager, installed: &str, constraint: &VersionConstraint) -> bool {
     if constraint.op == CompareOp::Any {
         return true;
     }
-    let (Ok(found), Ok(declared)) = (DebVersion::parse(installed), DebVersion::parse(&constraint.version)) else {
-        return false;
+    let ordering = match manager {
+        PackageManager::Dpkg => deb_ordering(installed, constraint),
+        PackageManager::Rpm => rpm_ordering(installed, constraint),
     };
-    let ordering = if constraint.version.contains([':', '-']) {
-        found.cmp(&declared)
-    } else {
-        let precision = declared.upstream().split('.').count();
-        let cut: Vec<&str> = found.upstream().split('.').take(precision).collect();
-        match DebVersion::parse(&cut.join(".")) {
-            Ok(cut) => cut.cmp(&declared),
-            Err(_) => return false,
-        }
-    };
+    let Some(ordering) = ordering else { return false };
     match constraint.op {
         CompareOp::Any => true,
         CompareOp::Eq => ordering == Ordering::Equal,
@@ -131,6 +145,29 @@ pub fn version_satisfies(installed: &str, constraint: &VersionConstraint) -> boo
         CompareOp::Le => ordering != Ordering::Greater,
         CompareOp::Lt => ordering == Ordering::Less,
     }
+}
+
+/// The first `n` dotted components of `version`.
+fn cut(version: &str, n: usize) -> String {
+    version.split('.').take(n).collect::<Vec<_>>().join(".")
+}
+
+fn rpm_ordering(installed: &str, constraint: &VersionConstraint) -> Option<Ordering> {
+    let (found, declared) = (RpmVersion::parse(installed).ok()?, RpmVersion::parse(&constraint.version).ok()?);
+    if constraint.version.contains([':', '-']) {
+        return Some(found.cmp(&declared));
+    }
+    let precision = declared.version().split('.').count();
+    Some(super::rpmversion::rpmvercmp(&cut(found.version(), precision), declared.version()))
+}
+
+fn deb_ordering(installed: &str, constraint: &VersionConstraint) -> Option<Ordering> {
+    let (found, declared) = (DebVersion::parse(installed).ok()?, DebVersion::parse(&constraint.version).ok()?);
+    if constraint.version.contains([':', '-']) {
+        return Some(found.cmp(&declared));
+    }
+    let precision = declared.upstream().split('.').count();
+    Some(DebVersion::parse(&cut(found.upstream(), precision)).ok()?.cmp(&declared))
 }
 
 fn pass_if(ok: bool) -> Verdict {
@@ -150,6 +187,17 @@ fn unverifiable(check: Check, label: &str, declared: impl Into<String>, why: &st
     item(check, label, declared, format!("tidak dapat diperiksa: {why}"), Verdict::Fail)
 }
 
+/// A required check whose fact is missing: unavailable when only root could have read it, else
+/// it fails, saying why.
+fn not_found<T>(check: Check, label: &str, declared: impl Into<String>, fact: &Fact<T>) -> ReportItem {
+    let why = fact.reason().unwrap_or_default();
+    if fact.needs_root() {
+        item(check, label, declared, format!("tidak tersedia (perlu root): {why}"), Verdict::Unavailable)
+    } else {
+        unverifiable(check, label, declared, why)
+    }
+}
+
 fn unavailable(check: Check, label: &str, declared: impl Into<String>, why: &str) -> ReportItem {
     item(check, label, declared, format!("tidak tersedia: {why}"), Verdict::Unavailable)
 }
@@ -164,7 +212,7 @@ fn normalise(text: &str) -> String {
 fn hostname(spec: &ServerSpec, facts: &ServerFacts) -> ReportItem {
     let (check, label, declared) = (Check::Hostname, "Nama host", spec.name.as_str());
     match &facts.hostname {
-        Fact::Unavailable(why) => unavailable(check, label, declared, why),
+        Fact::Unavailable(why) | Fact::NeedsRoot(why) => unavailable(check, label, declared, why),
         Fact::Found(h) => {
             let short = h.split('.').next().unwrap_or(h);
             item(check, label, declared, h.as_str(), informational(short.eq_ignore_ascii_case(declared)))
@@ -174,7 +222,7 @@ fn hostname(spec: &ServerSpec, facts: &ServerFacts) -> ReportItem {
 
 fn os_name(spec: &ServerSpec, facts: &ServerFacts) -> ReportItem {
     let (check, label, declared) = (Check::OsName, "Sistem operasi", spec.os.name.as_str());
-    let Fact::Found(os) = &facts.os else { return unverifiable(check, label, declared, facts.os.reason().unwrap_or_default()) };
+    let Fact::Found(os) = &facts.os else { return not_found(check, label, declared, &facts.os) };
     let want = normalise(declared);
     let name = normalise(&os.name);
     let ok = name == want || os.id.as_deref().is_some_and(|id| normalise(id) == want) || name.starts_with(&format!("{want} "));
@@ -200,7 +248,7 @@ fn os_versions(os: &super::facts::OsRelease) -> Vec<String> {
 
 fn os_version(spec: &ServerSpec, facts: &ServerFacts) -> ReportItem {
     let (check, label, declared) = (Check::OsVersion, "Versi OS", spec.os.version.as_str());
-    let Fact::Found(os) = &facts.os else { return unverifiable(check, label, declared, facts.os.reason().unwrap_or_default()) };
+    let Fact::Found(os) = &facts.os else { return not_found(check, label, declared, &facts.os) };
     let versions = os_versions(os);
     if versions.is_empty() {
         return unverifiable(check, label, declared, "/etc/os-release tidak memuat VERSION_ID");
@@ -228,7 +276,7 @@ fn processor(spec: &ServerSpec, facts: &ServerFacts) -> ReportItem {
 
 fn cpu_count(spec: &ServerSpec, facts: &ServerFacts) -> ReportItem {
     let (check, label, declared) = (Check::CpuCount, "Jumlah CPU", format!("{} core", spec.cpu_cores));
-    let Fact::Found(cpu) = &facts.cpu else { return unverifiable(check, label, declared, facts.cpu.reason().unwrap_or_default()) };
+    let Fact::Found(cpu) = &facts.cpu else { return not_found(check, label, declared, &facts.cpu) };
     let found = match cpu.physical_cores {
         Some(p) => format!("{} CPU logis ({p} core fisik)", cpu.logical),
         None => format!("{} CPU logis", cpu.logical),
@@ -238,7 +286,7 @@ fn cpu_count(spec: &ServerSpec, facts: &ServerFacts) -> ReportItem {
 
 fn ram(spec: &ServerSpec, facts: &ServerFacts, rules: &Rules) -> ReportItem {
     let (check, label, declared) = (Check::Ram, "RAM", format!("{} GB", spec.ram_gb));
-    let Fact::Found(kib) = facts.mem_total_kib else { return unverifiable(check, label, declared, facts.mem_total_kib.reason().unwrap_or_default()) };
+    let Fact::Found(kib) = facts.mem_total_kib else { return not_found(check, label, declared, &facts.mem_total_kib) };
     let found_bytes = u128::from(kib) * 1024;
     let keep = u128::from(100 - rules.ram_tolerance_percent.min(100));
     let ok = found_bytes * 100 >= u128::from(spec.ram_gb) * (1u128 << 30) * keep;
@@ -249,7 +297,7 @@ fn ram(spec: &ServerSpec, facts: &ServerFacts, rules: &Rules) -> ReportItem {
 
 fn storage(spec: &ServerSpec, facts: &ServerFacts) -> ReportItem {
     let (check, label, declared) = (Check::Storage, "Penyimpanan", format!("{} GB", spec.storage_gb));
-    let Fact::Found(disks) = &facts.disks else { return unverifiable(check, label, declared, facts.disks.reason().unwrap_or_default()) };
+    let Fact::Found(disks) = &facts.disks else { return not_found(check, label, declared, &facts.disks) };
     let total = Disk::total_bytes(disks);
     let gb = |b: u64| b as f64 / GB as f64;
     let each: Vec<String> = disks.iter().map(|d| format!("{} {:.1} GB", d.name, gb(d.size_bytes))).collect();

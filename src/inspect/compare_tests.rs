@@ -30,6 +30,7 @@ fn conforming() -> ServerFacts {
             version_id: Some("22.04".into()),
             version: Some("22.04.4 LTS (Jammy Jellyfish)".into()),
             pretty_name: Some("Ubuntu 22.04.4 LTS".into()),
+            id_like: Some("debian".into()),
         }),
         kernel: found("5.15.0-105-generic".into()),
         cpu: found(Cpu { model: Some("Intel(R) Xeon(R) Silver 4310 CPU @ 2.10GHz".into()), logical: 24, physical_cores: Some(12) }),
@@ -47,6 +48,7 @@ fn conforming() -> ServerFacts {
         }),
         tcp_listeners: found(vec![listen(22), listen(80), Listener { address: "[::]".into(), port: 443 }]),
         udp_listeners: found(vec![]),
+        privilege: found(crate::inspect::Privilege::Root),
     }
 }
 
@@ -80,6 +82,7 @@ fn every_required_mismatch_fails_its_own_item_only() {
         version_id: Some("20.04".into()),
         version: Some("20.04.6 LTS (Focal Fossa)".into()),
         pretty_name: Some("Ubuntu 20.04.6 LTS".into()),
+        id_like: Some("debian".into()),
     });
     f.cpu = found(Cpu { model: Some("AMD EPYC 7313".into()), logical: 8, physical_cores: Some(8) });
     f.mem_total_kib = found(32_000_000);
@@ -162,6 +165,7 @@ fn os_name_and_version_rules() {
         version_id: Some(version_id.into()),
         version: Some(version.into()),
         pretty_name: None,
+        id_like: None,
     };
     let check = |declared_name: &str, declared_version: &str, facts_os: OsRelease| {
         let mut spec = sample_spec();
@@ -226,4 +230,40 @@ fn failing_items_come_first_in_the_text() {
     let text = r.text_failures_first();
     let third = text.lines().nth(3).unwrap();
     assert!(third.starts_with("Layanan tcp/443") && third.ends_with("Tidak sesuai"), "{text}");
+}
+
+/// rpm versions by rpm's order: epochs, releases, `~`; a plain constraint cuts the version.
+#[test]
+fn rpm_versions_follow_rpmvercmp() {
+    use crate::inspect::compare::version_satisfies_in;
+    let ok = |installed: &str, constraint: &str| version_satisfies_in(PackageManager::Rpm, installed, &constraint.parse().unwrap());
+    assert!(ok("1:1.20.1-14.el9_2.1", ">= 1.20"));
+    assert!(ok("1:1.20.1-14.el9_2.1", "= 1.20"));
+    assert!(!ok("1:1.20.1-14.el9_2.1", ">= 1.22"));
+    assert!(ok("1:1.20.1-14.el9_2.1", "> 0:1.22.0-1.el9"), "the epoch wins");
+    assert!(!ok("13.14-1.el9_3", ">= 14"));
+    assert!(ok("8.7p1-38.el9", ">= 8.7p1-34.el9_3.3"));
+    assert!(ok("2.0~rc1-1", "< 2.0"));
+    assert!(ok("anything", "*"));
+    assert!(!ok("", ">= 1"));
+}
+
+/// A login without root: facts only root reads are unavailable ("perlu root"), on required and
+/// informational items alike; nothing fails for it.
+#[test]
+fn facts_needing_root_are_unavailable_not_failed() {
+    let spec = sample_spec();
+    let mut f = conforming();
+    let why = "x perlu akses root (login bukan root, sudo -n tidak diizinkan)".to_string();
+    f.psu_watts = Fact::NeedsRoot(why.clone());
+    f.board.serial = Fact::NeedsRoot(why.clone());
+    f.tcp_listeners = Fact::NeedsRoot(why.clone());
+    let report = compare(&spec, &f, &Rules::default());
+    assert!(report.passed(), "{report}");
+    assert_eq!(verdict(&report, Check::Psu), Verdict::Unavailable);
+    let https = report.item(&Check::Service("tcp/443".into())).unwrap();
+    assert_eq!((https.verdict, https.found.as_str()), (Verdict::Unavailable, format!("tidak tersedia (perlu root): {why}").as_str()));
+    // Unreadable for another reason: still a failure.
+    f.tcp_listeners = Fact::Unavailable("ss -ltn tidak ada di server".into());
+    assert_eq!(verdict(&compare(&spec, &f, &Rules::default()), Check::Service("tcp/443".into())), Verdict::Fail);
 }

@@ -3,9 +3,8 @@
 //! `verrevcmp` (runs of non-digits compared character by character with letters before other
 //! characters and `~` before everything, even the end; runs of digits compared as numbers).
 //!
-//! Also orders plain dotted versions (`1.18`) and rpm `VERSION-RELEASE` strings sensibly, which
-//! is all the inspector needs from rpm systems. TODO(design): rpm's own `rpmvercmp` differs in
-//! corner cases (`^`, letters vs digits); use it if RHEL-family servers become common.
+//! Also orders plain dotted versions (`1.18`). rpm versions are ordered by rpm's own rules in
+//! [`super::rpmversion`] (they differ in `^` and in letters against digits).
 
 use std::cmp::Ordering;
 use std::fmt;

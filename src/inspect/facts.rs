@@ -5,11 +5,12 @@
 //! The script is constant text: nothing from a request, a form or the server's name is in it.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::InspectError;
-use crate::ssh::{RemoteCommand, SshPool, SshTarget};
+use crate::ssh::{ExecLimits, RemoteCommand, SshPool, SshSettings, SshTarget};
 
 /// One measured fact, or why it could not be read (no `/sys/class/dmi/id` in a container, no
 /// `dmidecode`, a command missing or refused). An unavailable fact is reported, never an error.
@@ -18,14 +19,21 @@ use crate::ssh::{RemoteCommand, SshPool, SshTarget};
 pub enum Fact<T> {
     Found(T),
     Unavailable(String),
+    /// Readable by root only, and the login is neither root nor allowed `sudo -n` (the reason
+    /// names the source and says "perlu akses root").
+    NeedsRoot(String),
 }
 
 impl<T> Fact<T> {
     pub fn found(&self) -> Option<&T> {
         match self {
             Self::Found(v) => Some(v),
-            Self::Unavailable(_) => None,
+            Self::Unavailable(_) | Self::NeedsRoot(_) => None,
         }
+    }
+
+    pub fn needs_root(&self) -> bool {
+        matches!(self, Self::NeedsRoot(_))
     }
 
     pub fn is_available(&self) -> bool {
@@ -36,7 +44,7 @@ impl<T> Fact<T> {
     pub fn reason(&self) -> Option<&str> {
         match self {
             Self::Found(_) => None,
-            Self::Unavailable(r) => Some(r),
+            Self::Unavailable(r) | Self::NeedsRoot(r) => Some(r),
         }
     }
 }
@@ -60,6 +68,25 @@ pub struct ServerFacts {
     pub packages: Fact<Packages>,
     pub tcp_listeners: Fact<Vec<Listener>>,
     pub udp_listeners: Fact<Vec<Listener>>,
+    /// How privileged the login was: root facts are read directly, through `sudo -n`, or not.
+    #[serde(default = "unknown_privilege")]
+    pub privilege: Fact<Privilege>,
+}
+
+fn unknown_privilege() -> Fact<Privilege> {
+    Fact::Unavailable("tidak dikumpulkan".into())
+}
+
+/// Who the inspection ran as, as the script found out (`id -u`, then `sudo -n true`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "as")]
+pub enum Privilege {
+    Root,
+    /// Not root, but `sudo -n` works: root-only sources are read through it.
+    Sudo { uid: u32 },
+    /// Not root and no password-less sudo (none installed, or it asks for a password):
+    /// root-only sources are reported [`Fact::NeedsRoot`].
+    Unprivileged { uid: u32 },
 }
 
 /// The fields of `/etc/os-release` the inspector uses.
@@ -75,6 +102,17 @@ pub struct OsRelease {
     pub version: Option<String>,
     /// `PRETTY_NAME` ("Ubuntu 22.04.4 LTS").
     pub pretty_name: Option<String>,
+    /// `ID_LIKE` ("rhel centos fedora" on Rocky Linux).
+    #[serde(default)]
+    pub id_like: Option<String>,
+}
+
+impl OsRelease {
+    /// A RHEL-family system: `ID` or `ID_LIKE` names rhel, centos or fedora.
+    pub fn is_rhel_like(&self) -> bool {
+        let words = self.id.iter().chain(&self.id_like).flat_map(|s| s.split_whitespace());
+        words.into_iter().any(|w| matches!(w, "rhel" | "centos" | "fedora"))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,7 +149,7 @@ pub enum PackageManager {
 }
 
 /// Installed packages by name, with their version (`[epoch:]upstream[-revision]` for dpkg,
-/// `VERSION-RELEASE` for rpm).
+/// `[EPOCH:]VERSION-RELEASE` for rpm), each ordered by its manager's rules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Packages {
     pub manager: PackageManager,
@@ -139,32 +177,51 @@ pub(super) const STATUS: &str = "@@kolokasi-status";
 /// The last section; without it the output was cut short.
 pub(super) const END: &str = "end";
 
+/// Exit status of a root-only source the login may not read (sysexits' `EX_NOPERM`).
+pub(super) const NEEDS_ROOT: i32 = 77;
+
 /// The gathering script. Each `s NAME COMMAND…` prints `@@kolokasi-section NAME`, the command's
 /// output, then `@@kolokasi-status RC`. Errors go to /dev/null: a missing source shows as a
 /// non-zero status or an empty section, which the parser reports as unavailable.
+///
+/// Root-only sources (`product_serial`, `dmidecode`) run through `asroot`: directly as root,
+/// through `sudo -n` when that works without a password, else not at all (status 77, reported
+/// "needs root"; for `dmidecode` even when it is not installed, since root is what is missing
+/// first). Everything else is readable by any user and runs as the login.
+/// Packages: rpm on a RHEL-family system (`/etc/redhat-release`, or rhel/centos/fedora in
+/// os-release's `ID`/`ID_LIKE`), else dpkg, else rpm.
 pub(super) const SCRIPT: &str = r#"export LC_ALL=C
 s() { n=$1; shift; printf '%s %s\n' '@@kolokasi-section' "$n"; "$@" 2>/dev/null; printf '\n%s %s\n' '@@kolokasi-status' "$?"; }
+uid=$(id -u)
+if [ "$uid" = 0 ]; then priv=root; asroot() { "$@"; }
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null </dev/null; then priv=sudo; asroot() { sudo -n "$@" </dev/null; }
+else priv=unprivileged; asroot() { return 77; }; fi
+privilege() { echo "$priv $uid"; }
 osrel() { cat /etc/os-release || cat /usr/lib/os-release; }
 dmi() { cat "/sys/class/dmi/id/$1"; }
-psu() { command -v dmidecode >/dev/null 2>&1 || return 127; dmidecode -q -t 39; }
+psu() { [ "$priv" = unprivileged ] && return 77; command -v dmidecode >/dev/null 2>&1 || return 127; asroot dmidecode -q -t 39; }
+rhel() { [ -e /etc/redhat-release ] || grep -Eqs '^(ID|ID_LIKE)=.*(rhel|centos|fedora)' /etc/os-release; }
+rpms() { echo rpm; rpm -qa --qf '%{NAME}\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\n'; }
 pkgs() {
-  if command -v dpkg-query >/dev/null 2>&1; then
+  if rhel && command -v rpm >/dev/null 2>&1; then rpms
+  elif command -v dpkg-query >/dev/null 2>&1; then
     echo dpkg; dpkg-query -W -f='${Package}\t${Version}\t${Status}\n'
-  elif command -v rpm >/dev/null 2>&1; then
-    echo rpm; rpm -qa --qf '%{NAME}\t%{VERSION}-%{RELEASE}\n'
+  elif command -v rpm >/dev/null 2>&1; then rpms
   else return 127; fi
 }
 tcp() { ss -ltnH || ss -ltn; }
 udp() { ss -lunH || ss -lun; }
 s hostname uname -n
+s privilege privilege
 s os-release osrel
+s redhat-release cat /etc/redhat-release
 s kernel uname -r
 s cpuinfo cat /proc/cpuinfo
 s meminfo cat /proc/meminfo
 s lsblk lsblk -J -b -d -o NAME,SIZE,TYPE,MODEL
 s board_vendor dmi board_vendor
 s board_name dmi board_name
-s product_serial dmi product_serial
+s product_serial asroot cat /sys/class/dmi/id/product_serial
 s psu psu
 s packages pkgs
 s tcp tcp
@@ -172,10 +229,21 @@ s udp udp
 s end true
 "#;
 
-/// Gathers the facts of the server behind `target` with one command on the pool's connection.
+/// The caps of the gathering command: what a healthy server prints is ~10-200 KiB (most of
+/// it the package list) in well under a second.
+pub const LIMITS: ExecLimits = ExecLimits { timeout: Duration::from_secs(60), max_output_bytes: SshSettings::MAX_OUTPUT_BYTES };
+
+/// Gathers the facts of the server behind `target` with one command on the pool's connection,
+/// within [`LIMITS`].
 pub async fn gather(pool: &SshPool, target: &SshTarget) -> Result<ServerFacts, InspectError> {
-    let command = RemoteCommand::new("sh").arg("-c").arg(SCRIPT);
-    let out = pool.exec(target, &command).await.map_err(InspectError::Ssh)?;
+    gather_limited(pool, target, LIMITS).await
+}
+
+/// As [`gather`], within `limits`: a server that streams endlessly or hangs fails with
+/// "output too large from <server>, `inspection script`" or a timeout, never exhausting memory.
+pub async fn gather_limited(pool: &SshPool, target: &SshTarget, limits: ExecLimits) -> Result<ServerFacts, InspectError> {
+    let command = RemoteCommand::new("sh").arg("-c").arg(SCRIPT).named("inspection script");
+    let out = pool.exec_limited(target, &command, None, limits).await.map_err(InspectError::Ssh)?;
     super::parse::server_facts(&out.stdout).ok_or_else(|| InspectError::Incomplete {
         device: target.name.clone(),
         status: out.status_text(),

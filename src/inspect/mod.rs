@@ -6,6 +6,7 @@
 //! - [`compare`]: the rules (`compare`, `Rules`, `version_satisfies`).
 //! - [`report`]: the `Report` of `ReportItem`s with verdicts, as a table and as JSON.
 //! - [`debversion`]: Debian version ordering (`dpkg --compare-versions`).
+//! - [`rpmversion`]: RPM version ordering (`rpmvercmp`, epoch:version-release).
 //!
 //! Reads only; changes nothing on the server. Sends the server nothing but constant text: the
 //! server's name from a request is used to look up its target, never put in a command.
@@ -15,18 +16,22 @@ pub mod debversion;
 pub mod facts;
 pub mod parse;
 pub mod report;
+pub mod rpmversion;
 
 pub use compare::{Rules, compare, version_satisfies};
 pub use debversion::{DebVersion, DebVersionError};
-pub use facts::{Board, Cpu, Disk, Fact, Listener, OsRelease, PackageManager, Packages, ServerFacts, gather};
+pub use facts::{Board, Cpu, Disk, Fact, Listener, OsRelease, PackageManager, Packages, Privilege, ServerFacts, gather, gather_limited};
 pub use report::{Check, Report, ReportItem, Verdict};
+pub use rpmversion::{RpmVersion, RpmVersionError};
 
 use crate::ssh::SshError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum InspectError {
-    #[error("cannot gather facts over SSH")]
-    Ssh(#[source] SshError),
+    /// Transparent: the SSH error already names the server and the command ("output too large
+    /// from srv-sipd, `inspection script`").
+    #[error(transparent)]
+    Ssh(SshError),
     /// The script's output ended before its last section (killed, or the session dropped).
     #[error("the fact-gathering script on {device} stopped early (exit status {status}): {stderr}")]
     Incomplete { device: String, status: String, stderr: String },

@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Deserialize;
 
 use super::debversion::DebVersion;
-use super::facts::{Board, Cpu, Disk, END, Fact, Listener, OsRelease, PackageManager, Packages, SECTION, STATUS, ServerFacts};
+use super::facts::{Board, Cpu, Disk, END, Fact, Listener, NEEDS_ROOT, OsRelease, PackageManager, Packages, Privilege, SECTION, STATUS, ServerFacts};
+use super::rpmversion::RpmVersion;
 
 /// One section of the script's output: the command's stdout and its exit status.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +41,14 @@ pub fn server_facts(stdout: &str) -> Option<ServerFacts> {
     let s = sections(stdout)?;
     Some(ServerFacts {
         hostname: fact(&s, "hostname", "uname -n", |b| Some(b.trim().to_string())),
-        os: fact(&s, "os-release", "/etc/os-release", os_release),
+        os: match fact(&s, "os-release", "/etc/os-release", os_release) {
+            // An old RHEL-family system without os-release: its redhat-release says as much.
+            Fact::Found(os) => Fact::Found(os),
+            missing => match fact(&s, "redhat-release", "/etc/redhat-release", redhat_release) {
+                Fact::Found(os) => Fact::Found(os),
+                _ => missing,
+            },
+        },
         kernel: fact(&s, "kernel", "uname -r", |b| Some(b.trim().to_string())),
         cpu: fact(&s, "cpuinfo", "/proc/cpuinfo", cpuinfo),
         mem_total_kib: fact(&s, "meminfo", "/proc/meminfo", mem_total_kib),
@@ -54,6 +62,7 @@ pub fn server_facts(stdout: &str) -> Option<ServerFacts> {
         packages: fact(&s, "packages", "dpkg-query/rpm", packages),
         tcp_listeners: fact_may_be_empty(&s, "tcp", "ss -ltn", listeners),
         udp_listeners: fact_may_be_empty(&s, "udp", "ss -lun", listeners),
+        privilege: fact(&s, "privilege", "id -u / sudo -n", privilege),
     })
 }
 
@@ -75,6 +84,7 @@ fn fact_of<T>(sections: &BTreeMap<String, Section>, name: &str, source: &str, em
     match section.status {
         Some(0) => {}
         Some(127) => return Fact::Unavailable(format!("{source} tidak ada di server")),
+        Some(NEEDS_ROOT) => return Fact::NeedsRoot(format!("{source} perlu akses root (login bukan root, sudo -n tidak diizinkan)")),
         Some(rc) => return Fact::Unavailable(format!("{source} tidak dapat dibaca (status {rc})")),
         None => return Fact::Unavailable(format!("{source} tidak dapat dibaca")),
     }
@@ -104,7 +114,42 @@ pub fn os_release(body: &str) -> Option<OsRelease> {
     let get = |k: &str| fields.get(k).filter(|v| !v.is_empty()).cloned();
     // os-release(5): NAME defaults to "Linux"; a file with neither NAME nor ID is not one.
     let name = get("NAME").or_else(|| get("ID").map(|_| "Linux".to_string()))?;
-    Some(OsRelease { name, id: get("ID"), version_id: get("VERSION_ID"), version: get("VERSION"), pretty_name: get("PRETTY_NAME") })
+    Some(OsRelease {
+        name,
+        id: get("ID"),
+        version_id: get("VERSION_ID"),
+        version: get("VERSION"),
+        pretty_name: get("PRETTY_NAME"),
+        id_like: get("ID_LIKE"),
+    })
+}
+
+/// `Rocky Linux release 9.4 (Blue Onyx)`, `CentOS Linux release 7.9.2009 (Core)`: the name, the
+/// version and, from the name, an `ID_LIKE` of rhel.
+pub fn redhat_release(body: &str) -> Option<OsRelease> {
+    let line = body.lines().next()?.trim();
+    let (name, rest) = line.split_once(" release ")?;
+    let version = rest.split_whitespace().next()?.to_string();
+    Some(OsRelease {
+        name: name.to_string(),
+        id: None,
+        version_id: Some(version.clone()),
+        version: Some(rest.to_string()),
+        pretty_name: Some(line.to_string()),
+        id_like: Some("rhel".into()),
+    })
+}
+
+/// `root 0`, `sudo 1500`, `unprivileged 1500`.
+pub fn privilege(body: &str) -> Option<Privilege> {
+    let mut f = body.split_whitespace();
+    let (kind, uid) = (f.next()?, f.next()?.parse().ok()?);
+    match kind {
+        "root" => Some(Privilege::Root),
+        "sudo" => Some(Privilege::Sudo { uid }),
+        "unprivileged" => Some(Privilege::Unprivileged { uid }),
+        _ => None,
+    }
 }
 
 /// Logical CPUs (`processor` lines), the first model name, and physical cores.
@@ -219,9 +264,9 @@ pub fn packages(body: &str) -> Option<Packages> {
             continue;
         }
         // Multi-arch (dpkg) and multilib (rpm) list a package once per architecture: keep the newest.
-        let newer = installed.get(name).is_none_or(|old| match (DebVersion::parse(old), DebVersion::parse(version)) {
-            (Ok(old), Ok(new)) => new > old,
-            _ => false,
+        let newer = installed.get(name).is_none_or(|old| match manager {
+            PackageManager::Dpkg => matches!((DebVersion::parse(old), DebVersion::parse(version)), (Ok(old), Ok(new)) if new > old),
+            PackageManager::Rpm => matches!((RpmVersion::parse(old), RpmVersion::parse(version)), (Ok(old), Ok(new)) if new > old),
         });
         if newer {
             installed.insert(name.to_string(), version.to_string());

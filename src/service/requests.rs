@@ -26,6 +26,11 @@ pub struct RequestView {
     pub form: RequestForm,
     pub approval: Option<Value>,
     pub hardware: Option<crate::domain::HardwareReceipt>,
+    /// The SHA-256 fingerprint (`SHA256:…`) of the host key recorded at the hardware receipt,
+    /// what the operator compares with `ssh-keygen -lf` on the server's console.
+    pub host_key_fingerprint: Option<String>,
+    /// The host admin key attached for the inspection's login (type and fingerprint only).
+    pub host_admin_key: Option<super::AttachedKey>,
     pub revocation: Option<crate::domain::Revocation>,
     pub capacity: Option<Verdict>,
     pub sla: SlaStatus,
@@ -84,6 +89,7 @@ impl Service {
         access::scope(by, id.as_str(), row.form.unit.name.as_str())?;
         self.audit_read(by, Some(id.as_str()), "request.view", json!({ "nips": access::nips(&row) })).await?;
         let sla = sla::evaluate(&self.calendar, &sla_history(&row, &history), OffsetDateTime::now_utc());
+        let host_admin_key = self.host_admin_key_view(id).await?;
         Ok(RequestView {
             id: row.id.to_string(),
             kind: row.form.kind,
@@ -94,6 +100,8 @@ impl Service {
             updated_at: row.updated_at,
             approval: row.approval.as_ref().map(view_approval),
             form: row.form,
+            host_key_fingerprint: row.hardware.as_ref().and_then(|h| h.host_key.as_ref()).map(|k| k.fingerprint()),
+            host_admin_key,
             hardware: row.hardware,
             revocation: row.revocation,
             capacity: row.capacity,

@@ -43,8 +43,16 @@ impl RemoteCommand {
         args.into_iter().fold(self, Self::arg)
     }
 
+    /// The name errors give the command: the program, or the name given by [`Self::named`].
     pub fn program(&self) -> &'static str {
         self.program
+    }
+
+    /// Names the command in errors by what it is for ("inspection script") rather than by its
+    /// program (`sh`). The line sent is unchanged.
+    pub fn named(mut self, name: &'static str) -> Self {
+        self.program = name;
+        self
     }
 
     /// The quoted line the remote shell receives.

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use russh::client::{self, Handle};
-use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use russh::{ChannelMsg, Error as RusshError};
 
 use super::{CommandOutput, RemoteCommand, SshAuth, SshError, SshTarget};
@@ -63,12 +63,38 @@ impl Connection {
         self.handle.channel_open_session().await.map_err(|source| session_error(&self.target, source))
     }
 
-    /// Runs one command on `channel`, feeding `stdin` (then EOF) if given, until the channel closes.
+    /// Runs one command on `channel`, feeding `stdin` (then EOF) if given, until the channel
+    /// closes or `limits.timeout` passes. Stdout and stderr together may hold at most
+    /// `limits.max_output_bytes`: past that the command fails, so a device that streams
+    /// endlessly costs at most the cap in memory. Either way the channel is closed, so nothing
+    /// more of that command reaches the connection.
     pub(super) async fn run(
         &self,
         mut channel: russh::Channel<client::Msg>,
         command: &RemoteCommand,
         stdin: Option<&[u8]>,
+        limits: super::ExecLimits,
+    ) -> Result<CommandOutput, SshError> {
+        let read = tokio::time::timeout(limits.timeout, self.read(&mut channel, command, stdin, limits.max_output_bytes)).await;
+        match read {
+            Ok(Ok(out)) => Ok(out),
+            Ok(Err(e)) => {
+                let _ = channel.close().await;
+                Err(e)
+            }
+            Err(_) => {
+                let _ = channel.close().await;
+                Err(SshError::CommandTimeout { device: self.target.name.clone(), program: command.program().to_string(), after: limits.timeout })
+            }
+        }
+    }
+
+    async fn read(
+        &self,
+        channel: &mut russh::Channel<client::Msg>,
+        command: &RemoteCommand,
+        stdin: Option<&[u8]>,
+        max_output: usize,
     ) -> Result<CommandOutput, SshError> {
         let err = |source| session_error(&self.target, source);
         channel.exec(true, command.line()).await.map_err(err)?;
@@ -79,13 +105,23 @@ impl Connection {
         channel.eof().await.map_err(err)?;
         let (mut stdout, mut stderr, mut status) = (Vec::new(), Vec::new(), None);
         while let Some(msg) = channel.wait().await {
-            match msg {
-                ChannelMsg::Data { data } => stdout.extend_from_slice(&data),
-                ChannelMsg::ExtendedData { data, ext: 1 } => stderr.extend_from_slice(&data),
-                ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status),
+            let held = stdout.len() + stderr.len();
+            let (buffer, data) = match msg {
+                ChannelMsg::Data { data } => (&mut stdout, data),
+                ChannelMsg::ExtendedData { data, ext: 1 } => (&mut stderr, data),
+                ChannelMsg::ExitStatus { exit_status } => {
+                    status = Some(exit_status);
+                    continue;
+                }
                 ChannelMsg::Close => break,
-                _ => {}
+                _ => continue,
+            };
+            if held + data.len() > max_output {
+                // The caller closes the channel; the pool drops the connection as well, so data
+                // still in flight on it is never read.
+                return Err(SshError::OutputTooLarge { device: self.target.name.clone(), program: command.program().to_string(), limit: max_output });
             }
+            buffer.extend_from_slice(&data);
         }
         Ok(CommandOutput {
             status,
@@ -115,22 +151,34 @@ pub(crate) async fn connect_authenticated(target: &SshTarget) -> Result<Handle<P
 
 async fn login(handle: &mut Handle<PinnedHostKey>, target: &SshTarget) -> Result<(), SshError> {
     let key_error = |source| SshError::PrivateKey { device: target.name.clone(), source: Box::new(source) };
-    let result = match &target.auth {
-        SshAuth::KeyFile(path) => {
-            let key = russh::keys::load_secret_key(path, None).map_err(key_error)?;
-            handle.authenticate_publickey(&target.user, PrivateKeyWithHashAlg::new(Arc::new(key), None)).await
+    let key = match &target.auth {
+        SshAuth::KeyFile(path) => Some(russh::keys::load_secret_key(path, None).map_err(key_error)?),
+        SshAuth::KeyPem(pem) => Some(russh::keys::decode_secret_key(pem.expose(), None).map_err(key_error)?),
+        SshAuth::Password(_) => None,
+    };
+    let result = match (&target.auth, key) {
+        (_, Some(key)) => {
+            let hash = rsa_hash(handle, &key).await.map_err(|source| session_error(target, source))?;
+            handle.authenticate_publickey(&target.user, PrivateKeyWithHashAlg::new(Arc::new(key), hash)).await
         }
-        SshAuth::KeyPem(pem) => {
-            let key = russh::keys::decode_secret_key(pem.expose(), None).map_err(key_error)?;
-            handle.authenticate_publickey(&target.user, PrivateKeyWithHashAlg::new(Arc::new(key), None)).await
-        }
-        SshAuth::Password(password) => handle.authenticate_password(&target.user, password.expose()).await,
+        (SshAuth::Password(password), None) => handle.authenticate_password(&target.user, password.expose()).await,
+        (_, None) => unreachable!("key logins have a key"),
     };
     match result {
         Ok(r) if r.success() => Ok(()),
         Ok(_) => Err(SshError::LoginRefused { device: target.name.clone(), user: target.user.clone() }),
         Err(source) => Err(session_error(target, source)),
     }
+}
+
+/// The signature hash for an RSA key: what the server's `server-sig-algs` prefers (SHA-256 or
+/// SHA-512; OpenSSH ≥ 8.8 refuses SHA-1 `ssh-rsa`), SHA-256 when it names none. Other key
+/// types have their own fixed hash.
+async fn rsa_hash(handle: &Handle<PinnedHostKey>, key: &russh::keys::PrivateKey) -> Result<Option<HashAlg>, RusshError> {
+    if !key.algorithm().is_rsa() {
+        return Ok(None);
+    }
+    Ok(handle.best_supported_rsa_hash().await?.unwrap_or(Some(HashAlg::Sha256)))
 }
 
 /// Sorts a failed connect into "changed host key" (fatal), "unreachable" and other session

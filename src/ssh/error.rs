@@ -38,6 +38,10 @@ pub enum SshError {
     },
     #[error("`{program}` on {device} did not finish within {after:?}")]
     CommandTimeout { device: String, program: String, after: Duration },
+    /// The command printed more than the cap: a broken or hostile device streaming endlessly.
+    /// The channel was closed when the cap was hit; nothing more was read.
+    #[error("output too large from {device}, `{program}`: more than {limit} bytes")]
+    OutputTooLarge { device: String, program: String, limit: usize },
     #[error("`{program}` on {device} failed (exit status {status}): {stderr}")]
     CommandFailed { device: String, program: String, status: String, stderr: String },
 }

@@ -10,6 +10,11 @@
 //! Commands to one device are serialised (a tokio mutex per device, held across connect and
 //! command), so a device never sees two kolokasi commands at once. A cached connection found
 //! dead is dropped and opened again, once, before anything is sent on it.
+//!
+//! Every command is capped in time (`command_timeout`) and in output (`max_output_bytes`,
+//! stdout and stderr together, default 1 MiB): a device that hangs or streams endlessly gets
+//! `CommandTimeout` or `OutputTooLarge` and its channel closed (after a flood the connection is
+//! dropped as well) — never a hang, never unbounded memory.
 //! Owns the connections; must not interpret command output (drivers do).
 
 mod command;
@@ -37,13 +42,30 @@ pub struct SshSettings {
     pub connect_timeout: Duration,
     /// One command, from opening its channel to the channel's close.
     pub command_timeout: Duration,
+    /// Stdout and stderr of one command together, in bytes.
+    pub max_output_bytes: usize,
+}
+
+impl SshSettings {
+    /// The default output cap: 1 MiB.
+    pub const MAX_OUTPUT_BYTES: usize = 1 << 20;
 }
 
 impl Default for SshSettings {
     fn default() -> Self {
-        Self { connect_timeout: Duration::from_secs(10), command_timeout: Duration::from_secs(60) }
+        Self { connect_timeout: Duration::from_secs(10), command_timeout: Duration::from_secs(60), max_output_bytes: Self::MAX_OUTPUT_BYTES }
     }
 }
+
+/// The caps of one command: how long it may take and how much it may print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExecLimits {
+    pub timeout: Duration,
+    pub max_output_bytes: usize,
+}
+
+/// How long closing a timed-out command's channel may take before the connection is dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// A device's slot: its lock and its cached connection.
 type Slot = Arc<tokio::sync::Mutex<Option<Connection>>>;
@@ -86,7 +108,7 @@ impl SshPool {
         }
     }
 
-    /// Runs `command`, feeding it `stdin`, within `timeout`.
+    /// Runs `command`, feeding it `stdin`, within `timeout` and the pool's output cap.
     pub async fn exec_with(
         &self,
         target: &SshTarget,
@@ -94,6 +116,22 @@ impl SshPool {
         stdin: Option<&[u8]>,
         timeout: Duration,
     ) -> Result<CommandOutput, SshError> {
+        let limits = ExecLimits { timeout, max_output_bytes: self.settings.max_output_bytes };
+        self.exec_limited(target, command, stdin, limits).await
+    }
+
+    /// Runs `command`, feeding it `stdin`, within `limits`. A command that runs out of time or
+    /// prints past the cap fails and its channel is closed; after a flood the connection is
+    /// dropped too (data already in flight on it must not reach the next command), after a
+    /// timeout it is kept.
+    pub async fn exec_limited(
+        &self,
+        target: &SshTarget,
+        command: &RemoteCommand,
+        stdin: Option<&[u8]>,
+        limits: ExecLimits,
+    ) -> Result<CommandOutput, SshError> {
+        let timeout = limits.timeout;
         let slot = self.slot(&target.name);
         let mut cached = slot.lock().await;
         if cached.as_ref().is_some_and(|c| c.is_closed() || c.target != *target) {
@@ -119,14 +157,21 @@ impl SshPool {
             }
         };
         let conn = cached.as_ref().expect("connected above");
-        match tokio::time::timeout(timeout, conn.run(channel, command, stdin)).await {
+        // `run` keeps the time cap itself (and closes the channel); this outer one only guards
+        // against a session that stops answering even the close.
+        match tokio::time::timeout(timeout + CLOSE_GRACE, conn.run(channel, command, stdin, limits)).await {
             Ok(Ok(out)) => Ok(out),
+            // The channel was closed in time: the connection is still good for the next command.
+            Ok(Err(e @ SshError::CommandTimeout { .. })) => Err(e),
             Ok(Err(e)) => {
-                // A session error mid-command leaves the connection in an unknown state.
+                // A flood, or a session error mid-command: the connection is in an unknown state.
                 *cached = None;
                 Err(e)
             }
-            Err(_) => Err(SshError::CommandTimeout { device: target.name.clone(), program: command.program().to_string(), after: timeout }),
+            Err(_) => {
+                *cached = None;
+                Err(SshError::CommandTimeout { device: target.name.clone(), program: command.program().to_string(), after: timeout })
+            }
         }
     }
 

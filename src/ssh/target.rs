@@ -22,7 +22,7 @@ pub struct SshTarget {
 /// How kolokasi logs in. Secrets stay `Secret`, so a derived `Debug` prints `[redacted]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SshAuth {
-    /// An unencrypted OpenSSH private key file (ed25519 or ECDSA).
+    /// An unencrypted OpenSSH private key file (ed25519, ECDSA or RSA; RSA signs with SHA-2).
     KeyFile(PathBuf),
     /// The same, held in memory (e.g. unsealed from the secret store).
     KeyPem(Secret),
@@ -46,6 +46,13 @@ impl HostKey {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The SHA-256 fingerprint as OpenSSH prints it (`SHA256:` and unpadded base64), what an
+    /// operator compares with `ssh-keygen -lf` on the server's console.
+    pub fn fingerprint(&self) -> String {
+        let key = russh::keys::PublicKey::from_openssh(&self.0).expect("checked when parsed");
+        key.fingerprint(russh::keys::HashAlg::Sha256).to_string()
     }
 }
 

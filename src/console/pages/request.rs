@@ -194,7 +194,11 @@ pub async fn render(console: &Console, page: &PageCtx, id: &RequestId, status: S
         });
     let hardware = view.hardware.as_ref().map(|h| {
         let port = h.switch_port.as_ref().map(|p| format!(", port {}", p.as_str())).unwrap_or_default();
-        format!("S/N {} — {}{port}", h.serial_number.as_str(), h.type_brand.as_str())
+        // The pinned host key and the attached login key as fingerprints, for the operator to
+        // compare with `ssh-keygen -lf` on the server's console; never the keys themselves.
+        let host_key = view.host_key_fingerprint.as_ref().map(|fp| format!("; host key {fp}")).unwrap_or_default();
+        let login_key = view.host_admin_key.as_ref().map(|k| format!("; SSH key admin {} {}", k.algorithm, k.fingerprint)).unwrap_or_default();
+        format!("S/N {} — {}{port}{host_key}{login_key}", h.serial_number.as_str(), h.type_brand.as_str())
     });
     let servers: Vec<Value> = view
         .form

@@ -199,7 +199,7 @@ wait_for() {
 tcp_open() { timeout 1 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
 port_in_use() { [[ -n $(ss -Hltnu "( sport = :$1 )" 2>/dev/null) ]]; }
 random_hex() { od -An -N24 -tx1 /dev/urandom | tr -d ' \n'; }
-ssh_pubkey() { cut -d' ' -f1,2 "$1"; }  # "ssh-ed25519 AAAA..." without comment
+ssh_pubkey() { [[ -f $1 ]] && cut -d' ' -f1,2 "$1"; return 0; }  # "ssh-ed25519 AAAA..." without comment (empty before the host exists)
 
 # ---------------------------------------------------------------------------
 # Packages
@@ -1386,11 +1386,13 @@ cmd_up() {
     for h in "${ADDED_HOSTS[@]}"; do
       SKIP_HOSTS="$(checked_hosts | grep -vx "$h" | tr '\n' ' ')" lab_healthy || add_host "$h"
     done
+    write_lab_json
     lab_healthy || { run_checks || true; die "lab came up unhealthy (see above)"; }
   else
     log "building the lab in $LAB"
     teardown
     build_lab
+    write_lab_json
     lab_healthy || { run_checks || true; die "lab came up unhealthy (see above)"; }
   fi
   ensure_fw2           # the operator firewall profile, added alone when it is missing

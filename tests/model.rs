@@ -180,7 +180,11 @@ async fn rest(w: &World, id: &RequestId) -> Value {
             let status = r["view"]["status"].as_str().unwrap();
             matches!(status, "pending" | "running" | "unwinding") || (r["allowed_actions"] == json!(["resume"]))
         });
-        if !busy {
+        // The log may still say "waiting" while the worker is told to look again (hardware
+        // received): the store's run rows say whether a worker has it or is to take it.
+        let rows = w.svc.store.runs_for_request(id.as_str()).await.unwrap();
+        let queued = rows.iter().any(|r| matches!(r.status.as_str(), "pending" | "running" | "unwinding") || r.lease_owner.is_some());
+        if !busy && !queued {
             return runs;
         }
         assert!(Instant::now() < deadline, "{id}'s runs never came to rest: {runs:#}");

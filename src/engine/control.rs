@@ -14,7 +14,7 @@ use super::run_log::{RunStatus, RunView, StepStatus, UndoState, undo_event};
 use super::{Engine, EngineError};
 use crate::domain::RequestId;
 use crate::lifecycle::{Actor, Role, State};
-use crate::store::AuditEntry;
+use crate::store::{AuditEntry, Write};
 
 /// What may be done to a run now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -149,18 +149,34 @@ impl Engine {
         Ok((view, request.state, actions))
     }
 
-    async fn checked(&self, actor: &Actor, run_id: &str, wanted: RunAction) -> Result<RunView, EngineError> {
+    /// [`Engine::allowed`] inside an audited write: the run log and the request as they are
+    /// while this transaction holds the audit lock, so that no worker applies an outcome and no
+    /// other control lands between the check and the control's own event.
+    async fn allowed_in(&self, w: &mut Write, run: &crate::store::RunRow) -> Result<(RunView, State, Vec<RunAction>), EngineError> {
+        let run_id = run.id.as_str();
+        let pb = self.definition(&run.definition_json)?;
+        let view = super::run_log::derive(&pb, &w.run_events(run_id).await?);
+        let request_id = RequestId::parse(&run.request_id).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+        let request = w.load_request(&request_id).await?;
+        let actions = allowed_actions(request.state, RunKind::of(&run.playbook, request.form.kind), &view);
+        Ok((view, request.state, actions))
+    }
+
+    async fn checked(&self, actor: &Actor, run_id: &str, wanted: RunAction) -> Result<(Write, RunView), EngineError> {
         may_operate(actor)?;
-        let (view, state, allowed) = self.allowed(run_id).await?;
+        // The run's row (its playbook never changes) is read before the write holds a connection.
+        let run = self.service().store.run(run_id).await?;
+        let mut w = self.service().store.write().await?;
+        let (view, state, allowed) = self.allowed_in(&mut w, &run).await?;
         if !allowed.contains(&wanted) {
             return Err(refuse(run_id, state, &view, wanted, &allowed));
         }
-        Ok(view)
+        Ok((w, view))
     }
 
     /// Re-runs `step` (default: the failed one) as a new attempt.
     pub async fn retry(&self, actor: &Actor, run_id: &str, step: Option<&str>, reason: &str) -> Result<String, EngineError> {
-        let view = self.checked(actor, run_id, RunAction::Retry).await?;
+        let (w, view) = self.checked(actor, run_id, RunAction::Retry).await?;
         let s = match step {
             Some(name) => view.steps.iter().find(|s| s.name == name).ok_or_else(|| EngineError::Invalid(format!("run {run_id} has no step {name:?}")))?,
             None => view
@@ -172,7 +188,7 @@ impl Engine {
             return Err(EngineError::Invalid(format!("step {} is {:?}; only failed, waiting, skipped or finished steps can be re-run", s.name, s.status)));
         }
         let attempt = s.attempt + 1;
-        self.control_event(actor, run_id, s.index, attempt, "retry", reason, "run.retry", json!({ "step": s.name, "attempt": attempt })).await?;
+        self.control_event(w, actor, run_id, s.index, attempt, "retry", reason, "run.retry", json!({ "step": s.name, "attempt": attempt })).await?;
         Ok(s.name.clone())
     }
 
@@ -181,7 +197,7 @@ impl Engine {
         if reason.trim().is_empty() {
             return Err(EngineError::Invalid("skipping a step needs a reason".into()));
         }
-        let view = self.checked(actor, run_id, RunAction::Skip).await?;
+        let (w, view) = self.checked(actor, run_id, RunAction::Skip).await?;
         let s = match step {
             Some(name) => view.steps.iter().find(|s| s.name == name),
             None => view.current(),
@@ -190,21 +206,22 @@ impl Engine {
         if matches!(s.status, StepStatus::Succeeded | StepStatus::Skipped { .. }) {
             return Err(EngineError::Invalid(format!("step {} is already finished", s.name)));
         }
-        self.control_event(actor, run_id, s.index, s.attempt, "skipped", reason, "run.skip", json!({ "step": s.name, "attempt": s.attempt })).await?;
+        self.control_event(w, actor, run_id, s.index, s.attempt, "skipped", reason, "run.skip", json!({ "step": s.name, "attempt": s.attempt })).await?;
         Ok(s.name.clone())
     }
 
     /// Undoes every attempt that did work, newest first. Asking again changes nothing.
     pub async fn unwind(&self, actor: &Actor, run_id: &str, reason: &str) -> Result<(), EngineError> {
         may_operate(actor)?;
-        let (view, state, allowed) = self.allowed(run_id).await?;
+        let run = self.service().store.run(run_id).await?;
+        let mut w = self.service().store.write().await?;
+        let (view, state, allowed) = self.allowed_in(&mut w, &run).await?;
         if view.unwind_requested && !matches!(view.status, RunStatus::Stuck) {
             return Ok(());
         }
         if !allowed.contains(&RunAction::Unwind) {
             return Err(refuse(run_id, state, &view, RunAction::Unwind, &allowed));
         }
-        let mut w = self.service().store.write().await?;
         w.request_unwind(run_id, &actor.name, reason).await?;
         w.audit(AuditEntry {
             actor: actor.clone(),
@@ -221,12 +238,12 @@ impl Engine {
 
     /// Tries the undo the run is stuck on again (the operator fixed the device).
     pub async fn retry_undo(&self, actor: &Actor, run_id: &str, reason: &str) -> Result<String, EngineError> {
-        let view = self.checked(actor, run_id, RunAction::RetryUndo).await?;
+        let (w, view) = self.checked(actor, run_id, RunAction::RetryUndo).await?;
         let item = view.stuck_on().expect("a stuck run is stuck on an undo");
         let step = view.steps[item.index].name.clone();
         let event = undo_event("undo_retry", item.try_no);
         let detail = json!({ "step": step, "attempt": item.attempt, "undo_try": item.try_no });
-        self.control_event(actor, run_id, item.index, item.attempt, &event, reason, "run.retry_undo", detail).await?;
+        self.control_event(w, actor, run_id, item.index, item.attempt, &event, reason, "run.retry_undo", detail).await?;
         Ok(step)
     }
 
@@ -236,7 +253,7 @@ impl Engine {
         if reason.trim().is_empty() {
             return Err(EngineError::Invalid("resolving a failed undo by hand needs a reason".into()));
         }
-        let view = self.checked(actor, run_id, RunAction::Resolve).await?;
+        let (w, view) = self.checked(actor, run_id, RunAction::Resolve).await?;
         let item = view.stuck_on().expect("a stuck run is stuck on an undo");
         let step = view.steps[item.index].name.clone();
         let attempt = view.attempt(item.index, item.attempt).expect("the undo queue names started attempts");
@@ -245,13 +262,12 @@ impl Engine {
             _ => String::new(),
         };
         let detail = json!({ "step": step, "attempt": item.attempt, "params": attempt.params, "output": attempt.output, "undo_error": error });
-        self.control_event(actor, run_id, item.index, item.attempt, "undo_resolved", reason, "run.resolve", detail).await?;
+        self.control_event(w, actor, run_id, item.index, item.attempt, "undo_resolved", reason, "run.resolve", detail).await?;
         Ok(step)
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn control_event(&self, actor: &Actor, run_id: &str, index: usize, attempt: i64, event: &str, reason: &str, action: &str, detail: serde_json::Value) -> Result<(), EngineError> {
-        let mut w = self.service().store.write().await?;
+    async fn control_event(&self, mut w: Write, actor: &Actor, run_id: &str, index: usize, attempt: i64, event: &str, reason: &str, action: &str, detail: serde_json::Value) -> Result<(), EngineError> {
         w.append_run_event(run_id, &ev(index, attempt, event, &actor.name).reason(reason)).await?;
         // The cached status only tells workers to look; the log decides what they do.
         w.set_run_status(run_id, "pending").await?;

@@ -115,7 +115,9 @@ impl Engine {
                 let run = store.run(run_id).await?;
                 self.apply_outcome(&run.request_id, &pb, run_id, view.status).await?;
             }
-            store.set_run_status(run_id, view.status.as_str()).await?;
+            if self.cache_status(run_id, &pb).await? != view.status {
+                continue; // an operator's control landed meanwhile: look again
+            }
             if stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed)) {
                 return Ok(view);
             }
@@ -125,7 +127,7 @@ impl Engine {
                     let index = view.current().expect("a waiting run has a current step").index;
                     if self.run_step(run_id, &pb, &view, index, observer).await? {
                         let (_, view) = self.view(run_id).await?;
-                        store.set_run_status(run_id, view.status.as_str()).await?;
+                        self.cache_status(run_id, &pb).await?;
                         return Ok(view);
                     }
                 }
@@ -145,12 +147,24 @@ impl Engine {
                     let waiting = self.renewing_lease(run_id, self.run_step(run_id, &pb, &view, index, observer)).await?;
                     if waiting {
                         let (_, view) = self.view(run_id).await?;
-                        store.set_run_status(run_id, view.status.as_str()).await?;
+                        self.cache_status(run_id, &pb).await?;
                         return Ok(view);
                     }
                 }
             }
         }
+    }
+
+    /// Writes the run's status, derived from its log, into the `runs` row that workers claim
+    /// from — under the audit lock, like every control, so that a control that lands between
+    /// deriving and writing (an unwind just after the last step) is never overwritten by a
+    /// stale "succeeded" that no worker would pick up again. Returns the status written.
+    async fn cache_status(&self, run_id: &str, pb: &Playbook) -> Result<RunStatus, EngineError> {
+        let mut w = self.service().store.write().await?;
+        let status = derive(pb, &w.run_events(run_id).await?).status;
+        w.set_run_status(run_id, status.as_str()).await?;
+        w.commit().await?;
+        Ok(status)
     }
 
     /// Runs `work` (one step) while renewing the run's lease every third of its length, so a
@@ -332,8 +346,11 @@ impl Engine {
     /// already applied are skipped, so this is safe to repeat.
     async fn apply_outcome(&self, request_id: &str, pb: &Playbook, run_id: &str, status: RunStatus) -> Result<(), EngineError> {
         let id = crate::domain::RequestId::parse(request_id).map_err(|e| EngineError::Corrupt(e.to_string()))?;
+        // Checked again inside each lifecycle transaction: an operator's control that came in
+        // meanwhile (an unwind of a run that just succeeded) wins, and the outcome is not applied.
+        let still = |events: &[crate::store::RunEvent]| derive(pb, events).status == status;
         if status == RunStatus::Unwound {
-            self.service().run_unwound(&id, &pb.name, run_id).await?;
+            self.service().run_unwound(&id, &pb.name, run_id, &still).await?;
             return Ok(());
         }
         for event in &pb.on_success {
@@ -350,7 +367,9 @@ impl Engine {
                 other => return Err(EngineError::Invalid(format!("on_success cannot apply {other}"))),
             };
             let actor = Actor::system_as(role);
-            self.service().apply_run_outcome(&actor, &id, command).await?;
+            if self.service().apply_run_outcome(&actor, &id, command, run_id, &still).await?.is_none() {
+                return Ok(());
+            }
         }
         Ok(())
     }

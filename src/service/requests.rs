@@ -155,14 +155,29 @@ impl Service {
         self.apply_event(actor, id, command).await
     }
 
-    /// Applies a run's outcome (the engine's `on_success`, or the end of an unwind).
-    pub(crate) async fn apply_run_outcome(&self, actor: &Actor, id: &RequestId, command: Command) -> Result<State, ServiceError> {
-        self.apply_event(actor, id, command).await
+    /// Applies a run's outcome (the engine's `on_success`, or the end of an unwind) if, inside
+    /// the transaction (after the audit lock, so no control or other outcome interleaves),
+    /// `still` says the run's log still shows that outcome; otherwise changes nothing.
+    pub(crate) async fn apply_run_outcome(
+        &self,
+        actor: &Actor,
+        id: &RequestId,
+        command: Command,
+        run_id: &str,
+        still: &(dyn Fn(&[crate::store::RunEvent]) -> bool + Send + Sync),
+    ) -> Result<Option<State>, ServiceError> {
+        self.apply_event_if(actor, id, command, Some((run_id, still))).await
     }
 
     /// What an unwound run means for its request: a withdrawal ends; an operator's unwind of
     /// the provisioning run takes the request back to *approved*. Safe to repeat.
-    pub(crate) async fn run_unwound(&self, id: &RequestId, playbook: &str, run_id: &str) -> Result<(), ServiceError> {
+    pub(crate) async fn run_unwound(
+        &self,
+        id: &RequestId,
+        playbook: &str,
+        run_id: &str,
+        still: &(dyn Fn(&[crate::store::RunEvent]) -> bool + Send + Sync),
+    ) -> Result<(), ServiceError> {
         let row = self.store.request(id).await?;
         let reason = Some(format!("run {run_id} unwound"));
         let provisioning = playbook == Service::provisioning_playbook(row.form.kind);
@@ -171,12 +186,28 @@ impl Service {
             State::AwaitingHardware | State::Provisioning | State::HandedOver if provisioning => Command::ProvisioningUnwound { reason },
             _ => return Ok(()),
         };
-        self.apply_event(&Actor::system(), id, command).await.map(drop)
+        self.apply_run_outcome(&Actor::system(), id, command, run_id, still).await.map(drop)
     }
 
     async fn apply_event(&self, actor: &Actor, id: &RequestId, command: Command) -> Result<State, ServiceError> {
+        Ok(self.apply_event_if(actor, id, command, None).await?.expect("no guard, always applied"))
+    }
+
+    #[allow(clippy::type_complexity)]
+    async fn apply_event_if(
+        &self,
+        actor: &Actor,
+        id: &RequestId,
+        command: Command,
+        guard: Option<(&str, &(dyn Fn(&[crate::store::RunEvent]) -> bool + Send + Sync))>,
+    ) -> Result<Option<State>, ServiceError> {
         let now = OffsetDateTime::now_utc();
         let mut w = self.store.write().await?;
+        if let Some((run_id, still)) = guard
+            && !still(&w.run_events(run_id).await?)
+        {
+            return Ok(None);
+        }
         let mut row = w.load_request(id).await?;
         access::scope(actor, id.as_str(), row.form.unit.name.as_str())?;
         let before_state = row.state;
@@ -355,7 +386,7 @@ impl Service {
         .await?;
         w.commit().await?;
         tracing::info!(request = %id, actor = %actor.name, role = %actor.role, event = %event, from = %before_state, to = %next, "request moved");
-        Ok(next)
+        Ok(Some(next))
     }
 
     /// True if the event is allowed for this request in its current state and the actor's role.

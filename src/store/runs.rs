@@ -66,6 +66,29 @@ fn run_row(r: &sqlx::any::AnyRow) -> RunRow {
     }
 }
 
+/// The run's events in log order.
+async fn read_events(conn: &mut sqlx::AnyConnection, run_id: &str) -> Result<Vec<RunEvent>, StoreError> {
+    let rows = sqlx::query("SELECT step_index, attempt, event, seq, at, actor, output_json, error, reason FROM run_events WHERE run_id = $1 ORDER BY seq")
+        .bind(run_id)
+        .fetch_all(conn)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(RunEvent {
+                step_index: r.get(0),
+                attempt: r.get(1),
+                event: r.get(2),
+                seq: r.get(3),
+                at: from_micros(r.get(4)),
+                actor: r.get(5),
+                output: r.get::<Option<String>, _>(6).map(|s| serde_json::from_str(&s)).transpose().map_err(StoreError::corrupt)?,
+                error: r.get(7),
+                reason: r.get(8),
+            })
+        })
+        .collect()
+}
+
 /// The run's generation: 1, plus one for each restart after an unwind.
 async fn run_generation(conn: &mut sqlx::AnyConnection, run_id: &str) -> Result<i64, StoreError> {
     let row = sqlx::query("SELECT MAX(attempt) FROM run_events WHERE run_id = $1 AND step_index = -1 AND event = 'restart'")
@@ -116,6 +139,12 @@ impl Write {
 
     pub async fn append_run_event(&mut self, run_id: &str, e: &NewRunEvent<'_>) -> Result<bool, StoreError> {
         insert_event(self.conn(), run_id, e).await
+    }
+
+    /// The run's events as this transaction sees them (after the audit lock: no other audited
+    /// write can change them, or the request, until this one ends).
+    pub async fn run_events(&mut self, run_id: &str) -> Result<Vec<RunEvent>, StoreError> {
+        read_events(self.conn(), run_id).await
     }
 
     /// Creates the run of (request, playbook), or — if it exists and was unwound — starts its
@@ -195,27 +224,8 @@ impl Store {
     }
 
     pub async fn run_events(&self, run_id: &str) -> Result<Vec<RunEvent>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT step_index, attempt, event, seq, at, actor, output_json, error, reason FROM run_events WHERE run_id = $1 ORDER BY seq",
-        )
-        .bind(run_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(RunEvent {
-                    step_index: r.get(0),
-                    attempt: r.get(1),
-                    event: r.get(2),
-                    seq: r.get(3),
-                    at: from_micros(r.get(4)),
-                    actor: r.get(5),
-                    output: r.get::<Option<String>, _>(6).map(|s| serde_json::from_str(&s)).transpose().map_err(StoreError::corrupt)?,
-                    error: r.get(7),
-                    reason: r.get(8),
-                })
-            })
-            .collect()
+        let mut conn = self.pool.acquire().await?;
+        read_events(&mut conn, run_id).await
     }
 
     /// Claims one runnable run for `owner` until `lease_until`: pending, running or unwinding

@@ -124,9 +124,13 @@ async fn errors_are_clear_and_typed() {
     // Illegal move: 409; wrong role: 403; unknown event: 400.
     let r = app.as_(reqwest::Method::POST, "/api/v1/requests", "budi", "requester").json(&form_json()).send().await.unwrap();
     let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let (s, b) = app.event(&id, "admin.tik", "admin", json!({"event": "complete_form"})).await;
+    assert_eq!(s, 409, "{b}");
+    assert_eq!(b["error"]["message"], "cannot complete_form a request that is submitted");
+    // A run outcome by hand: 409, saying that the run decides it.
     let (s, b) = app.event(&id, "admin.tik", "admin", json!({"event": "hand_over"})).await;
     assert_eq!(s, 409, "{b}");
-    assert_eq!(b["error"]["message"], "cannot hand_over a request that is submitted");
+    assert!(b["error"]["message"].as_str().unwrap().contains("follows the request's run"), "{b}");
     assert_eq!(app.event(&id, "budi", "requester", json!({"event": "verify"})).await.0, 403);
     assert_eq!(app.event(&id, "admin.tik", "admin", json!({"event": "self_destruct"})).await.0, 400);
     let (s, b) = app.event(&id, "admin.tik", "admin", json!({"event": "verify", "surprise": 1})).await;

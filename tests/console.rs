@@ -258,6 +258,24 @@ async fn the_whole_sop_in_a_real_browser() {
     b.wait_text("tr[data-step=hardware] [data-step-status]", Duration::from_secs(60), |t| t == "menunggu")
         .await;
     b.screenshot(&shots.join("05-waiting-for-hardware.png")).await;
+    // The operator unwinds the run from the page ("Batalkan semua", with a reason): serve's
+    // worker undoes the addresses and records and the request is approved again; starting
+    // provisioning once more runs the playbook anew, to the gate.
+    b.type_into("form.controls input[name=reason]", "uji pembatalan dari konsol").await;
+    b.click("form.controls button[value=unwind]").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        c.open(&b, &id).await;
+        if c.state(&b).await == "approved" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the unwind from the console was not carried out");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(b.text("[data-run-status]").await, run_label_unwound(), "the run shows as unwound");
+    c.step(&b, &id, "start_provisioning").await;
+    b.wait_text("tr[data-step=hardware] [data-step-status]", Duration::from_secs(60), |t| t == "menunggu")
+        .await;
     b.type_into("#serial-number", "SMC-X12-0042").await;
     b.type_into("#type-brand", "Supermicro SYS-1029P").await;
     b.type_into("#switch-port", SWITCH_PORT).await;
@@ -368,4 +386,10 @@ async fn the_whole_sop_in_a_real_browser() {
 
     stop.store(true, Ordering::Relaxed);
     worker.await.unwrap();
+}
+
+/// How the console labels an unwound run (Bahasa Indonesia).
+fn run_label_unwound() -> String {
+    let id: serde_json::Value = serde_yaml_ng::from_str(include_str!("../templates/console/i18n/id.yaml")).unwrap();
+    id["run_unwound"].as_str().unwrap().to_string()
 }

@@ -122,6 +122,14 @@ async fn one_mail_per_notice(db: &TestDb, id: &str, at: &str) {
     }
 }
 
+/// `run start` killed at `at` (step:phase), then run to its end by fresh processes.
+async fn crash_then_finish(db: &TestDb, id: &str, at: &str) {
+    let mut c = kolokasi(db, &["run", "start", id], Some(at));
+    let status = tokio::task::spawn_blocking(move || c.wait().unwrap()).await.unwrap();
+    assert!(!status.success(), "the process should have died at {at}");
+    finish(db, id).await;
+}
+
 /// Files and approves the Form Pencabutan of a live request, so that its decommission run exists.
 async fn revoke(db: &TestDb, id: &str) {
     for args in [
@@ -176,11 +184,8 @@ async fn killed_anywhere_the_run_resumes_to_the_clean_end_state() {
         for phase in ["before", "after"] {
             let (db, id) = prepared(form.clone()).await;
             let at = format!("{step}:{phase}");
-            let mut c = kolokasi(&db, &["run", "start", &id], Some(&at));
-            let status = tokio::task::spawn_blocking(move || c.wait().unwrap()).await.unwrap();
-            assert!(!status.success(), "the process should have died at {at}");
+            crash_then_finish(&db, &id, &at).await;
             crashes += 1;
-            finish(&db, &id).await;
             assert_eq!(world(&db, &id, &domain).await, clean, "after a crash at {at}");
             one_mail_per_notice(&db, &id, &at).await;
             clean_up(&db, &id, &domain).await;
@@ -199,11 +204,8 @@ async fn killed_anywhere_the_run_resumes_to_the_clean_end_state() {
             finish(&db, &id).await;
             revoke(&db, &id).await;
             let at = format!("{step}:{phase}");
-            let mut c = kolokasi(&db, &["run", "start", &id], Some(&at));
-            let status = tokio::task::spawn_blocking(move || c.wait().unwrap()).await.unwrap();
-            assert!(!status.success(), "the process should have died at {at}");
+            crash_then_finish(&db, &id, &at).await;
             crashes += 1;
-            finish(&db, &id).await;
             assert_eq!(world(&db, &id, &domain).await, decommissioned, "after a crash at decommission {at}");
         }
     }

@@ -22,6 +22,7 @@ on_both_databases!(
     real_playbook_every_step_twice_gives_the_same_end_state,
     real_playbook_failure_at_each_step_then_unwind_leaves_nothing,
     decommissioning_undoes_provisioning_and_releases_everything,
+    decommissioning_failed_at_each_step_then_retried_leaves_nothing,
     retryable_faults_are_retried_in_the_step_and_fatal_ones_stop_the_run,
     undo_failure_leaves_the_run_stuck_and_visible,
     runs_on_one_device_never_interleave_and_runs_on_different_devices_overlap,
@@ -206,6 +207,37 @@ async fn decommissioning_undoes_provisioning_and_releases_everything(db: Db) {
     // Evidence stays: the provisioning run and the allocation history.
     assert_eq!(svc.store.allocations(Some(id.as_str()), None, 10).await.unwrap().len(), 2);
     assert_eq!(h.engine.view(&run).await.unwrap().1.status, RunStatus::Succeeded);
+}
+
+/// The decommission playbook in the generic failure test: a failure injected at each of its
+/// steps (after the step's work) stops the run there; it is never unwound (that would provision
+/// again) but retried, and ends with nothing left on any device and the request decommissioned.
+async fn decommissioning_failed_at_each_step_then_retried_leaves_nothing(db: Db) {
+    let h = harness(db, |_| {}).await;
+    let svc = h.engine.service().clone();
+    let pb = h.engine.playbooks["decommission"].clone();
+    for step in &pb.steps {
+        let mut form = sample_form();
+        form.servers[0].bandwidth_mbps = 10;
+        let (id, run) = provisioning_request_with(&svc, form).await;
+        assert_eq!(h.engine.drive(&run, &quiet).await.unwrap().status, RunStatus::Succeeded);
+        let revocation = kolokasi::domain::Revocation { reasons: vec![text("uji")], effective: None, approved_by: None };
+        svc.apply(&admin(), &id, Command::RequestRevocation { revocation }).await.unwrap();
+        svc.apply(&head(), &id, Command::ApproveRevocation { approved_by: None, reason: None }).await.unwrap();
+        let decommission = Engine::run_id(id.as_str(), "decommission");
+        h.faults.fail_step(Some(&step.name));
+        let view = h.engine.drive(&decommission, &quiet).await.unwrap();
+        h.faults.fail_step(None);
+        assert_eq!(view.status, RunStatus::Failed, "injected at {}", step.name);
+        assert_eq!(svc.request(&admin(), &id).await.unwrap().state, State::Decommissioning, "capacity stays reserved while devices may hold something");
+        let err = h.engine.unwind(&operator(), &decommission, "batal").await.unwrap_err();
+        assert!(err.to_string().contains("allowed now: retry, skip"), "{err}");
+        h.engine.retry(&operator(), &decommission, None, "perangkat normal").await.unwrap();
+        assert_eq!(h.engine.drive(&decommission, &quiet).await.unwrap().status, RunStatus::Succeeded, "after failing at {}", step.name);
+        let w = world(&svc, id.as_str()).await;
+        assert!(nothing(&w), "left behind after failing at {}: {w}", step.name);
+        assert_eq!(svc.request(&admin(), &id).await.unwrap().state, State::Decommissioned);
+    }
 }
 
 /// A test action: fails retryably `n` times, then succeeds; fatally if asked.

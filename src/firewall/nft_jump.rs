@@ -51,8 +51,9 @@ impl Nftables {
         }
     }
 
-    /// The operator's base chain's rules (an error naming the chain if it does not exist).
-    pub(super) async fn operator_chain_rules(&self, chain: &str) -> Result<Vec<ListedRule>, FirewallError> {
+    /// `nft --json --handle list chain` of one of the operator's chains (an error naming the
+    /// chain if it does not exist).
+    pub(super) async fn list_operator_chain(&self, chain: &str) -> Result<String, FirewallError> {
         let l = self.layout();
         let command = RemoteCommand::new("nft").args(["--json", "--handle", "list", "chain", l.family.as_str(), &l.table, chain]);
         let out = self.run(&command, None).await?;
@@ -65,7 +66,13 @@ impl Nftables {
             }
             return Err(self.command_failed(&out.status_text(), &out.stderr));
         }
-        chain_listing(&out.stdout).ok_or_else(|| self.unexpected("nft listed the chain without JSON".into()))
+        Ok(out.stdout)
+    }
+
+    /// The operator's base chain's rules.
+    pub(super) async fn operator_chain_rules(&self, chain: &str) -> Result<Vec<ListedRule>, FirewallError> {
+        let listing = self.list_operator_chain(chain).await?;
+        chain_listing(&listing).ok_or_else(|| self.unexpected("nft listed the chain without JSON".into()))
     }
 
     /// What a change must send before its own commands so that exactly one jump exists. Where

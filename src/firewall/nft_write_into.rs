@@ -27,20 +27,8 @@ impl Nftables {
 
     /// kolokasi's rules in the operator's chain (an error naming the chain if it is missing).
     async fn written_rules(&self) -> Result<Vec<InstalledRule>, FirewallError> {
-        let l = self.layout();
-        let chain = self.write_into_chain();
-        let command = RemoteCommand::new("nft").args(["--json", "--handle", "list", "chain", l.family.as_str(), &l.table, chain]);
-        let out = self.run(&command, None).await?;
-        if !out.success() {
-            if out.stderr.contains("No such file or directory") {
-                return Err(self.unexpected(format!(
-                    "chain {} {} {chain} (named in this firewall's integration) does not exist; see `kolokasi datacenter check`",
-                    l.family, l.table
-                )));
-            }
-            return Err(self.command_failed(&out.status_text(), &out.stderr));
-        }
-        self.parse_rules(&out.stdout)
+        let listing = self.list_operator_chain(self.write_into_chain()).await?;
+        self.parse_rules(&listing)
     }
 
     fn delete_rule(&self, handle: u64) -> Value {

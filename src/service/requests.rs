@@ -147,7 +147,7 @@ impl Service {
     pub async fn apply(&self, actor: &Actor, id: &RequestId, command: Command) -> Result<State, ServiceError> {
         let event = command.event(true);
         if event.is_run_outcome() {
-            return Err(ServiceError::Invalid(format!(
+            return Err(ServiceError::Conflict(format!(
                 "{event} follows the request's run: it happens when the run has {}, not by hand",
                 if matches!(event, EventKind::WithdrawalDone | EventKind::ProvisioningUnwound) { "been unwound" } else { "succeeded" }
             )));

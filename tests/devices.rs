@@ -223,7 +223,7 @@ fn the_documented_devices_example_loads() {
     let at = text.find("# devices:").expect("the example documents devices:");
     let uncommented: String = text[at..].lines().map(|l| l.strip_prefix("# ").unwrap_or(l)).collect::<Vec<_>>().join("\n");
     let inv = Inventory::from_yaml(&format!("{}\n{uncommented}\n", &text[..at]), "example").unwrap();
-    assert_eq!(inv.devices.len(), 7);
+    assert_eq!(inv.devices.len(), 8, "every kind, and fw-2 in jump mode");
     assert!(Inventory::example().devices.is_empty(), "the example itself drives no devices");
 }
 

@@ -232,8 +232,14 @@ async fn every_step_twice_gives_the_same_state(db: Db) {
             step.name
         );
     }
-    h.engine.unwind(&operator(), &run, "clean up").await.unwrap();
-    assert_eq!(h.engine.drive(&run, &quiet).await.unwrap().status, RunStatus::Unwound);
+    // A live application is taken down by its Form Pencabutan, not by unwinding its run.
+    assert!(h.engine.unwind(&operator(), &run, "clean up").await.is_err());
+    let svc = h.engine.service();
+    let revocation = kolokasi::domain::Revocation { reasons: vec![common::text("uji selesai")], effective: None, approved_by: None };
+    svc.apply(&admin(), &id, Command::RequestRevocation { revocation }).await.unwrap();
+    svc.apply(&head(), &id, Command::ApproveRevocation { approved_by: None, reason: None }).await.unwrap();
+    let view = h.engine.drive(&Engine::run_id(id.as_str(), "decommission"), &quiet).await.unwrap();
+    assert_eq!(view.status, RunStatus::Succeeded);
     let w = world(&h, &id).await;
     assert!(nothing(&w), "{w}");
 }

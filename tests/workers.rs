@@ -90,8 +90,12 @@ async fn a_second_worker_finishes_the_run_of_a_worker_that_died() {
     assert_eq!(svc.store.run(&run).await.unwrap().status, "succeeded");
 
     // Leave the lab as found: undo the run (switch port, firewall, DNS, addresses).
+    // The request is live: its Form Pencabutan decommissions it.
     let engine = Engine::new(svc.clone(), lab_drivers(), kolokasi::actions::builtin(), engine.playbooks.values().cloned().collect()).unwrap();
-    engine.unwind(&operator(), &run, "test clean-up").await.unwrap();
-    let view = engine.drive(&run, &|_| {}).await.unwrap();
-    assert_eq!(view.status, kolokasi::engine::RunStatus::Unwound);
+    let svc = engine.service();
+    let revocation = kolokasi::domain::Revocation { reasons: vec![text("uji selesai")], effective: None, approved_by: None };
+    svc.apply(&admin(), &id, Command::RequestRevocation { revocation }).await.unwrap();
+    svc.apply(&head(), &id, Command::ApproveRevocation { approved_by: None, reason: None }).await.unwrap();
+    let view = engine.drive(&Engine::run_id(id.as_str(), "decommission"), &|_| {}).await.unwrap();
+    assert_eq!(view.status, kolokasi::engine::RunStatus::Succeeded);
 }

@@ -118,12 +118,8 @@ async fn main() {
     );
 
     // Give the single runs' switch ports back before the batch reuses them (not timed).
-    let op = Actor::new("op", Role::Operator).unwrap();
-    let quiet = |_: &Progress| {};
     for id in &singles {
-        let run = Engine::run_id(id.as_str(), "colocation");
-        engine.unwind(&op, &run, "benchmark clean-up").await.unwrap();
-        engine.drive(&run, &quiet).await.unwrap();
+        decommission(&engine, id).await;
     }
 
     // 2. 100 requests approved at once.
@@ -156,8 +152,19 @@ async fn main() {
 
     // Clean the lab again (not timed).
     for id in &ids {
-        let run = Engine::run_id(id.as_str(), "colocation");
-        engine.unwind(&op, &run, "benchmark clean-up").await.unwrap();
-        engine.drive(&run, &quiet).await.unwrap();
+        decommission(&engine, id).await;
     }
+}
+
+/// Takes a live request down the way the office does (Form Pencabutan, approved, the
+/// decommission run): the devices are clean again for the next batch. Not timed.
+async fn decommission(engine: &Engine, id: &RequestId) {
+    let svc = engine.service();
+    let admin = Actor::new("adm", Role::Admin).unwrap();
+    let reasons = vec![Text::parse("benchmark clean-up").unwrap()];
+    let revocation = kolokasi::domain::Revocation { reasons, effective: None, approved_by: None };
+    svc.apply(&admin, id, Command::RequestRevocation { revocation }).await.unwrap();
+    svc.apply(&admin, id, Command::ApproveRevocation { approved_by: None, reason: None }).await.unwrap();
+    let view = engine.drive(&Engine::run_id(id.as_str(), "decommission"), &|_| {}).await.unwrap();
+    assert_eq!(view.status, RunStatus::Succeeded, "{:?}", view.current());
 }

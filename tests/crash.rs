@@ -33,7 +33,7 @@ async fn prepared(form: RequestForm) -> (TestDb, String) {
 }
 
 fn kolokasi(db: &TestDb, args: &[&str], crash_at: Option<&str>) -> std::process::Child {
-    assert!(cfg!(feature = "test-hooks"), "the crash tests need the test-hooks feature (deploy/test.sh turns it on)");
+    require_test_hooks();
     let mut cmd = Process::new(env!("CARGO_BIN_EXE_kolokasi"));
     cmd.args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))

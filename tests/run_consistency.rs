@@ -183,7 +183,7 @@ async fn unwinding_from_the_api_or_the_console_is_carried_out_and_provisioning_c
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_in_the_middle_of_an_unwind_leaves_it_to_the_next_worker() {
-    assert!(cfg!(feature = "test-hooks"), "this test needs the test-hooks feature (deploy/test.sh turns it on)");
+    require_test_hooks();
     let s = setup().await;
     // This server dies (abort, as SIGKILL) when it comes to undo the DNS records.
     let mut dying = served::serve(&s.db.url, &[("KOLOKASI_TEST_CRASH_AT", "dns:undo")]).await;
@@ -211,7 +211,7 @@ async fn a_worker_killed_in_the_middle_of_an_unwind_leaves_it_to_the_next_worker
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_exits_non_zero_when_its_worker_dies() {
-    assert!(cfg!(feature = "test-hooks"), "this test needs the test-hooks feature (deploy/test.sh turns it on)");
+    require_test_hooks();
     let db = fresh_db(Db::Sqlite).await;
     let _svc = service(&db).await;
     let mut child = Process::new(env!("CARGO_BIN_EXE_kolokasi"))

@@ -277,3 +277,10 @@ pub fn pdf_text(pdf: &[u8]) -> String {
     assert!(out.status.success(), "pdftotext failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// The crash and shutdown tests need the `test-hooks` feature (deploy/test.sh turns it on):
+/// without it they fail here, saying so, rather than pass without crashing anything.
+#[allow(clippy::assertions_on_constants)] // a run-time check on purpose: a plain `cargo test` still builds
+pub fn require_test_hooks() {
+    assert!(cfg!(feature = "test-hooks"), "this test needs the test-hooks feature: run deploy/test.sh, or cargo test --features test-hooks");
+}

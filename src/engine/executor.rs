@@ -160,6 +160,13 @@ impl Engine {
     /// deriving and writing (an unwind just after the last step) is never overwritten by a
     /// stale "succeeded" that no worker would pick up again. Returns the status written.
     async fn cache_status(&self, run_id: &str, pb: &Playbook) -> Result<RunStatus, EngineError> {
+        // A runnable status written from a stale view only makes a worker look again; only a
+        // resting one could lose the run, so only that one takes the lock (off the hot path).
+        let (_, view) = self.view(run_id).await?;
+        if view.status.is_runnable() {
+            self.service().store.set_run_status(run_id, view.status.as_str()).await?;
+            return Ok(view.status);
+        }
         let mut w = self.service().store.write().await?;
         let status = derive(pb, &w.run_events(run_id).await?).status;
         w.set_run_status(run_id, status.as_str()).await?;

@@ -29,7 +29,7 @@ fn expected(method: &str, path: &str, role: Role, own: bool) -> Option<u16> {
         ("post", "/api/v1/requests/{id}/events") => scoped(if role == Admin { 200 } else { 403 }),
         // The body is not a key: operator and admin get as far as "invalid", others no further.
         ("post", "/api/v1/requests/{id}/host-admin-key") => if matches!(role, Operator | Admin) { 400 } else { 403 },
-        ("get", "/api/v1/datacenter" | "/api/v1/assets" | "/api/v1/assets/export") => {
+        ("get", "/api/v1/datacenter" | "/api/v1/datacenter/check" | "/api/v1/assets" | "/api/v1/assets/export") => {
             if staff || role == Auditor { 200 } else { 403 }
         }
         ("get", "/api/v1/audit/verify") => if matches!(role, Admin | Head | Auditor) { 200 } else { 403 },

@@ -7,6 +7,8 @@
 //! operator-firewall profile); fails, never skips, without it.
 
 mod common;
+#[path = "support/served.rs"]
+mod served;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -312,16 +314,13 @@ async fn an_ipv4_only_site_behind_the_operators_firewall_provisions_end_to_end()
     assert_eq!(fw.operator_listing().await, fw.pristine(), "the operator's table byte for byte as it was");
 }
 
-/// `kolokasi datacenter check` through a real inventory (devices with secrets from the sealed
-/// store): klk-fw2 configured as `own_table` is refused with exit status 1 and a message naming
-/// the dropping chain; the same firewall in `jump` mode can work. Also `--json`.
-#[test]
-fn the_datacenter_check_command_refuses_own_table_on_the_operators_firewall() {
-    let lab = lab();
-    let op = op(&lab);
+/// An inventory with klk-fw2 twice: `fw-own` in `own_table` mode (cannot work behind the
+/// operator's default deny) and `fw-jump` in `jump` mode; its SSH key sealed in the store at
+/// `db` (with the test master key).
+fn own_and_jump_inventory(lab: &Lab, dir: &std::path::Path, db: &str) {
+    let op = op(lab);
     let host_key = &lab.host(&op.host).unwrap().host_key;
     let address = &lab.host(&op.host).unwrap().address;
-    let dir = tempfile::tempdir().unwrap();
     let example = include_str!("../deploy/examples/datacenter.yaml");
     let mut inventory = example.split("# Devices kolokasi drives").next().unwrap().to_string();
     inventory.push_str(&format!(
@@ -330,33 +329,88 @@ fn the_datacenter_check_command_refuses_own_table_on_the_operators_firewall() {
          integration: {{ mode: jump, family: inet, table: filter, chain: forward, before: {{ comment: \"{}\" }} }} }}\n",
         op.before_comment
     ));
-    std::fs::write(dir.path().join("inv.yaml"), inventory).unwrap();
-    let kolokasi = |args: &[&str], stdin: Option<&[u8]>| {
-        use std::io::Write;
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kolokasi"))
-            .args(args)
-            .env("KOLOKASI_DATABASE_URL", format!("sqlite://{}/k.db", dir.path().display()))
-            .env("KOLOKASI_INVENTORY_FILE", dir.path().join("inv.yaml"))
-            .env_remove("KOLOKASI_USE_LAB")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(stdin.unwrap_or_default()).unwrap();
-        child.wait_with_output().unwrap()
-    };
+    std::fs::write(dir.join("inv.yaml"), inventory).unwrap();
     let key = std::fs::read(&lab.ssh.private_key_file).unwrap();
-    let set = kolokasi(&["--actor", "admin.tik", "--role", "admin", "secret", "set", "fw-ssh", "--kind", "ssh-key", "--stdin"], Some(&key));
+    let set = kolokasi(dir, db, &["--actor", "admin.tik", "--role", "admin", "secret", "set", "fw-ssh", "--kind", "ssh-key", "--stdin"], Some(&key));
     assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
-    let check = kolokasi(&["datacenter", "check"], None);
+}
+
+/// The CLI as a fresh process on the inventory in `dir` and the store at `db`.
+fn kolokasi(dir: &std::path::Path, db: &str, args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kolokasi"))
+        .args(args)
+        .env("KOLOKASI_DATABASE_URL", db)
+        .env("KOLOKASI_INVENTORY_FILE", dir.join("inv.yaml"))
+        .env("KOLOKASI_MASTER_KEY", served::MASTER_KEY)
+        .env_remove("KOLOKASI_USE_LAB")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.unwrap_or_default()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// `kolokasi datacenter check` through a real inventory (devices with secrets from the sealed
+/// store): klk-fw2 configured as `own_table` is refused with exit status 1 and a message naming
+/// the dropping chain; the same firewall in `jump` mode can work. Also `--json`.
+#[test]
+fn the_datacenter_check_command_refuses_own_table_on_the_operators_firewall() {
+    let lab = lab();
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/k.db", dir.path().display());
+    own_and_jump_inventory(&lab, dir.path(), &db);
+    let check = kolokasi(dir.path(), &db, &["datacenter", "check"], None);
     let text = String::from_utf8_lossy(&check.stdout);
     assert_eq!(check.status.code(), Some(1), "{text}");
     assert!(text.contains("fw-own (mode own_table): CANNOT WORK") && text.contains("fw-jump (mode jump): can work"), "{text}");
     assert!(text.contains("PROBLEM base chain inet filter forward (hook forward, priority 0) drops by policy"), "{text}");
-    let json = kolokasi(&["--json", "datacenter", "check"], None);
+    let json = kolokasi(dir.path(), &db, &["--json", "datacenter", "check"], None);
     let doc: Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(doc["works"], json!(false));
     let own = doc["firewalls"].as_array().unwrap().iter().find(|f| f["device"] == "fw-own").unwrap();
     assert!(own["findings"][0]["pesan"].as_str().unwrap().contains("policy drop"), "{own}");
+}
+
+/// The same check under `serve`, as an operator sees it: the console page (in Indonesian, the
+/// default) says fw-own cannot work and why; the REST API gives the same report; a requester
+/// may see neither.
+#[tokio::test]
+async fn the_console_and_the_api_show_the_datacenter_check_in_indonesian() {
+    let lab = lab();
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}/k.db", dir.path().display());
+    own_and_jump_inventory(&lab, dir.path(), &db);
+    let inv = dir.path().join("inv.yaml");
+    let served = served::serve(&db, &[("KOLOKASI_USE_LAB", "0"), ("KOLOKASI_INVENTORY_FILE", inv.to_str().unwrap())]).await;
+    let inventory = kolokasi::capacity::Inventory::load(&inv).unwrap();
+    let svc = common::service_with(&common::TestDb::existing(&db), inventory).await;
+    let operator = common::api_token(&svc, "pengelola", kolokasi::lifecycle::Role::Operator).await;
+    let requester = common::api_token(&svc, "budi", kolokasi::lifecycle::Role::Requester).await;
+
+    let report = served.get(&operator, "/api/v1/datacenter/check").await;
+    assert_eq!(report["works"], json!(false), "{report}");
+    let own = report["firewalls"].as_array().unwrap().iter().find(|f| f["device"] == "fw-own").unwrap();
+    assert_eq!(own["works"], json!(false));
+    let status = served.http.get(format!("{}/api/v1/datacenter/check", served.base)).bearer_auth(&requester).send().await.unwrap().status();
+    assert_eq!(status, 403);
+
+    let password = kolokasi::secrets::Secret::new("sandi-operator-2026");
+    let root = kolokasi::lifecycle::Actor::new("root", kolokasi::lifecycle::Role::Admin).unwrap();
+    let user = kolokasi::service::NewUser { username: "op.console".into(), display_name: "Operator".into(), role: kolokasi::lifecycle::Role::Operator, unit: None, password: Some(password.clone()) };
+    svc.create_user(&root, user).await.unwrap();
+    let session = svc.console_sign_in("op.console", &password, "127.0.0.1", time::Duration::hours(1)).await.unwrap();
+    let cookie = format!("kolokasi_session={}", session.token.expose());
+    let racks = served.http.get(format!("{}/racks", served.base)).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(racks.contains("href=\"/datacenter/check\""), "the racks page links to the check");
+    let page = served.http.get(format!("{}/datacenter/check", served.base)).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    let fw_own = &page[page.find("id=\"fw-fw-own\"").expect("fw-own's section")..];
+    let fw_own = &fw_own[..fw_own.find("</section>").unwrap()];
+    assert!(fw_own.contains("TIDAK DAPAT BEKERJA") && fw_own.contains("masalah"), "{fw_own}");
+    assert!(fw_own.contains("policy drop"), "the finding in Indonesian names the dropping chain: {fw_own}");
+    let fw_jump = &page[page.find("id=\"fw-fw-jump\"").expect("fw-jump's section")..];
+    assert!(fw_jump[..fw_jump.find("</section>").unwrap()].contains("dapat bekerja"));
+    assert!(page.contains("Ada firewall yang tidak dapat bekerja"), "{page}");
 }

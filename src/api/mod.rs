@@ -36,8 +36,17 @@ pub fn router(service: Service) -> Router {
     router_with_console(service, crate::console::Options::default())
 }
 
-/// The API under `/api/v1` and the web console under `/` (see [`crate::console`]).
+/// The API under `/api/v1` and the web console under `/` (see [`crate::console`]), recording
+/// operators' controls for the workers to carry out; without device drivers.
 pub fn router_with_console(service: Service, console: crate::console::Options) -> Router {
+    router_with_engine(crate::engine::Engine::controls(service), console)
+}
+
+/// [`router_with_console`] around `serve`'s engine: its playbooks and its drivers (for the
+/// read-only device checks such as `GET /api/v1/datacenter/check`). The API and console never
+/// drive a run; the worker does.
+pub fn router_with_engine(engine: crate::engine::Engine, console: crate::console::Options) -> Router {
+    let service = engine.service().clone();
     Router::new()
         .route("/health", get(health))
         .route("/health/live", get(ops::live))
@@ -49,9 +58,9 @@ pub fn router_with_console(service: Service, console: crate::console::Options) -
         .merge(assets::routes())
         .merge(privacy::routes())
         .merge(runs::routes())
-        .layer(axum::Extension(crate::engine::Engine::controls(service.clone())))
-        .with_state(service.clone())
-        .merge(crate::console::router(crate::console::Console::new(service, console)))
+        .layer(axum::Extension(engine.clone()))
+        .with_state(service)
+        .merge(crate::console::router(crate::console::Console::with_engine(engine, console)))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }
@@ -104,7 +113,17 @@ pub async fn serve_with_console(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with_engine(crate::engine::Engine::controls(service), console, listener, shutdown).await
+}
+
+/// [`serve_with_console`] around `serve`'s engine (see [`router_with_engine`]).
+pub async fn serve_with_engine(
+    engine: crate::engine::Engine,
+    console: crate::console::Options,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     // The peer address reaches the console's sign-in rate limit.
-    let app = router_with_console(service, console).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = router_with_engine(engine, console).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

@@ -21,6 +21,15 @@ pub fn routes() -> Router<Service> {
     Router::new()
         .route("/api/v1/requests/{id}/runs", get(runs))
         .route("/api/v1/requests/{id}/runs/{playbook}/control", post(control))
+        .route("/api/v1/datacenter/check", get(datacenter_check))
+}
+
+/// Each firewall read now: whether kolokasi's rules can work there as configured (the same
+/// report as `kolokasi datacenter check`). Needs `serve`'s drivers; a router without them
+/// (an API-only embedding) reports no firewalls.
+async fn datacenter_check(Extension(engine): Extension<Engine>, Caller(actor): Caller) -> Result<Json<Value>, ApiError> {
+    let check = engine.datacenter_check(&actor).await?;
+    Ok(Json(serde_json::to_value(check).map_err(|e| ApiError::Internal(Box::new(e)))?))
 }
 
 impl From<EngineError> for ApiError {

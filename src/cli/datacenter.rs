@@ -54,25 +54,8 @@ pub async fn run(ctx: &Ctx, cmd: DatacenterCmd) -> anyhow::Result<ExitCode> {
 }
 
 async fn check(ctx: &Ctx) -> anyhow::Result<ExitCode> {
-    let drivers = ctx.engine().await?.env.clone();
-    let mut all = Vec::new();
-    for (name, fw) in &drivers.drivers.firewalls {
-        match fw.check().await {
-            Ok(d) => all.push(d),
-            Err(e) => all.push(crate::firewall::doctor::Diagnosis {
-                device: name.clone(),
-                mode: "unreachable",
-                works: false,
-                base_chains: Vec::new(),
-                findings: vec![crate::firewall::doctor::Finding {
-                    level: crate::firewall::doctor::Level::Problem,
-                    message: format!("cannot read the ruleset: {e}"),
-                    pesan: format!("Ruleset tidak dapat dibaca: {e}"),
-                }],
-            }),
-        }
-    }
-    let works = all.iter().all(|d| d.works);
+    let report = ctx.engine().await?.datacenter_check(&ctx.reader()?).await?;
+    let (works, all) = (report.works, report.firewalls);
     if ctx.json {
         print_json(&serde_json::json!({ "works": works, "firewalls": all }));
     } else {

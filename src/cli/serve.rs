@@ -67,7 +67,7 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<ExitCode> {
         trust_proxy: ctx.settings.console_trust_proxy,
         ..crate::console::Options::default()
     };
-    crate::api::serve_with_console(engine.service().clone(), console, listener, signalled).await?;
+    crate::api::serve_with_engine(engine.clone(), console, listener, signalled).await?;
     let worker_failed = match worker {
         Some(w) => w.await.unwrap_or(true),
         None => false,

@@ -63,9 +63,9 @@ pub struct Console(Arc<Inner>);
 
 struct Inner {
     service: Service,
-    /// For the operator controls (retry, skip, unwind) only: these write the run log and the
-    /// audit; the process's worker (or another replica's) carries them out. It drives no run and
-    /// holds no drivers.
+    /// For the operator controls (retry, skip, unwind) and the read-only device checks: the
+    /// controls write the run log and the audit; the process's worker (or another replica's)
+    /// carries them out. The console drives no run.
     controls: Engine,
     templates: Environment<'static>,
     options: Options,
@@ -81,6 +81,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("request.html.j2", include_str!("../../templates/console/request.html.j2")),
     ("audit.html.j2", include_str!("../../templates/console/audit.html.j2")),
     ("racks.html.j2", include_str!("../../templates/console/racks.html.j2")),
+    ("datacenter_check.html.j2", include_str!("../../templates/console/datacenter_check.html.j2")),
     ("assets.html.j2", include_str!("../../templates/console/assets.html.j2")),
 ];
 
@@ -99,7 +100,12 @@ fn environment() -> Environment<'static> {
 
 impl Console {
     pub fn new(service: Service, options: Options) -> Self {
-        let controls = Engine::controls(service.clone());
+        Self::with_engine(Engine::controls(service), options)
+    }
+
+    /// The console around `serve`'s engine (its playbooks, and its drivers for the checks).
+    pub fn with_engine(controls: Engine, options: Options) -> Self {
+        let service = controls.service().clone();
         Self(Arc::new(Inner {
             service,
             controls,
@@ -167,6 +173,7 @@ pub fn router(console: Console) -> Router {
         .route("/requests/{id}/audit", get(pages::audit::show))
         .route("/requests/{id}/documents/{kind}", get(pages::documents::download))
         .route("/racks", get(pages::racks::show))
+        .route("/datacenter/check", get(pages::racks::check))
         .route("/assets", get(pages::assets::show))
         .route("/static/console.css", get(|| async { static_file("text/css; charset=utf-8", CSS) }))
         .route("/static/console.js", get(|| async { static_file("text/javascript; charset=utf-8", JS) }))

@@ -17,6 +17,7 @@
 //! Owns the run log; must not change a request's lifecycle except through the service layer.
 
 pub mod action;
+pub mod check;
 pub mod control;
 pub mod devices;
 pub mod drivers;

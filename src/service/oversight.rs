@@ -50,6 +50,11 @@ impl Service {
         access::require(by, &[Role::Operator, Role::Admin], "driving a run")
     }
 
+    /// Reading the data center's state (usage, the firewalls' check): staff and the auditor.
+    pub fn may_read_datacenter(&self, by: &Actor, what: &str) -> Result<(), ServiceError> {
+        access::require_staff_or_auditor(by, what)
+    }
+
     /// What the data center holds (racks, power, addresses): staff and the auditor.
     pub async fn datacenter_usage(&self, by: &Actor) -> Result<crate::capacity::Usage, ServiceError> {
         access::require_staff_or_auditor(by, "reading the data center's usage")?;

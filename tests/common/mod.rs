@@ -25,6 +25,13 @@ pub struct TestDb {
     _dir: Option<tempfile::TempDir>,
 }
 
+impl TestDb {
+    /// A database some other part of the test made (a CLI run's store, say).
+    pub fn existing(url: &str) -> Self {
+        Self { url: url.to_string(), _dir: None }
+    }
+}
+
 pub fn pg_admin_url() -> String {
     std::env::var("KOLOKASI_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_PG.to_string())
 }

@@ -9,6 +9,7 @@ use crate::capacity::{Placement, Usage};
 use crate::console::session::Signed;
 use crate::console::svg::{RackLabels, rack_elevation};
 use crate::console::{Console, ConsoleError, Lang};
+use crate::firewall::doctor::Level;
 use crate::lifecycle::Role;
 use crate::service::ServiceError;
 
@@ -61,4 +62,33 @@ pub async fn show(State(console): State<Console>, me: Signed) -> Result<Response
         })
         .collect();
     console.render("racks.html.j2", page, context! { sites => sites })
+}
+
+/// `GET /datacenter/check`: every firewall's ruleset read now and whether its integration mode
+/// can work there, in the page's language (staff and the auditor).
+pub async fn check(State(console): State<Console>, me: Signed) -> Result<Response, ConsoleError> {
+    let page = &me.page;
+    let report = console.controls().datacenter_check(page.me()).await?;
+    let firewalls: Vec<Value> = report
+        .firewalls
+        .iter()
+        .map(|d| {
+            let findings: Vec<Value> = d
+                .findings
+                .iter()
+                .map(|f| {
+                    let (level, key) = match f.level {
+                        Level::Ok => ("ok", "dc_level_ok"),
+                        Level::Warning => ("warning", "dc_level_warning"),
+                        Level::Problem => ("problem", "dc_level_problem"),
+                    };
+                    let text = if matches!(page.lang, Lang::Id) { &f.pesan } else { &f.message };
+                    context! { level => level, level_label => page.t(key), text => text }
+                })
+                .collect();
+            let chains: Vec<Value> = d.base_chains.iter().map(|c| context! { label => c.label(), hook => &c.hook, priority => c.priority, policy => &c.policy }).collect();
+            context! { device => &d.device, mode => d.mode, works => d.works, findings => findings, base_chains => chains }
+        })
+        .collect();
+    console.render("datacenter_check.html.j2", page, context! { works => report.works, firewalls => firewalls })
 }

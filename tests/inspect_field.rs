@@ -336,6 +336,78 @@ async fn inspection_by_attached_ed25519_and_rsa_keys() {
     assert!(err.to_string().contains("operator or admin"), "{err}");
 }
 
+/// The same from the web console, as the operator does it: the request page offers the key
+/// form (operator and admin only), a pasted key is attached and its fingerprint shown, a
+/// pasted non-key is refused on the page without echoing it, and the inspection then logs in
+/// with the attached key.
+#[tokio::test]
+async fn the_console_attaches_the_host_admin_key() {
+    let db = common::fresh_db(common::Db::Sqlite).await;
+    let svc = common::service(&db).await;
+    let id = rocky_request(&svc, None).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(kolokasi::api::serve(svc.clone(), listener, std::future::pending()));
+    let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let sign_in = |name: &'static str, role: kolokasi::lifecycle::Role| {
+        let svc = svc.clone();
+        async move {
+            let password = Secret::new("sandi-konsol-2026");
+            let root = kolokasi::lifecycle::Actor::new("root", kolokasi::lifecycle::Role::Admin).unwrap();
+            let unit = (role == kolokasi::lifecycle::Role::Requester).then(|| common::SAMPLE_UNIT.to_string());
+            let user = kolokasi::service::NewUser { username: name.into(), display_name: name.into(), role, unit, password: Some(password.clone()) };
+            svc.create_user(&root, user).await.unwrap();
+            svc.console_sign_in(name, &password, "127.0.0.1", time::Duration::hours(1)).await.unwrap()
+        }
+    };
+    let op = sign_in("op.kunci", kolokasi::lifecycle::Role::Operator).await;
+    let cookie = format!("kolokasi_session={}", op.token.expose());
+    let page = browser.get(format!("{base}/requests/{id}")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("id=\"form-host-admin-key\"") && page.contains("Kunci SSH admin host"), "the operator is offered the key form");
+    let post = |cookie: String, csrf: String, key: String| {
+        let (browser, base, id) = (browser.clone(), base.clone(), id.clone());
+        async move {
+            let body = format!("_csrf={}&private_key={}", csrf, percent_encode(&key));
+            browser
+                .post(format!("{base}/requests/{id}/host-admin-key"))
+                .header("cookie", cookie)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Not a key: refused on the page, the input not echoed back.
+    let r = post(cookie.clone(), op.csrf_token.clone(), "not-a-key-canary".into()).await;
+    assert_eq!(r.status(), 400);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("ed25519") && !text.contains("canary"), "{text:.400}");
+    // The unit's ed25519 key: attached, the page shows its fingerprint.
+    let pem = read(&srv3().admin_key_files["ed25519"]);
+    let r = post(cookie.clone(), op.csrf_token.clone(), pem.replace('\n', "\r\n")).await;
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
+    let page = browser.get(format!("{base}/requests/{id}?done=key")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();
+    let attached = svc.request(&common::operator(), &id).await.unwrap().host_admin_key.expect("attached");
+    assert!(page.contains(&attached.fingerprint) && page.contains("Kunci SSH admin host dilampirkan"), "the page shows the fingerprint");
+    assert!(!page.contains(pem.lines().nth(1).unwrap()), "never the key itself");
+    // A requester is not offered the form and may not post it.
+    let unit = sign_in("budi.kunci", kolokasi::lifecycle::Role::Requester).await;
+    let unit_cookie = format!("kolokasi_session={}", unit.token.expose());
+    let page = browser.get(format!("{base}/requests/{id}")).header("cookie", &unit_cookie).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains("form-host-admin-key"));
+    assert_eq!(post(unit_cookie, unit.csrf_token.clone(), pem.clone()).await.status(), 403);
+    // The inspection logs in with the key attached from the console.
+    let Outcome::Done(out) = inspect_request(&env_of(&svc), &id).await.unwrap() else { panic!("not done") };
+    assert_eq!(out["passed"].as_bool(), Some(true), "{out}");
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
 /// The Form Persetujuan's password on the rpm host, through the action (no key attached).
 #[tokio::test]
 async fn inspection_by_the_form_password_on_the_rpm_host() {

@@ -168,6 +168,7 @@ pub fn router(console: Console) -> Router {
         .route("/requests/new", get(pages::new_request::show).post(pages::new_request::submit))
         .route("/requests/{id}", get(pages::request::show))
         .route("/requests/{id}/step", post(pages::steps::apply))
+        .route("/requests/{id}/host-admin-key", post(pages::steps::attach_key))
         .route("/requests/{id}/run", post(pages::runs::control))
         .route("/requests/{id}/live", get(pages::runs::live))
         .route("/requests/{id}/audit", get(pages::audit::show))

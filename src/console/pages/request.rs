@@ -39,6 +39,10 @@ pub async fn show(State(console): State<Console>, me: Signed, Path(id): Path<Str
             let text = page.t("done_control");
             page.with_flash("ok", text)
         }
+        Some("key") => {
+            let text = page.t("done_key");
+            page.with_flash("ok", text)
+        }
         _ => page,
     };
     render(&console, &page, &id, StatusCode::OK).await
@@ -264,6 +268,13 @@ pub async fn render(console: &Console, page: &PageCtx, id: &RequestId, status: S
 
     let runs = runs_of(service, lang, id).await?;
     let run_controls = !runs.is_empty() && matches!(actor.role, Role::Operator | Role::Inspector | Role::Admin);
+    // The host admin's SSH key (instead of the Form Persetujuan's password) may be attached by
+    // an operator or admin until the request is live; only its fingerprint is ever shown.
+    let key_open = matches!(view.kind, RequestKind::Colocation)
+        && matches!(view.state, LifecycleState::Approved | LifecycleState::AwaitingHardware | LifecycleState::Provisioning);
+    let host_key_form = (key_open && matches!(actor.role, Role::Operator | Role::Admin)).then(|| {
+        context! { attached => view.host_admin_key.as_ref().map(|k| format!("{} {}", k.algorithm, k.fingerprint)) }
+    });
     let ctx = context! {
         r => r,
         timeline => timeline(lang, &view),
@@ -273,6 +284,7 @@ pub async fn render(console: &Console, page: &PageCtx, id: &RequestId, status: S
         actions => actions(&view, actor.role),
         runs => Serde(runs),
         run_controls => run_controls,
+        host_key_form => host_key_form,
         documents => documents(lang, &view),
     };
     let mut resp = console.render("request.html.j2", page, ctx)?;

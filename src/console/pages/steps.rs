@@ -136,3 +136,24 @@ pub async fn apply(State(console): State<Console>, me: Signed, Path(id): Path<St
         }
     }
 }
+
+/// `POST /requests/{id}/host-admin-key`: attaches (or replaces) the host admin's private SSH key
+/// (operator or admin); the page then shows its fingerprint. The key is sealed in the secret
+/// store and never shown again.
+pub async fn attach_key(State(console): State<Console>, me: Signed, Path(id): Path<String>, body: Bytes) -> Result<Response, ConsoleError> {
+    let form = FormData::parse(&body)?;
+    csrf::check(&me.session.csrf_token, &form)?;
+    let id = parse_id(&id)?;
+    let page = &me.page;
+    let pem = Secret::new(form.get("private_key").replace("\r\n", "\n"));
+    match console.service().attach_host_admin_key(page.me(), &id, &pem).await {
+        Ok(_) => Ok(Redirect::to(&format!("/requests/{id}?done=key")).into_response()),
+        Err(e) => {
+            let status = if matches!(e, ServiceError::Forbidden(_)) { StatusCode::FORBIDDEN } else { StatusCode::BAD_REQUEST };
+            match user_message(page.lang, &e) {
+                Some(m) => request::render(&console, &page.clone().with_flash("error", m), &id, status).await,
+                None => Err(e.into()),
+            }
+        }
+    }
+}

@@ -74,6 +74,11 @@ struct Harness {
 }
 
 async fn harness(db: Db) -> Harness {
+    harness_with(db, |_| {}).await
+}
+
+/// [`harness`] with the cluster's settings changed by `tweak`.
+async fn harness_with(db: Db, tweak: impl Fn(&mut KubernetesPlatform)) -> Harness {
     let fake = KubeFake::start().await;
     let db = fresh_db(db).await;
     let svc = service(&db).await;
@@ -81,7 +86,9 @@ async fn harness(db: Db) -> Harness {
     let registry = faults.registry();
     let playbooks = Engine::load_playbooks(Some(std::path::Path::new("playbooks")), &registry).unwrap();
     let mut drivers = lab_drivers();
-    drivers.kubernetes = cluster(&platform(&fake));
+    let mut p = platform(&fake);
+    tweak(&mut p);
+    drivers.kubernetes = cluster(&p);
     let mut engine = Engine::new(svc, drivers, registry, playbooks).unwrap();
     engine.retry.base = Duration::from_millis(5);
     Harness {
@@ -240,6 +247,31 @@ async fn every_step_twice_gives_the_same_state(db: Db) {
     svc.apply(&head(), &id, Command::ApproveRevocation { approved_by: None, reason: None }).await.unwrap();
     let view = h.engine.drive(&Engine::run_id(id.as_str(), "decommission"), &quiet).await.unwrap();
     assert_eq!(view.status, RunStatus::Succeeded);
+    let w = world(&h, &id).await;
+    assert!(nothing(&w), "{w}");
+}
+
+/// A platform whose ingress has no IPv6 address (an IPv4-only data center): the stock hosting
+/// playbook runs unchanged, the name gets its A record and no AAAA, the Berita Acara prints
+/// "-" for the missing address, and decommissioning leaves nothing.
+#[tokio::test]
+async fn an_ipv4_only_platform_hosts_with_the_stock_playbook() {
+    let h = harness_with(Db::Sqlite, |p| p.ingress.ipv6 = None).await;
+    let svc = h.engine.service().clone();
+    let (id, run) = provisioning_request(&svc).await;
+    let view = h.engine.drive(&run, &quiet).await.unwrap();
+    assert_eq!(view.status, RunStatus::Succeeded, "{view:?}");
+    assert_eq!(svc.store.request(&id).await.unwrap().state, State::Active);
+    let w = world(&h, &id).await;
+    assert_eq!((w["a"].clone(), w["aaaa"].clone()), (json!(["198.51.100.135"]), json!([])), "{w}");
+    let bast = svc.render_document(&admin(), &id, DocumentKind::BeritaAcara, DocFormat::Html, Lang::Id, false).await.unwrap();
+    let html = String::from_utf8(bast.bytes).unwrap();
+    assert!(html.contains("198.51.100.135") && !html.contains("2001:db8"), "{html}");
+    let revocation = kolokasi::domain::Revocation { reasons: vec![common::text("uji selesai")], effective: None, approved_by: None };
+    svc.apply(&admin(), &id, Command::RequestRevocation { revocation }).await.unwrap();
+    svc.apply(&head(), &id, Command::ApproveRevocation { approved_by: None, reason: None }).await.unwrap();
+    let view = h.engine.drive(&Engine::run_id(id.as_str(), "decommission"), &quiet).await.unwrap();
+    assert_eq!(view.status, RunStatus::Succeeded, "{view:?}");
     let w = world(&h, &id).await;
     assert!(nothing(&w), "{w}");
 }

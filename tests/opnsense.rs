@@ -360,3 +360,37 @@ async fn rules_are_placed_before_the_operators_rules_by_sequence() {
     bad.sequence = Some(0);
     assert!(Opnsense::new(bad).is_err(), "sequence 0 is refused");
 }
+
+/// `datacenter check` on OPNsense reads the operator's rules: a quick block-all on the WAN at
+/// sequence 50 shadows kolokasi's passes at sequence 90 (cannot work, and says which rule and
+/// what to set), not at sequence 10; a block on another interface and kolokasi's own rules do
+/// not count; an earlier pass-all is reported as restricting nothing.
+#[tokio::test]
+async fn the_check_reads_the_operators_rules_and_their_sequences() {
+    let em = Emulator::start(KEY, SECRET).await;
+    em.insert_rule(json!({"sequence": "50", "action": "block", "interface": "wan", "description": "default deny WAN"}));
+    em.insert_rule(json!({"sequence": "5", "action": "block", "interface": "lan", "description": "lan lockdown"}));
+    let check = |sequence: Option<u32>| {
+        let mut cfg = config(&em.url(), KEY, SECRET, Duration::from_secs(5));
+        cfg.sequence = sequence;
+        async move { FirewallDriver::Opnsense(Opnsense::new(cfg).unwrap()).check().await.unwrap() }
+    };
+    let late = check(Some(90)).await;
+    assert!(!late.works, "{late:?}");
+    assert!(late.findings[0].message.contains("\"default deny WAN\" (sequence 50)") && late.findings[0].message.contains("below 50"), "{late:?}");
+    assert!(late.findings[0].pesan.contains("memblokir semua lalu lintas"), "{late:?}");
+    let early = check(Some(10)).await;
+    assert!(early.works && early.findings.len() == 1, "{early:?}");
+    assert!(early.findings[0].message.contains("default block"), "{early:?}");
+
+    // kolokasi's own rules are not operator rules.
+    let mut cfg = config(&em.url(), KEY, SECRET, Duration::from_secs(5));
+    cfg.sequence = Some(10);
+    let fw = FirewallDriver::Opnsense(Opnsense::new(cfg).unwrap());
+    fw.allow(&tag("KLK-2026-00078"), &[rule("KLK-2026-00078", WEB, "tcp/443", &[])]).await.unwrap();
+    assert!(fw.check().await.unwrap().works);
+
+    em.insert_rule(json!({"sequence": "2", "action": "pass", "interface": "wan", "description": "allow everything"}));
+    let open = check(Some(10)).await;
+    assert!(open.works && open.findings.iter().any(|f| f.message.contains("restrict nothing")), "{open:?}");
+}

@@ -16,6 +16,7 @@ pub mod nft_layout;
 mod nft_write_into;
 pub mod nftables;
 pub mod opnsense;
+mod opnsense_check;
 pub mod rule;
 
 use std::net::IpAddr;

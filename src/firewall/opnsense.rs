@@ -16,10 +16,10 @@
 //! sequence; rules are evaluated in sequence order, first `quick` match wins, so a sequence
 //! lower than the operator's block rules puts kolokasi's passes before them.
 //! Unlike nftables (whose table accepts by default) no per-destination `block` is added:
-//! OPNsense blocks unsolicited inbound traffic on an interface unless a rule passes it, and an
-//! operator rule that passes more (at a lower sequence) is the operator's decision.
-//! TODO(design): an optional per-destination `block` right after kolokasi's passes, for sites
-//! whose own rules at a higher sequence pass more than the request declared.
+//! OPNsense blocks unsolicited inbound traffic on an interface unless a rule passes it.
+//! `datacenter check` reads the operator's rules and says whether that holds here: a quick
+//! block at a lower sequence shadows kolokasi's passes (cannot work), an earlier pass-all
+//! means they restrict nothing (warning). See [`super::opnsense_check`].
 //!
 //! Credentials: HTTP Basic with the API key and secret, encoded once into a header value
 //! marked sensitive; `Debug` and errors never show them. 401/403 are not retryable;
@@ -50,7 +50,7 @@ use crate::ssh::RequestTag;
 
 const API_PATH: &str = "/api/firewall/filter";
 /// What every kolokasi description starts with (see `rule::comment`).
-const KOLOKASI_PREFIX: &str = "kolokasi:";
+pub(super) const KOLOKASI_PREFIX: &str = "kolokasi:";
 /// Rows per `searchRule` page; more pages are fetched until `total` rows were seen.
 const PAGE_SIZE: u64 = 500;
 /// A bound on pages, against a server that never reaches its own `total`.
@@ -238,16 +238,15 @@ impl Opnsense {
         &self.device
     }
 
-    /// Adds whatever of `rules` is not there yet, then applies; a re-run adds nothing.
-    /// `datacenter check`: OPNsense's ruleset is not read yet (TODO(design): read the filter
-    /// rules' sequences and the interface's default policy); says so rather than guessing.
+    /// `datacenter check`: reads every filter rule and says whether kolokasi's pass rules, at
+    /// their sequence on their interface, can take effect (see [`super::opnsense_check`]).
     pub async fn check(&self) -> Result<super::doctor::Diagnosis, FirewallError> {
-        let message = "OPNsense: the check does not read this firewall's ruleset yet; kolokasi's pass rules rely on the interface's default block".to_string();
-        let pesan = "OPNsense: ruleset belum diperiksa; aturan kolokasi mengandalkan blokir bawaan antarmuka.".to_string();
-        let finding = super::doctor::Finding { level: super::doctor::Level::Warning, message, pesan };
-        Ok(super::doctor::Diagnosis { device: self.device().into(), mode: "opnsense", works: true, base_chains: Vec::new(), findings: vec![finding] })
+        let rows = self.search_rows("").await?;
+        let sequence = self.sequence.unwrap_or(super::opnsense_check::DEFAULT_SEQUENCE);
+        Ok(super::opnsense_check::diagnose(&self.device, self.interface.as_str(), sequence, &rows))
     }
 
+    /// Adds whatever of `rules` is not there yet, then applies; a re-run adds nothing.
     pub async fn allow(&self, request: &RequestTag, rules: &[FirewallRule]) -> Result<Allowed, FirewallError> {
         if let Some(r) = rules.iter().find(|r| r.request != *request) {
             return Err(FirewallError::OtherRequest { expected: request.clone(), got: r.request.clone() });
@@ -295,8 +294,13 @@ impl Opnsense {
         Ok(self.search(request.as_str()).await?.into_iter().filter(|f| f.comment.request == *request).collect())
     }
 
-    /// kolokasi rules among the rows `searchRule` finds for `phrase`, page by page.
+    /// kolokasi rules among the rows `searchRule` finds for `phrase`.
     async fn search(&self, phrase: &str) -> Result<Vec<FoundRule>, OpnsenseError> {
+        Ok(self.search_rows(phrase).await?.iter().filter_map(|row| self.kolokasi_rule(row)).collect())
+    }
+
+    /// Every row `searchRule` finds for `phrase` (all rules for ""), page by page.
+    async fn search_rows(&self, phrase: &str) -> Result<Vec<Value>, OpnsenseError> {
         let mut found = Vec::new();
         let mut seen = 0u64;
         for page in 1..=MAX_PAGES {
@@ -305,7 +309,7 @@ impl Opnsense {
             let rows = answer["rows"].as_array().ok_or_else(|| self.unexpected("searchRule", "no \"rows\" array".into()))?;
             let total = number(&answer["total"]).ok_or_else(|| self.unexpected("searchRule", "no \"total\" count".into()))?;
             seen += rows.len() as u64;
-            found.extend(rows.iter().filter_map(|row| self.kolokasi_rule(row)));
+            found.extend(rows.iter().cloned());
             if rows.is_empty() || seen >= total {
                 return Ok(found);
             }

@@ -106,7 +106,8 @@ pub struct LabHost {
     /// them over for the inspection's key login (srv3).
     #[serde(default)]
     pub admin_key_files: BTreeMap<String, PathBuf>,
-    /// An unprivileged login on the host (no root, no sudo) and its password file (srv3).
+    /// An unprivileged login on the host (not root; sudo asks it for a password) and its
+    /// password file (srv3).
     #[serde(default)]
     pub unprivileged_user: Option<String>,
     #[serde(default)]
@@ -115,6 +116,10 @@ pub struct LabHost {
     /// or hostile server (srv3).
     #[serde(default)]
     pub flood_user: Option<String>,
+    /// A login (same password as the unprivileged one) that is not root but has password-less
+    /// `sudo` (srv3).
+    #[serde(default)]
+    pub sudo_user: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

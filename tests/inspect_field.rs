@@ -223,6 +223,35 @@ async fn an_unprivileged_login_reports_root_facts_as_needing_root() {
     assert!(!root.board.serial.needs_root() && !root.board.serial.is_available());
 }
 
+/// A host admin that is not root: with password-less `sudo` the root-only sources are read
+/// through `sudo -n` (as root would read them: the serial is merely absent here, not "needs
+/// root"); where sudo asks for a password (`klk-user` is in srv3's sudoers with a password)
+/// `sudo -n` is refused and those facts are "needs root", never a hang on a password prompt.
+#[tokio::test]
+async fn password_less_sudo_reads_root_facts_and_a_sudo_password_prompt_does_not_hang() {
+    let host = srv3();
+    let password = read(host.unprivileged_password_file.as_ref().unwrap()).trim().to_string();
+    let pool = SshPool::new(SshSettings::default());
+    let login = |user: &str| {
+        let mut target = lab_target("srv3", "srv-rocky");
+        target.user = user.to_string();
+        target.auth = SshAuth::Password(Secret::new(password.clone()));
+        target
+    };
+    let sudo_user = host.sudo_user.clone().expect("lab.json names srv3's sudo login (run deploy/lab/lab.sh up)");
+    let facts = inspect::gather(&pool, &login(&sudo_user)).await.unwrap();
+    assert_eq!(facts.privilege, Fact::Found(Privilege::Sudo { uid: 1502 }), "{facts:?}");
+    assert!(!facts.board.serial.needs_root() && !facts.psu_watts.needs_root(), "{facts:?}");
+    let report = inspect::compare(&rocky_spec(), &facts, &Rules::default());
+    assert!(report.passed(), "{report}");
+
+    let started = Instant::now();
+    let prompted = inspect::gather(&pool, &login(host.unprivileged_user.as_deref().unwrap())).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10), "sudo's password prompt held the inspection");
+    assert_eq!(prompted.privilege, Fact::Found(Privilege::Unprivileged { uid: 1500 }));
+    assert!(prompted.board.serial.needs_root() && prompted.psu_watts.needs_root(), "{prompted:?}");
+}
+
 /// A request approved with host admin `klk-admin` and (optionally) its password, the hardware
 /// receipt recording srv3's host key.
 async fn rocky_request(svc: &Service, password: Option<&str>) -> RequestId {

@@ -90,7 +90,7 @@ CUST_ANY=198.51.100.104/29             # klk-cust answers on all of these (AnyIP
 PYTHON=/usr/bin/python3                # not the pyenv shim in root's PATH
 PACKAGES=(bind9 bind9-dnsutils pdns-server pdns-backend-sqlite3 openssh-server openssh-client
   nftables openvswitch-switch sqlite3 poppler-utils curl python3 python3-aiosmtpd openssl iproute2
-  util-linux procps ethtool rpm)
+  util-linux procps ethtool rpm sudo)
 
 # Daemons: "pidfile|comm glob" (the comm glob guards against stale pid files).
 lab_daemons() {
@@ -809,7 +809,9 @@ write_host_etc() { # KEY
 # srv3, a RHEL-family server: /etc/redhat-release and rpm's own macros (the database in
 # /var/lib/rpm, as on Rocky; Debian's rpm defaults to ~/.rpmdb) in an overlay on /etc, the rpm
 # database, and its other logins: the host admin's SSH keys (ed25519 and RSA, as an operator
-# attaches them) and `klk-user`, an unprivileged host admin (uid 1500, password, no sudo).
+# attaches them), `klk-user`, an unprivileged host admin (uid 1500, password; sudo asks it for a
+# password, so `sudo -n` is refused) and `klk-sudo`, a host admin with password-less sudo
+# (uid 1502, the same password), both in the host's own /etc/sudoers.
 write_srv3_etc() {
   local hd pw_file t
   hd=$(hdir srv3)
@@ -831,6 +833,11 @@ write_srv3_etc() {
   chmod 755 "$hd/flood-shell"
   printf 'klk-flood:%s:1501:1501:kolokasi lab endless output:%s:%s\n' \
     "$(openssl passwd -6 -stdin <"$pw_file")" "$hd/home-user" "$hd/flood-shell" >>"$hd/etc/passwd"
+  printf 'klk-sudo:%s:1502:1502:kolokasi lab host admin with sudo:%s:/bin/sh\n' \
+    "$(openssl passwd -6 -stdin <"$pw_file")" "$hd/home-user" >>"$hd/etc/passwd"
+  (umask 0337 && printf '%s\n' 'Defaults env_reset' 'Defaults !lecture' 'root ALL=(ALL:ALL) ALL' \
+    'klk-user ALL=(ALL:ALL) ALL' 'klk-sudo ALL=(ALL:ALL) NOPASSWD: ALL' >"$hd/etc-upper/sudoers.new")
+  mv -f "$hd/etc-upper/sudoers.new" "$hd/etc-upper/sudoers"
   make_rpmdb srv3
 }
 
@@ -863,7 +870,7 @@ EOF
   # Customer servers also take their host admin's password (the inspection's login when a
   # server is not configured by name).
   [[ $h == srv* ]] && printf 'Match User klk-admin\n  PasswordAuthentication yes\n  PermitRootLogin yes\n' >>"$d/sshd_config"
-  [[ $h == srv3 ]] && printf '  AuthorizedKeysFile %s\nMatch User klk-user,klk-flood\n  PasswordAuthentication yes\n' \
+  [[ $h == srv3 ]] && printf '  AuthorizedKeysFile %s\nMatch User klk-user,klk-flood,klk-sudo\n  PasswordAuthentication yes\n' \
     "$d/admin-keys/authorized_keys" >>"$d/sshd_config"
   return 0
 }
@@ -1116,7 +1123,7 @@ run_checks() {
   for h in "${hosts[@]}"; do
     [[ $h == srv3 ]] &&
       check "$h sees its own rpm database and redhat-release" own_rpmdb "$h" &&
-      check "$h has its unprivileged login klk-user and the flooding klk-flood" own_user_login "$h"
+      check "$h has its unprivileged login klk-user, the flooding klk-flood and klk-sudo (password-less sudo)" own_user_login "$h"
     [[ $h == srv[12] ]] &&
       check "$h sees its own package list" own_dpkg_status "$h"
     [[ $h == srv* ]] &&
@@ -1149,7 +1156,9 @@ own_user_login() { # KEY
   d=$(hdir "$1")
   pid=$(pidfile_pid "$d/sshd.pid")
   [[ -s $d/user-password && -n $pid ]] && nsenter -t "$pid" -m -- grep -q '^klk-user:\$6\$[^:]*:1500:' /etc/passwd &&
-    nsenter -t "$pid" -m -- grep -q '^klk-flood:.*flood-shell$' /etc/passwd
+    nsenter -t "$pid" -m -- grep -q '^klk-flood:.*flood-shell$' /etc/passwd &&
+    nsenter -t "$pid" -m -- grep -q '^klk-sudo:\$6\$[^:]*:1502:' /etc/passwd &&
+    nsenter -t "$pid" -m -- grep -q '^klk-sudo ALL=(ALL:ALL) NOPASSWD: ALL$' /etc/sudoers
 }
 
 own_admin_login() { # KEY
@@ -1179,6 +1188,9 @@ add_host() { # KEY
   ip link del "klkv-$h" 2>/dev/null || true
   ip netns del "$(ns_of "$h")" 2>/dev/null || true
   make_host_netns "$h"
+  # The new eth0 has a new MAC: a neighbour entry for the old one, kept fresh by traffic
+  # still in flight to it, would leave the host unreachable from the root namespace.
+  ip neigh flush to "${HOST_ADDR[$h]}" dev "$BRIDGE" 2>/dev/null || true
   write_listener
   start_host "$h"
   [[ -n "${HOST_PORTS[$h]:-}" ]] && wait_for 5 "HTTP listener of $h" test -s "$d/listener.pid"
@@ -1234,7 +1246,7 @@ doc = {
                                       "rsa": lab + "/hosts/srv3/admin-keys/id_rsa"},
                      unprivileged_user="klk-user",
                      unprivileged_password_file=lab + "/hosts/srv3/user-password",
-                     flood_user="klk-flood"),
+                     flood_user="klk-flood", sudo_user="klk-sudo"),
         "fw2": host("FW2", "klk-fw2"),
     },
     # klk-fw2's existing default-deny ruleset and the customer host behind it.
@@ -1284,7 +1296,7 @@ kolokasi lab is up ($LAB/lab.json)
   srv2      ${HOST_ADDR[srv2]} (klk-srv2) ${HOST_NAME[srv2]}, Ubuntu 20.04, tcp 80
   fw2       ${HOST_ADDR[fw2]} (klk-fw2)  nftables with the operator's table inet filter (forward policy drop); routes $CUST_NET
   cust      ${HOST_ADDR[cust]} (klk-cust) behind klk-fw2, answers on $CUST_ANY, tcp 80 8080
-  srv3      ${HOST_ADDR[srv3]} (klk-srv3) ${HOST_NAME[srv3]}, Rocky Linux 9.4 (rpm), tcp 80; klk-admin by password or key, klk-user unprivileged
+  srv3      ${HOST_ADDR[srv3]} (klk-srv3) ${HOST_NAME[srv3]}, Rocky Linux 9.4 (rpm), tcp 80; klk-admin by password or key, klk-user unprivileged, klk-sudo password-less sudo
   ssh       ssh -i $LAB/ssh/id_ed25519 -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null root@ADDRESS
 EOF
 }

@@ -229,8 +229,10 @@ async fn remote_read(ctx: &Ctx, remote: &super::remote::Remote, cmd: &RequestCmd
 }
 
 /// Percent-encodes a query value.
+/// A path segment or query value for the remote API: everything but unreserved characters escaped.
 fn url_escape(v: &str) -> String {
-    v.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    percent_encoding::utf8_percent_encode(v, UNRESERVED).to_string()
 }
 
 pub async fn run(ctx: &Ctx, cmd: RequestCmd) -> anyhow::Result<ExitCode> {

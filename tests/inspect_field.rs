@@ -67,7 +67,7 @@ async fn a_hanging_command_hits_the_time_cap() {
 async fn the_inspection_script_is_capped() {
     let pool = SshPool::new(SshSettings::default());
     let target = lab_target("srv1", "srv-sipd");
-    let limits = ExecLimits { max_output_bytes: 4 << 10, ..inspect::facts::LIMITS };
+    let limits = ExecLimits { max_output_bytes: 4 << 10, ..inspect::script::LIMITS };
     let err = inspect::gather_limited(&pool, &target, limits).await.unwrap_err();
     assert!(matches!(&err, InspectError::Ssh(SshError::OutputTooLarge { .. })), "{err:?}");
     assert_eq!(err.to_string(), "output too large from srv-sipd, `inspection script`: more than 4096 bytes");

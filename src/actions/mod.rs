@@ -21,11 +21,19 @@ pub use kubernetes_app::KubernetesApp;
 pub use switch_port::SwitchPort;
 pub use undo_provisioning::UndoProvisioning;
 
-use crate::engine::Registry;
+use crate::engine::{Engine, Registry};
 
 /// Every action a playbook may name.
 pub fn builtin() -> Registry {
     let mut r = Registry::default();
     r.register(AllocateAddress).register(DnsRecords).register(FirewallRules).register(Gate).register(InspectServer).register(Notify).register(KubernetesApp).register(SwitchPort).register(UndoProvisioning);
     r
+}
+
+/// An engine that only records operators' controls (retry, skip, unwind, resolve): no
+/// drivers, the built-in actions and playbooks; the workers carry the controls out.
+pub fn controls_engine(service: crate::service::Service) -> Engine {
+    let registry = builtin();
+    let playbooks = Engine::load_playbooks(None, &registry).expect("the built-in playbooks are valid");
+    Engine::new(service, crate::engine::Drivers::default(), registry, playbooks).expect("the built-in playbooks are complete")
 }

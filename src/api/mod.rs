@@ -39,7 +39,7 @@ pub fn router(service: Service) -> Router {
 /// The API under `/api/v1` and the web console under `/` (see [`crate::console`]), recording
 /// operators' controls for the workers to carry out; without device drivers.
 pub fn router_with_console(service: Service, console: crate::console::Options) -> Router {
-    router_with_engine(crate::engine::Engine::controls(service), console)
+    router_with_engine(crate::actions::controls_engine(service), console)
 }
 
 /// [`router_with_console`] around `serve`'s engine: its playbooks and its drivers (for the
@@ -113,7 +113,7 @@ pub async fn serve_with_console(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_with_engine(crate::engine::Engine::controls(service), console, listener, shutdown).await
+    serve_with_engine(crate::actions::controls_engine(service), console, listener, shutdown).await
 }
 
 /// [`serve_with_console`] around `serve`'s engine (see [`router_with_engine`]).

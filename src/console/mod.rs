@@ -100,7 +100,7 @@ fn environment() -> Environment<'static> {
 
 impl Console {
     pub fn new(service: Service, options: Options) -> Self {
-        Self::with_engine(Engine::controls(service), options)
+        Self::with_engine(crate::actions::controls_engine(service), options)
     }
 
     /// The console around `serve`'s engine (its playbooks, and its drivers for the checks).

@@ -175,14 +175,6 @@ impl Engine {
         })
     }
 
-    /// An engine that only records operators' controls (retry, skip, unwind, resolve): no
-    /// drivers, the built-in playbooks; the workers carry the controls out.
-    pub fn controls(service: Service) -> Self {
-        let registry = crate::actions::builtin();
-        let playbooks = Self::load_playbooks(None, &registry).expect("the built-in playbooks are valid");
-        Self::new(service, Drivers::default(), registry, playbooks).expect("the built-in playbooks are complete")
-    }
-
     pub fn service(&self) -> &Service {
         &self.env.service
     }

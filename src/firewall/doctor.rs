@@ -9,8 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::integration::Integration;
-use super::nft_layout::JUMP_COMMENT;
-use super::nftables::{FAMILY, TABLE};
+use super::nft_layout::{FAMILY, JUMP_COMMENT, TABLE};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

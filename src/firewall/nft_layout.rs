@@ -9,8 +9,33 @@ use std::net::IpAddr;
 use serde_json::{Value, json};
 
 use super::integration::NftFamily;
-use super::nftables::{request_chain, chain_owner};
 use crate::ssh::RequestTag;
+
+/// kolokasi's own table (`own_table` mode) and its names.
+pub const FAMILY: &str = "inet";
+pub const TABLE: &str = "kolokasi";
+pub const CHAIN_INPUT: &str = "input";
+pub const CHAIN_FORWARD: &str = "forward";
+pub const MAP_V4: &str = "dest4";
+pub const MAP_V6: &str = "dest6";
+
+/// The chain holding `request`'s rules for `destination`.
+pub fn request_chain(request: &RequestTag, destination: IpAddr) -> String {
+    format!("{request}{}", chain_suffix(destination))
+}
+
+/// The request whose chain for `destination` this is, by its name.
+pub fn chain_owner(chain: &str, destination: IpAddr) -> Option<RequestTag> {
+    RequestTag::parse(chain.strip_suffix(&chain_suffix(destination))?).ok()
+}
+
+/// `-v4-198_51_100_5`, `-v6-2001_db8__5`: the address in characters a chain name may hold.
+fn chain_suffix(destination: IpAddr) -> String {
+    match destination {
+        IpAddr::V4(a) => format!("-v4-{}", a.to_string().replace('.', "_")),
+        IpAddr::V6(a) => format!("-v6-{}", a.to_string().replace(':', "_")),
+    }
+}
 
 /// The comment of the one jump kolokasi keeps in an operator's base chain.
 pub const JUMP_COMMENT: &str = "kolokasi:jump";
@@ -30,7 +55,7 @@ pub struct Layout {
 impl Layout {
     /// kolokasi's own table `inet kolokasi`.
     pub fn own() -> Self {
-        Self { family: NftFamily::Inet, table: super::nftables::TABLE.into(), prefix: "", map4: super::nftables::MAP_V4, map6: super::nftables::MAP_V6 }
+        Self { family: NftFamily::Inet, table: TABLE.into(), prefix: "", map4: MAP_V4, map6: MAP_V6 }
     }
 
     /// Inside an operator's table.

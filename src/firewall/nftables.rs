@@ -40,12 +40,7 @@ use super::nft_layout::{Layout, batch_bytes};
 use super::rule::{self, FirewallRule, RuleComment};
 use crate::ssh::{RemoteCommand, RequestTag, SshPool, SshTarget};
 
-pub const FAMILY: &str = "inet";
-pub const TABLE: &str = "kolokasi";
-pub const CHAIN_INPUT: &str = "input";
-pub const CHAIN_FORWARD: &str = "forward";
-pub const MAP_V4: &str = "dest4";
-pub const MAP_V6: &str = "dest6";
+pub use super::nft_layout::{CHAIN_FORWARD, CHAIN_INPUT, FAMILY, MAP_V4, MAP_V6, TABLE, chain_owner, request_chain};
 
 /// A kolokasi rule as installed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,24 +66,6 @@ pub struct Allowed {
 pub struct StaleMapping {
     pub address: IpAddr,
     pub chain: String,
-}
-
-/// The chain holding `request`'s rules for `destination`.
-pub fn request_chain(request: &RequestTag, destination: IpAddr) -> String {
-    format!("{request}{}", chain_suffix(destination))
-}
-
-/// The request whose chain for `destination` this is, by its name.
-pub fn chain_owner(chain: &str, destination: IpAddr) -> Option<RequestTag> {
-    RequestTag::parse(chain.strip_suffix(&chain_suffix(destination))?).ok()
-}
-
-/// `-v4-198_51_100_5`, `-v6-2001_db8__5`: the address in characters a chain name may hold.
-fn chain_suffix(destination: IpAddr) -> String {
-    match destination {
-        IpAddr::V4(a) => format!("-v4-{}", a.to_string().replace('.', "_")),
-        IpAddr::V6(a) => format!("-v6-{}", a.to_string().replace(':', "_")),
-    }
 }
 
 pub struct Nftables {

@@ -50,7 +50,7 @@ use crate::ssh::RequestTag;
 
 const API_PATH: &str = "/api/firewall/filter";
 /// What every kolokasi description starts with (see `rule::comment`).
-pub(super) const KOLOKASI_PREFIX: &str = "kolokasi:";
+use super::rule::PREFIX as KOLOKASI_PREFIX;
 /// Rows per `searchRule` page; more pages are fetched until `total` rows were seen.
 const PAGE_SIZE: u64 = 500;
 /// A bound on pages, against a server that never reaches its own `total`.

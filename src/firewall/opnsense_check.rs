@@ -11,7 +11,7 @@
 use serde_json::Value;
 
 use super::doctor::{Diagnosis, Finding, Level};
-use super::opnsense::KOLOKASI_PREFIX;
+use super::rule::PREFIX as KOLOKASI_PREFIX;
 
 /// OPNsense's default `sequence` (Filter.xml), which kolokasi's rules get when none is set.
 pub const DEFAULT_SEQUENCE: u32 = 1;

@@ -134,7 +134,8 @@ pub fn comment(request: &RequestTag, kind: &str) -> String {
     format!("{PREFIX}{request}:{kind}")
 }
 
-const PREFIX: &str = "kolokasi:";
+/// What every kolokasi rule's comment or description starts with.
+pub(super) const PREFIX: &str = "kolokasi:";
 
 /// A parsed kolokasi comment.
 #[derive(Debug, Clone, PartialEq, Eq)]

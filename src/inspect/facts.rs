@@ -1,16 +1,10 @@
-//! What the inspector measured on a server (`ServerFacts`) and how it gathers it: one fixed
-//! script, run with one command on the pooled SSH connection, printing one marked section per
-//! source; [`super::parse`] turns each section into a typed fact.
-//!
-//! The script is constant text: nothing from a request, a form or the server's name is in it.
+//! What the inspector measured on a server (`ServerFacts`): plain types, with no knowledge of
+//! how they are gathered ([`super::script`], [`super::gather`]) or parsed ([`super::parse`]).
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::InspectError;
-use crate::ssh::{ExecLimits, RemoteCommand, SshPool, SshSettings, SshTarget};
 
 /// One measured fact, or why it could not be read (no `/sys/class/dmi/id` in a container, no
 /// `dmidecode`, a command missing or refused). An unavailable fact is reported, never an error.
@@ -168,85 +162,4 @@ impl Disk {
     pub fn total_bytes(disks: &[Disk]) -> u64 {
         disks.iter().map(|d| d.size_bytes).sum()
     }
-}
-
-/// Starts every section; `parse::sections` splits the output on these lines.
-pub(super) const SECTION: &str = "@@kolokasi-section";
-/// Ends every section, followed by the exit status of the section's command.
-pub(super) const STATUS: &str = "@@kolokasi-status";
-/// The last section; without it the output was cut short.
-pub(super) const END: &str = "end";
-
-/// Exit status of a root-only source the login may not read (sysexits' `EX_NOPERM`).
-pub(super) const NEEDS_ROOT: i32 = 77;
-
-/// The gathering script. Each `s NAME COMMAND…` prints `@@kolokasi-section NAME`, the command's
-/// output, then `@@kolokasi-status RC`. Errors go to /dev/null: a missing source shows as a
-/// non-zero status or an empty section, which the parser reports as unavailable.
-///
-/// Root-only sources (`product_serial`, `dmidecode`) run through `asroot`: directly as root,
-/// through `sudo -n` when that works without a password, else not at all (status 77, reported
-/// "needs root"; for `dmidecode` even when it is not installed, since root is what is missing
-/// first). Everything else is readable by any user and runs as the login.
-/// Packages: rpm on a RHEL-family system (`/etc/redhat-release`, or rhel/centos/fedora in
-/// os-release's `ID`/`ID_LIKE`), else dpkg, else rpm.
-pub(super) const SCRIPT: &str = r#"export LC_ALL=C
-s() { n=$1; shift; printf '%s %s\n' '@@kolokasi-section' "$n"; "$@" 2>/dev/null; printf '\n%s %s\n' '@@kolokasi-status' "$?"; }
-uid=$(id -u)
-if [ "$uid" = 0 ]; then priv=root; asroot() { "$@"; }
-elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null </dev/null; then priv=sudo; asroot() { sudo -n "$@" </dev/null; }
-else priv=unprivileged; asroot() { return 77; }; fi
-privilege() { echo "$priv $uid"; }
-osrel() { cat /etc/os-release || cat /usr/lib/os-release; }
-dmi() { cat "/sys/class/dmi/id/$1"; }
-psu() { [ "$priv" = unprivileged ] && return 77; command -v dmidecode >/dev/null 2>&1 || return 127; asroot dmidecode -q -t 39; }
-rhel() { [ -e /etc/redhat-release ] || grep -Eqs '^(ID|ID_LIKE)=.*(rhel|centos|fedora)' /etc/os-release; }
-rpms() { echo rpm; rpm -qa --qf '%{NAME}\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\n'; }
-pkgs() {
-  if rhel && command -v rpm >/dev/null 2>&1; then rpms
-  elif command -v dpkg-query >/dev/null 2>&1; then
-    echo dpkg; dpkg-query -W -f='${Package}\t${Version}\t${Status}\n'
-  elif command -v rpm >/dev/null 2>&1; then rpms
-  else return 127; fi
-}
-tcp() { ss -ltnH || ss -ltn; }
-udp() { ss -lunH || ss -lun; }
-s hostname uname -n
-s privilege privilege
-s os-release osrel
-s redhat-release cat /etc/redhat-release
-s kernel uname -r
-s cpuinfo cat /proc/cpuinfo
-s meminfo cat /proc/meminfo
-s lsblk lsblk -J -b -d -o NAME,SIZE,TYPE,MODEL
-s board_vendor dmi board_vendor
-s board_name dmi board_name
-s product_serial asroot cat /sys/class/dmi/id/product_serial
-s psu psu
-s packages pkgs
-s tcp tcp
-s udp udp
-s end true
-"#;
-
-/// The caps of the gathering command: what a healthy server prints is ~10-200 KiB (most of
-/// it the package list) in well under a second.
-pub const LIMITS: ExecLimits = ExecLimits { timeout: Duration::from_secs(60), max_output_bytes: SshSettings::MAX_OUTPUT_BYTES };
-
-/// Gathers the facts of the server behind `target` with one command on the pool's connection,
-/// within [`LIMITS`].
-pub async fn gather(pool: &SshPool, target: &SshTarget) -> Result<ServerFacts, InspectError> {
-    gather_limited(pool, target, LIMITS).await
-}
-
-/// As [`gather`], within `limits`: a server that streams endlessly or hangs fails with
-/// "output too large from <server>, `inspection script`" or a timeout, never exhausting memory.
-pub async fn gather_limited(pool: &SshPool, target: &SshTarget, limits: ExecLimits) -> Result<ServerFacts, InspectError> {
-    let command = RemoteCommand::new("sh").arg("-c").arg(SCRIPT).named("inspection script");
-    let out = pool.exec_limited(target, &command, None, limits).await.map_err(InspectError::Ssh)?;
-    super::parse::server_facts(&out.stdout).ok_or_else(|| InspectError::Incomplete {
-        device: target.name.clone(),
-        status: out.status_text(),
-        stderr: out.stderr.trim().chars().take(500).collect(),
-    })
 }

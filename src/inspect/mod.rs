@@ -1,8 +1,10 @@
 //! Server inspection (SOP step 8): gather what a server really is over SSH and compare it with
 //! the declared specification of the request, item by item.
 //!
-//! - [`facts`]: `ServerFacts` and the one fixed script that gathers them over one SSH command.
+//! - [`gather`]: runs the script once on the pooled SSH connection and parses its output.
+//! - [`script`]: the one fixed gathering script, its section markers and its caps.
 //! - [`parse`]: the parsers of that script's sections (os-release, cpuinfo, lsblk, dpkg, ss, …).
+//! - [`facts`]: `ServerFacts`, plain types.
 //! - [`compare`]: the rules (`compare`, `Rules`, `version_satisfies`).
 //! - [`report`]: the `Report` of `ReportItem`s with verdicts, as a table and as JSON.
 //! - [`debversion`]: Debian version ordering (`dpkg --compare-versions`).
@@ -14,13 +16,16 @@
 pub mod compare;
 pub mod debversion;
 pub mod facts;
+pub mod gather;
 pub mod parse;
 pub mod report;
 pub mod rpmversion;
+pub mod script;
 
 pub use compare::{Rules, compare, version_satisfies};
 pub use debversion::{DebVersion, DebVersionError};
-pub use facts::{Board, Cpu, Disk, Fact, Listener, OsRelease, PackageManager, Packages, Privilege, ServerFacts, gather, gather_limited};
+pub use facts::{Board, Cpu, Disk, Fact, Listener, OsRelease, PackageManager, Packages, Privilege, ServerFacts};
+pub use gather::{gather, gather_limited};
 pub use report::{Check, Report, ReportItem, Verdict};
 pub use rpmversion::{RpmVersion, RpmVersionError};
 

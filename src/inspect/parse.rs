@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Deserialize;
 
 use super::debversion::DebVersion;
-use super::facts::{Board, Cpu, Disk, END, Fact, Listener, NEEDS_ROOT, OsRelease, PackageManager, Packages, Privilege, SECTION, STATUS, ServerFacts};
+use super::facts::{Board, Cpu, Disk, Fact, Listener, OsRelease, PackageManager, Packages, Privilege, ServerFacts};
+use super::script::{END, NEEDS_ROOT, SECTION, STATUS};
 use super::rpmversion::RpmVersion;
 
 /// One section of the script's output: the command's stdout and its exit status.

@@ -36,6 +36,9 @@ pub struct Settings {
     pub lease_seconds: u64,
     /// Whether `serve` runs a worker that claims and drives runs.
     pub worker: bool,
+    /// Password verifications at once (argon2id, ~19 MiB each); more sign-ins wait up to 2 s,
+    /// then get 429.
+    pub auth_verification_slots: usize,
     /// Configure the drivers from the local lab's `lab.json` (tests, demo, benchmarks).
     pub use_lab: bool,
     /// Mark the web console's cookies `Secure` (the console is reached over HTTPS).
@@ -61,6 +64,7 @@ impl Default for Settings {
             log_format: "text".into(),
             lease_seconds: 30,
             worker: true,
+            auth_verification_slots: crate::service::DEFAULT_VERIFICATION_SLOTS,
             use_lab: false,
             console_secure_cookies: false,
             console_trust_proxy: false,
@@ -135,6 +139,9 @@ impl Settings {
         }
         if let Some(v) = env("KOLOKASI_LEASE_SECONDS") {
             s.lease_seconds = v.parse().map_err(|_| ConfigError::Parse { path: "KOLOKASI_LEASE_SECONDS".into(), message: format!("{v:?} is not a number of seconds") })?;
+        }
+        if let Some(v) = env("KOLOKASI_AUTH_VERIFICATION_SLOTS") {
+            s.auth_verification_slots = v.parse().map_err(|_| ConfigError::Parse { path: "KOLOKASI_AUTH_VERIFICATION_SLOTS".into(), message: format!("{v:?} is not a number") })?;
         }
         if let Some(v) = env("KOLOKASI_USE_LAB") {
             s.use_lab = matches!(v.as_str(), "1" | "true" | "yes");

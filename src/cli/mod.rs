@@ -129,7 +129,7 @@ impl Ctx {
         let store = Store::connect(&self.settings.database_url)
             .await
             .with_context(|| format!("cannot open the database {}", redact_url(&self.settings.database_url)))?;
-        let service = Service::new(store, self.settings.inventory()?, self.settings.calendar()?, key).with_template_dir(self.settings.template_dir.clone());
+        let service = Service::new(store, self.settings.inventory()?, self.settings.calendar()?, key).with_template_dir(self.settings.template_dir.clone()).with_verification_slots(self.settings.auth_verification_slots);
         service.ensure_pools().await?;
         // Lifecycle events that start runs need the playbook definitions, whichever front end moves them.
         let playbooks = crate::engine::Engine::load_playbooks(self.settings.playbook_dir().as_deref(), &crate::actions::builtin())?;

@@ -45,6 +45,9 @@ pub enum UserCmd {
         #[arg(long)]
         enable: bool,
     },
+    /// Clear the failed sign-ins counted against an account (admin): for an account an
+    /// attacker keeps locked by guessing.
+    Unlock { username: String },
     /// Set an account's password (an admin for anyone, anyone for themselves).
     Passwd {
         username: String,
@@ -158,6 +161,10 @@ pub async fn run_user(ctx: &Ctx, cmd: UserCmd) -> anyhow::Result<ExitCode> {
         UserCmd::Disable { username, enable } => {
             service.disable_user(ctx.actor()?, &username, !enable).await?;
             println!("user {username} {}", if enable { "enabled" } else { "disabled" });
+        }
+        UserCmd::Unlock { username } => {
+            let cleared = service.unlock_user(ctx.actor()?, &username).await?;
+            println!("user {username} {}", if cleared { "unlocked" } else { "was not locked" });
         }
         UserCmd::Passwd { username, password_stdin } => {
             let password = read_password(password_stdin, true)?;

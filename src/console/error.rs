@@ -20,6 +20,9 @@ pub enum ConsoleError {
     Csrf,
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// Too many sign-in attempts, or every password check busy: come back later.
+    #[error("{0}")]
+    TooMany(crate::auth::Limited),
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -43,6 +46,7 @@ impl From<ServiceError> for ConsoleError {
             ServiceError::Form(e) => Self::BadRequest(e.to_string()),
             ServiceError::Invalid(m) | ServiceError::Conflict(m) => Self::BadRequest(m),
             ServiceError::Transition(e) => Self::BadRequest(e.to_string()),
+            ServiceError::RateLimited(l) => Self::TooMany(l),
             other => Self::internal(other),
         }
     }
@@ -91,6 +95,17 @@ impl IntoResponse for ConsoleError {
                 "The form has expired or is not valid. Reload the page and try again.",
                 "",
             ),
+            Self::TooMany(l) => {
+                let seconds = l.retry_after.as_secs().max(1);
+                let mut r = page(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    &format!("Terlalu banyak percobaan masuk. Coba lagi dalam {seconds} detik."),
+                    &format!("Too many sign-in attempts. Try again in {seconds} s."),
+                    "",
+                );
+                r.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
+                r
+            }
             Self::BadRequest(m) => {
                 tracing::info!(message = %m, "console: bad request");
                 page(StatusCode::BAD_REQUEST, "Permintaan tidak valid.", "Invalid request.", "")

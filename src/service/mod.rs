@@ -85,15 +85,27 @@ pub struct Service {
     run_definitions: Arc<std::collections::BTreeMap<String, String>>,
     /// The document templates (`templates/` unless configured).
     templates: Arc<crate::documents::Templates>,
-    /// Failed sign-ins per address and account (in memory, per process).
+    /// Failed API-token uses per address and the audit budget of failures (in memory, per
+    /// process); password sign-ins are limited in the store (`auth_limits`), shared by replicas.
     limiter: Arc<crate::auth::AuthLimiter>,
+    /// Password verifications allowed at once (argon2id takes ~19 MiB each).
+    verifications: Arc<tokio::sync::Semaphore>,
     /// Set when this process's run worker has stopped on its own: readiness fails from then on.
     worker_down: Arc<std::sync::atomic::AtomicBool>,
 }
 
+/// Password verifications at once unless configured: 4 × ~19 MiB.
+pub const DEFAULT_VERIFICATION_SLOTS: usize = 4;
+
 impl Service {
     pub fn new(store: Store, inventory: Inventory, calendar: Calendar, key: Option<MasterKey>) -> Self {
-        Self { store, inventory: Arc::new(inventory), calendar: Arc::new(calendar), key: key.map(Arc::new), run_definitions: Arc::default(), limiter: Arc::default(), worker_down: Arc::default(), templates: Arc::new(crate::documents::Templates::new(crate::documents::default_template_dir())) }
+        Self { store, inventory: Arc::new(inventory), calendar: Arc::new(calendar), key: key.map(Arc::new), run_definitions: Arc::default(), limiter: Arc::default(), verifications: Arc::new(tokio::sync::Semaphore::new(DEFAULT_VERIFICATION_SLOTS)), worker_down: Arc::default(), templates: Arc::new(crate::documents::Templates::new(crate::documents::default_template_dir())) }
+    }
+
+    /// At most `slots` password verifications at once (`auth_verification_slots`).
+    pub fn with_verification_slots(mut self, slots: usize) -> Self {
+        self.verifications = Arc::new(tokio::sync::Semaphore::new(slots.max(1)));
+        self
     }
 
     /// `serve` says its run worker stopped unasked; `/health/ready` answers 503 from then on.

@@ -56,6 +56,13 @@ fn pw_error(e: password::PasswordError) -> ServiceError {
     ServiceError::Invalid(e.to_string())
 }
 
+/// Sign-in attempts per address and per account: 5 in a burst, one more every 12 s; hammering
+/// while limited deepens the wait to at most 72 s (then an admin may `user unlock`).
+pub const SIGN_IN_BUDGET: crate::store::Budget = crate::store::Budget { burst: 5.0, per_ms: 1.0 / 12_000.0, floor: -5.0 };
+
+/// How long a sign-in waits for a verification slot before it is told to come back.
+const VERIFICATION_QUEUE: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl Service {
     /// Creates a user (admin only). A requester must belong to a unit.
     pub async fn create_user(&self, by: &Actor, input: NewUser) -> Result<UserView, ServiceError> {
@@ -140,26 +147,71 @@ impl Service {
     /// audit budget); success is audited too.
     pub async fn authenticate_password_from(&self, username: &str, password: &Secret, client: &str) -> Result<Actor, ServiceError> {
         let keys = [format!("addr:{client}"), format!("user:{username}")];
-        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        self.limiter.check(&keys)?;
+        // The attempt is spent before the password is verified, atomically in the database
+        // every replica shares: parallel guesses cannot all pass a check made before any of
+        // them failed.
+        self.spend_sign_in_attempt(&keys).await?;
         let found = if username.len() <= 64 { self.store.user_with_hash(username).await? } else { None };
         let hash = found.as_ref().and_then(|(_, h)| h.clone());
         // Verify against a dummy hash when there is none, so that timing says nothing about
-        // which accounts exist. argon2 is CPU-bound: keep it off the async workers.
+        // which accounts exist. argon2 is CPU-bound and takes ~19 MiB: at most
+        // `verification_slots` run at once, off the async workers.
         let (secret, phc) = (password.clone(), hash.clone().unwrap_or_else(|| password::dummy_hash().to_string()));
+        let permit = self.verification_slot().await?;
         let matches = tokio::task::spawn_blocking(move || auth::verify_password(&secret, &phc)).await.unwrap_or(false) && hash.is_some();
+        drop(permit);
         match found {
             Some((user, _)) if matches && !user.disabled => {
+                for key in &keys {
+                    self.store.limit_refund(key, SIGN_IN_BUDGET.burst).await?;
+                }
                 let actor = actor_of(&user)?;
                 self.audit_auth(&actor, "auth.login", json!({ "method": "password", "client": client })).await?;
                 Ok(actor)
             }
             _ => {
-                self.limiter.failed(&keys);
                 self.audit_failure("password", Some(username), client).await?;
                 Err(ServiceError::Unauthorized(BAD_CREDENTIALS.into()))
             }
         }
+    }
+
+    /// Spends one sign-in attempt from each of `keys`; refused (429) when one is exhausted.
+    async fn spend_sign_in_attempt(&self, keys: &[String]) -> Result<(), ServiceError> {
+        let now_ms = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+        let left = self.store.limit_spend(keys, SIGN_IN_BUDGET, now_ms).await?;
+        let wait_ms = left.iter().filter(|l| **l < 0.0).map(|l| -l / SIGN_IN_BUDGET.per_ms).fold(0.0, f64::max);
+        // Now and then, forget buckets that have been full for a while.
+        if rand::random_ratio(1, 64) {
+            let full_ms = (SIGN_IN_BUDGET.burst - SIGN_IN_BUDGET.floor) / SIGN_IN_BUDGET.per_ms;
+            self.store.limit_prune(now_ms - full_ms as i64).await?;
+        }
+        if wait_ms > 0.0 {
+            return Err(crate::auth::Limited { retry_after: std::time::Duration::from_millis(wait_ms.ceil() as u64) }.into());
+        }
+        Ok(())
+    }
+
+    /// A slot to verify a password in; a burst beyond the slots waits briefly, then is told to
+    /// come back (429), so memory stays bounded.
+    async fn verification_slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ServiceError> {
+        let wait = tokio::time::timeout(VERIFICATION_QUEUE, self.verifications.clone().acquire_owned()).await;
+        match wait {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(crate::auth::Limited { retry_after: std::time::Duration::from_secs(1) }.into()),
+        }
+    }
+
+    /// Clears the failed sign-ins counted against `username` (admin), so an account an
+    /// attacker kept locked can sign in again; audited.
+    pub async fn unlock_user(&self, by: &Actor, username: &str) -> Result<bool, ServiceError> {
+        access::require(by, &[Role::Admin], "unlocking an account")?;
+        let cleared = self.store.limit_clear(&format!("user:{username}")).await?;
+        let mut w = self.store.write().await?;
+        w.audit(AuditEntry { actor: by.clone(), request_id: None, action: "user.unlock".into(), reason: None, before: Some(json!({ "locked": cleared })), after: Some(json!({ "username": username })) })
+            .await?;
+        w.commit().await?;
+        Ok(cleared)
     }
 
     /// Checks an API token from a local caller; returns the acting person and whether the token

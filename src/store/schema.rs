@@ -283,4 +283,16 @@ pub const MIGRATIONS: &[(i64, &[&str])] = &[
             "CREATE INDEX IF NOT EXISTS console_sessions_expiry ON console_sessions (expires_at)",
         ],
     ),
+    (
+        12,
+        &[
+            // Failed sign-in budgets shared by every replica on one database (token buckets:
+            // `tokens` left at `at_ms`, refilled by time). Keys are `addr:…` and `user:…`.
+            "CREATE TABLE IF NOT EXISTS auth_limits (
+                key TEXT PRIMARY KEY,
+                tokens DOUBLE PRECISION NOT NULL,
+                at_ms BIGINT NOT NULL
+            )",
+        ],
+    ),
 ];

@@ -43,8 +43,13 @@ pub struct Settings {
     pub use_lab: bool,
     /// Mark the web console's cookies `Secure` (the console is reached over HTTPS).
     pub console_secure_cookies: bool,
-    /// A reverse proxy of yours sets `X-Forwarded-Proto` and `X-Forwarded-For`: trust them.
+    /// Legacy switch: a reverse proxy on this machine (loopback) may say who the client is.
+    /// Prefer `trusted_proxies`.
     pub console_trust_proxy: bool,
+    /// Networks of your reverse proxies / ingress (`10.42.0.0/16`): only a peer in one of them
+    /// may say who the client is (`Forwarded`, `X-Forwarded-For`) and that it is on HTTPS
+    /// (`X-Forwarded-Proto`). The client is the right-most hop outside these networks.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Where SOP notices go: SMTP, webhook, sender, the Kepala Bidang's address
     /// (see [`crate::notify::settings`]).
     pub notifications: crate::notify::NotifySettings,
@@ -68,6 +73,7 @@ impl Default for Settings {
             use_lab: false,
             console_secure_cookies: false,
             console_trust_proxy: false,
+            trusted_proxies: Vec::new(),
             notifications: crate::notify::NotifySettings::default(),
         }
     }
@@ -151,6 +157,14 @@ impl Settings {
         }
         if let Some(v) = env("KOLOKASI_CONSOLE_TRUST_PROXY") {
             s.console_trust_proxy = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+        if let Some(v) = env("KOLOKASI_TRUSTED_PROXIES") {
+            s.trusted_proxies = v
+                .split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(|n| n.parse().map_err(|_| ConfigError::Parse { path: "KOLOKASI_TRUSTED_PROXIES".into(), message: format!("{n:?} is not a network (10.42.0.0/16)") }))
+                .collect::<Result<_, _>>()?;
         }
         if let Some(v) = env("KOLOKASI_WORKER") {
             s.worker = !matches!(v.as_str(), "0" | "false" | "no");
@@ -238,5 +252,20 @@ mod tests {
         let s = Settings::load(None, |k| (k == "KOLOKASI_MASTER_KEY").then(|| "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".to_string())).unwrap();
         assert!(!format!("{s:?}").contains("AAAAAAAA"));
         assert!(s.master_key().unwrap().is_some());
+    }
+}
+
+impl Settings {
+    /// The proxies whose forwarded headers are believed: `trusted_proxies`, plus loopback with
+    /// the legacy `console_trust_proxy`.
+    pub fn proxies(&self) -> crate::auth::TrustedProxies {
+        let mut networks = self.trusted_proxies.clone();
+        if self.console_trust_proxy && networks.is_empty() {
+            return crate::auth::proxy::loopback();
+        }
+        if self.console_trust_proxy {
+            networks.extend(["127.0.0.0/8", "::1/128"].map(|n| n.parse::<ipnet::IpNet>().expect("a network")));
+        }
+        crate::auth::TrustedProxies::new(networks)
     }
 }

@@ -123,15 +123,16 @@ async fn cookies_are_secure_behind_https() {
             svc.clone(),
             Options {
                 secure_cookies,
-                trust_proxy,
+                trusted_proxies: if trust_proxy { kolokasi::auth::proxy::loopback() } else { Default::default() },
                 ..Options::default()
             },
         );
+        // The browser's proxy on this machine (loopback) is the TCP peer.
         let with_proto = |mut b: axum::http::request::Builder| {
             if let Some(p) = forwarded {
                 b = b.header("x-forwarded-proto", p);
             }
-            b
+            b.extension(axum::extract::ConnectInfo(std::net::SocketAddr::from(([127, 0, 0, 1], 40000))))
         };
         let page = app
             .clone()

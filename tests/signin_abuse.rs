@@ -126,3 +126,64 @@ async fn an_admin_unlocks_an_account_kept_locked() {
     let audit = svc.store.audit_recent(20).await.unwrap();
     assert!(audit.iter().any(|e| e.action == "user.unlock"), "the unlock is audited");
 }
+
+/// A console behind proxies in `trusted` (a real TCP server: the peer is 127.0.0.1).
+async fn console_behind(svc: &Service, trusted: kolokasi::auth::TrustedProxies) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let options = kolokasi::console::Options { trusted_proxies: trusted, ..Default::default() };
+    tokio::spawn(kolokasi::api::serve_with_console(svc.clone(), options, listener, std::future::pending()));
+    base
+}
+
+/// Wrong-password sign-ins with the given `X-Forwarded-For`: how many were checked (401).
+async fn guesses(base: &str, forwarded: &[String]) -> usize {
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let mut checked = 0;
+    for xff in forwarded {
+        let page = http.get(format!("{base}/sign-in")).send().await.unwrap();
+        let pre = page.headers()["set-cookie"].to_str().unwrap().to_string();
+        let token = pre.split(';').next().unwrap().split_once('=').unwrap().1.to_string();
+        let r = http
+            .post(format!("{base}/sign-in"))
+            .header("cookie", format!("kolokasi_signin={token}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-forwarded-for", xff)
+            .header("x-forwarded-proto", "https")
+            .body(format!("_csrf={token}&next=%2F&username=nobody{}&password=salah", rand_name()))
+            .send()
+            .await
+            .unwrap();
+        match r.status().as_u16() {
+            401 => checked += 1,
+            429 => {}
+            other => panic!("{other}"),
+        }
+    }
+    checked
+}
+
+fn rand_name() -> u32 {
+    rand::random()
+}
+
+/// Forwarded headers from a peer that is not a trusted proxy are ignored: a guesser cannot buy
+/// fresh budgets by inventing addresses. From a trusted proxy, the right-most untrusted hop is
+/// the client: spoofing the left-most changes nothing, and two clients behind one ingress have
+/// a budget each (not one shared lockout).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_headers_are_believed_only_from_trusted_proxies() {
+    let db = fresh_db(Db::Sqlite).await;
+    let svc = service(&db).await;
+    let spoofed: Vec<String> = (0..8).map(|i| format!("203.0.113.{i}")).collect();
+    let untrusted = console_behind(&svc, kolokasi::auth::TrustedProxies::new(vec!["10.0.0.0/8".parse().unwrap()])).await;
+    assert_eq!(guesses(&untrusted, &spoofed).await, 5, "the peer's budget, whatever the header says");
+
+    let db = fresh_db(Db::Sqlite).await;
+    let svc = service(&db).await;
+    let ingress = console_behind(&svc, kolokasi::auth::proxy::loopback()).await;
+    let one_client: Vec<String> = (0..8).map(|i| format!("6.6.6.{i}, 198.51.100.7")).collect();
+    assert_eq!(guesses(&ingress, &one_client).await, 5, "spoofing the left-most hop buys nothing");
+    let other_client = vec!["198.51.100.8".to_string(); 3];
+    assert_eq!(guesses(&ingress, &other_client).await, 3, "another client behind the same ingress has its own budget");
+}

@@ -59,6 +59,7 @@ pub fn router_with_engine(engine: crate::engine::Engine, console: crate::console
         .merge(privacy::routes())
         .merge(runs::routes())
         .layer(axum::Extension(engine.clone()))
+        .layer(axum::Extension(console.trusted_proxies.clone()))
         .with_state(service)
         .merge(crate::console::router(crate::console::Console::with_engine(engine, console)))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -81,10 +82,13 @@ impl FromRequestParts<Service> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, service: &Service) -> Result<Self, ApiError> {
-        let client = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string());
+        // The client behind a configured proxy (the right-most untrusted hop), else the peer:
+        // behind an ingress, clients are not all one address for the token limiter.
+        let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+        let client = match parts.extensions.get::<crate::auth::TrustedProxies>() {
+            Some(proxies) => proxies.client(peer, &parts.headers),
+            None => peer.map_or_else(|| "unknown".to_string(), |p| p.to_string()),
+        };
         let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
         let Some(token) = header.and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer "))) else {
             return Err(ApiError::Unauthorized("send an API token: Authorization: Bearer <token> (kolokasi token create)".into()));

@@ -5,9 +5,11 @@
 //! is decided in `service::users`.
 
 pub mod password;
+pub mod proxy;
 pub mod ratelimit;
 pub mod tokens;
 
 pub use password::{hash_password, verify_password};
+pub use proxy::TrustedProxies;
 pub use ratelimit::{AuthLimiter, Limited};
 pub use tokens::{TOKEN_PREFIX, hash_token, new_token};

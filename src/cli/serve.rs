@@ -64,7 +64,7 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<ExitCode> {
     };
     let console = crate::console::Options {
         secure_cookies: ctx.settings.console_secure_cookies,
-        trust_proxy: ctx.settings.console_trust_proxy,
+        trusted_proxies: ctx.settings.proxies(),
         ..crate::console::Options::default()
     };
     crate::api::serve_with_engine(engine.clone(), console, listener, signalled).await?;

@@ -39,10 +39,10 @@ use crate::service::Service;
 pub struct Options {
     /// Always mark cookies `Secure` (the console is reached over HTTPS).
     pub secure_cookies: bool,
-    /// Trust the reverse proxy in front of kolokasi: `X-Forwarded-Proto: https` means the
-    /// browser is on HTTPS, `X-Forwarded-For` names the browser's address (only set this when a
-    /// proxy you run sets these headers and strips them from clients).
-    pub trust_proxy: bool,
+    /// The reverse proxies in front of kolokasi: only from a peer in these networks does
+    /// `X-Forwarded-Proto: https` mean the browser is on HTTPS and `Forwarded` /
+    /// `X-Forwarded-For` name the browser's address (the right-most hop outside them).
+    pub trusted_proxies: crate::auth::TrustedProxies,
     /// How long a session lasts after sign-in.
     pub session_ttl: time::Duration,
 }
@@ -51,7 +51,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             secure_cookies: false,
-            trust_proxy: false,
+            trusted_proxies: crate::auth::TrustedProxies::default(),
             session_ttl: time::Duration::hours(8),
         }
     }

@@ -36,14 +36,13 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-fn is_https(console: &Console, headers: &HeaderMap) -> bool {
+fn is_https(console: &Console, peer: Option<std::net::IpAddr>, headers: &HeaderMap) -> bool {
     let o = console.options();
-    o.secure_cookies
-        || (o.trust_proxy
-            && headers
-                .get("x-forwarded-proto")
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.trim().eq_ignore_ascii_case("https")))
+    o.secure_cookies || o.trusted_proxies.forwarded_https(peer, headers)
+}
+
+fn peer_of(parts: &Parts) -> Option<std::net::IpAddr> {
+    parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip())
 }
 
 fn set_cookie(name: &str, value: &str, max_age: i64, secure: bool, same_site: &str) -> String {
@@ -67,6 +66,8 @@ pub struct Visitor {
     /// The browser's address (the proxy's `X-Forwarded-For` when the proxy is trusted), for
     /// the sign-in rate limit.
     pub client: String,
+    /// The TCP peer (a proxy, or the browser).
+    pub peer: Option<std::net::IpAddr>,
 }
 
 fn path_of(parts: &Parts) -> String {
@@ -90,24 +91,13 @@ impl FromRequestParts<Console> for Visitor {
     type Rejection = ConsoleError;
 
     async fn from_request_parts(parts: &mut Parts, console: &Console) -> Result<Self, ConsoleError> {
-        let peer = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
-        let forwarded = console
-            .options()
-            .trust_proxy
-            .then(|| {
-                parts
-                    .headers
-                    .get("x-forwarded-for")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.split(',').next())
-                    .map(|v| v.trim().to_string())
-            })
-            .flatten();
-        let client = forwarded.or(peer).unwrap_or_else(|| "console".into());
+        let peer = peer_of(parts);
+        let client = match peer {
+            Some(_) => console.options().trusted_proxies.client(peer, &parts.headers),
+            None => "console".into(),
+        };
         Ok(Self {
+            peer,
             lang: Lang::from_headers(&parts.headers),
             path: path_of(parts),
             headers: parts.headers.clone(),
@@ -137,7 +127,7 @@ fn sign_in_form(console: &Console, v: &Visitor, next: &str, username: &str, erro
     let ctx = context! { pre_csrf => pre.clone(), next => safe_next(next), username => username, error => error };
     let mut r = console.render("sign_in.html.j2", &page, ctx)?;
     *r.status_mut() = status;
-    let c = set_cookie(SIGN_IN_COOKIE, &pre, 3600, is_https(console, &v.headers), "Strict");
+    let c = set_cookie(SIGN_IN_COOKIE, &pre, 3600, is_https(console, v.peer, &v.headers), "Strict");
     r.headers_mut().append(header::SET_COOKIE, c.parse().expect("cookie is ASCII"));
     Ok(r)
 }
@@ -162,7 +152,7 @@ pub async fn sign_in(State(console): State<Console>, v: Visitor, body: Bytes) ->
         .await
     {
         Ok(s) => {
-            let secure = is_https(&console, &v.headers);
+            let secure = is_https(&console, v.peer, &v.headers);
             let max_age = console.options().session_ttl.whole_seconds();
             let mut r = Redirect::to(&next).into_response();
             let h = r.headers_mut();
@@ -182,12 +172,12 @@ pub async fn sign_in(State(console): State<Console>, v: Visitor, body: Bytes) ->
 }
 
 /// `POST /sign-out`: deletes the session and the cookie.
-pub async fn sign_out(State(console): State<Console>, me: Signed, headers: HeaderMap, body: Bytes) -> Result<Response, ConsoleError> {
+pub async fn sign_out(State(console): State<Console>, me: Signed, v: Visitor, body: Bytes) -> Result<Response, ConsoleError> {
     let form = FormData::parse(&body)?;
     csrf::check(&me.session.csrf_token, &form)?;
     console.service().console_sign_out(&me.session).await?;
     let mut r = Redirect::to("/sign-in").into_response();
-    let c = set_cookie(SESSION_COOKIE, "", 0, is_https(&console, &headers), "Lax");
+    let c = set_cookie(SESSION_COOKIE, "", 0, is_https(&console, v.peer, &v.headers), "Lax");
     r.headers_mut().append(header::SET_COOKIE, c.parse().expect("ASCII"));
     Ok(r)
 }

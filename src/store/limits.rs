@@ -31,10 +31,12 @@ impl Store {
         let sql = format!(
             "INSERT INTO auth_limits (key, tokens, at_ms) VALUES ($1, $2 - 1.0, $3)
              ON CONFLICT (key) DO UPDATE SET
-               tokens = {max}($4, {min}($2, auth_limits.tokens + ($3 - auth_limits.at_ms) * $5) - 1.0),
-               at_ms = $3
+               tokens = {max}($4, {min}($2, auth_limits.tokens + {max}(0, $3 - auth_limits.at_ms) * $5) - 1.0),
+               at_ms = {max}(auth_limits.at_ms, $3)
              RETURNING tokens"
         );
+        // Attempts that read the clock in one order may commit in another: time never runs
+        // backwards for a bucket (no negative refill), so a late commit costs nothing extra.
         let mut tx = self.pool.begin().await?;
         let mut left = Vec::with_capacity(keys.len());
         for key in keys {

@@ -224,6 +224,21 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// The proxies whose forwarded headers are believed: `trusted_proxies`, plus loopback with
+    /// the legacy `console_trust_proxy`.
+    pub fn proxies(&self) -> crate::auth::TrustedProxies {
+        let mut networks = self.trusted_proxies.clone();
+        if self.console_trust_proxy && networks.is_empty() {
+            return crate::auth::proxy::loopback();
+        }
+        if self.console_trust_proxy {
+            networks.extend(["127.0.0.0/8", "::1/128"].map(|n| n.parse::<ipnet::IpNet>().expect("a network")));
+        }
+        crate::auth::TrustedProxies::new(networks)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,20 +267,5 @@ mod tests {
         let s = Settings::load(None, |k| (k == "KOLOKASI_MASTER_KEY").then(|| "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".to_string())).unwrap();
         assert!(!format!("{s:?}").contains("AAAAAAAA"));
         assert!(s.master_key().unwrap().is_some());
-    }
-}
-
-impl Settings {
-    /// The proxies whose forwarded headers are believed: `trusted_proxies`, plus loopback with
-    /// the legacy `console_trust_proxy`.
-    pub fn proxies(&self) -> crate::auth::TrustedProxies {
-        let mut networks = self.trusted_proxies.clone();
-        if self.console_trust_proxy && networks.is_empty() {
-            return crate::auth::proxy::loopback();
-        }
-        if self.console_trust_proxy {
-            networks.extend(["127.0.0.0/8", "::1/128"].map(|n| n.parse::<ipnet::IpNet>().expect("a network")));
-        }
-        crate::auth::TrustedProxies::new(networks)
     }
 }

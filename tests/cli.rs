@@ -155,3 +155,34 @@ fn the_demo_provisions_on_the_lab() {
     }
     assert!(out.contains("succeeded) → Aktif"), "{out}");
 }
+
+/// A secret given as an argument is refused before anything runs, naming the safe way and never
+/// echoing the value; so is a database URL with a password. (Arguments are visible to every user
+/// of the machine in `ps`.)
+#[test]
+fn secrets_on_the_command_line_are_refused_without_echo() {
+    let canary = "CANARY-hunter2-secret";
+    for args in [
+        vec!["request", "approve", "KLK-2026-00001", "--host-admin-password", canary],
+        vec!["request", "approve", "KLK-2026-00001", &format!("--host-admin-password={canary}")],
+        vec!["user", "add", "budi", "--new-role", "operator", "--password", canary],
+        vec!["--token", canary, "request", "list"],
+        vec!["--master-key", canary, "request", "list"],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kolokasi")).args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("refusing --") && err.contains("visible to every user") && err.contains("use "), "{err}");
+        assert!(!err.contains("hunter2") && out.stdout.is_empty(), "the value is never echoed: {err}");
+    }
+    let url = "postgres://kolokasi:CANARY-hunter2@127.0.0.1:5432/kolokasi";
+    for args in [vec!["--database-url", url, "request", "list"], vec![&format!("--database-url={url}"), "request", "list"]] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kolokasi")).args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("KOLOKASI_DATABASE_URL") && !err.contains("hunter2"), "{err}");
+    }
+    // Without a password the URL is fine (it fails later, for its own reasons, not this one).
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kolokasi")).args(["--database-url", "sqlite:///nonexistent-dir/x.db", "request", "list"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("refusing"));
+}

@@ -172,6 +172,14 @@ impl Ctx {
     }
 }
 
+/// Whether a URL carries a password (`scheme://user:password@host`).
+fn url_has_password(url: &str) -> bool {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => url[s + 3..at].contains(':'),
+        _ => false,
+    }
+}
+
 /// Hides a password in a database URL for messages.
 pub(crate) fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -184,7 +192,44 @@ pub(crate) fn redact_url(url: &str) -> String {
     }
 }
 
+/// Flags that would put a secret on the command line, where every user of the machine sees it
+/// (`ps`, /proc/PID/cmdline) and shell history keeps it: (flag, how to give it instead).
+const SECRET_FLAGS: &[(&str, &str)] = &[
+    ("--password", "--password-stdin"),
+    ("--host-admin-password", "--host-admin-password-file FILE or --host-admin-password-stdin"),
+    ("--secret", "`secret set NAME --kind K --stdin` or --from-file FILE"),
+    ("--token", "--token-file FILE (or KOLOKASI_TOKEN_FILE)"),
+    ("--api-key", "`secret set NAME --kind api-key --stdin`"),
+    ("--tsig-secret", "`secret set NAME --kind tsig --stdin`"),
+    ("--master-key", "KOLOKASI_MASTER_KEY_FILE (a file readable by kolokasi only)"),
+    ("--private-key", "`request attach-key ID --file FILE`"),
+];
+
+/// Refuses a secret given as an argument, before anything is parsed or logged: the message
+/// names the flag and the safe way, never the value. Also a `--database-url` with a password.
+pub fn refuse_secret_args(args: &[String]) -> Result<(), String> {
+    for (i, arg) in args.iter().enumerate() {
+        let flag = arg.split_once('=').map_or(arg.as_str(), |(f, _)| f);
+        if let Some((f, instead)) = SECRET_FLAGS.iter().find(|(f, _)| *f == flag) {
+            return Err(format!("refusing {f}: a secret on the command line is visible to every user of this machine (ps) and kept in shell history; use {instead}"));
+        }
+        let url = match flag {
+            "--database-url" => arg.split_once('=').map(|(_, v)| v.to_string()).or_else(|| args.get(i + 1).cloned()),
+            _ => None,
+        };
+        if url.is_some_and(|u| url_has_password(&u)) {
+            return Err("refusing --database-url with a password: it would be visible to every user of this machine (ps); use KOLOKASI_DATABASE_URL or database_url in the configuration file".into());
+        }
+    }
+    Ok(())
+}
+
 pub fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if let Err(message) = refuse_secret_args(&args[1.min(args.len())..]) {
+        eprintln!("error: {message}");
+        return ExitCode::from(2);
+    }
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     match runtime.block_on(run(cli)) {

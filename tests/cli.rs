@@ -186,3 +186,35 @@ fn secrets_on_the_command_line_are_refused_without_echo() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_kolokasi")).args(["--database-url", "sqlite:///nonexistent-dir/x.db", "request", "list"]).output().unwrap();
     assert!(!String::from_utf8_lossy(&out.stderr).contains("refusing"));
 }
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// Files that hold secrets are the owner's alone: backups (logical and SQLite copy, and their
+/// manifests) and a document printed with the host admin's password are written 0600; a master
+/// key file that others may read stops kolokasi with the fix to apply.
+#[test]
+fn secret_bearing_files_are_private_and_an_open_master_key_is_refused() {
+    let k = Kolokasi::new();
+    k.ok(&["request", "list"]);
+    let key = k.dir.path().join("k.key");
+    assert_eq!(mode(&key), 0o600);
+    let backup = k.dir.path().join("store.backup");
+    k.ok(&["backup", "-o", backup.to_str().unwrap(), "--actor", "admin.tik", "--role", "admin"]);
+    assert_eq!(mode(&backup), 0o600, "logical backup");
+    let copy = k.dir.path().join("store-copy.db");
+    k.ok(&["backup", "--sqlite-copy", "-o", copy.to_str().unwrap(), "--actor", "admin.tik", "--role", "admin"]);
+    assert_eq!(mode(&copy), 0o600, "SQLite copy");
+    let manifest = k.dir.path().join("store-copy.db.manifest.json");
+    assert_eq!(mode(&manifest), 0o600, "its manifest");
+
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, _, err) = k.run(&["request", "list"], None);
+    assert_ne!(code, 0);
+    assert!(err.contains("readable or writable by others") && err.contains("chmod 600"), "{err}");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    k.ok(&["request", "list"]);
+}

@@ -43,7 +43,9 @@ pub async fn run(ctx: &Ctx, cmd: DocumentCmd) -> anyhow::Result<ExitCode> {
             let doc = service.render_document(ctx.actor()?, &id, kind, format, lang, include_credentials).await?;
             match output {
                 Some(path) => {
-                    std::fs::write(&path, &doc.bytes).with_context(|| format!("cannot write {}", path.display()))?;
+                    // A render with the host admin's password is for its owner only (0600).
+                    let written = if include_credentials { crate::secrets::files::write_private(&path, &doc.bytes) } else { std::fs::write(&path, &doc.bytes) };
+                    written.with_context(|| format!("cannot write {}", path.display()))?;
                     if ctx.json {
                         super::output::print_json(
                             &serde_json::json!({ "file": path, "bytes": doc.bytes.len(), "sha256": doc.sha256, "content_type": doc.content_type }),

@@ -30,6 +30,8 @@ pub enum CipherError {
         #[source]
         source: std::io::Error,
     },
+    #[error("the master key file {path} is readable or writable by others (mode {mode:04o}); run: chmod 600 {path}")]
+    KeyFileOpen { path: String, mode: u32 },
     #[error("sealed value is malformed")]
     Malformed,
     #[error("sealed value was sealed under key {found}, but the master key is {expected}")]
@@ -63,7 +65,14 @@ impl MasterKey {
         Self { key, id }
     }
 
+    /// Reads the key from `path`, refusing a file that group or others may read or write.
     pub fn from_file(path: &Path) -> Result<Self, CipherError> {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(path).map_err(|source| CipherError::KeyFile { path: path.display().to_string(), source })?;
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            return Err(CipherError::KeyFileOpen { path: path.display().to_string(), mode });
+        }
         let text = std::fs::read_to_string(path)
             .map_err(|source| CipherError::KeyFile { path: path.display().to_string(), source })?;
         Self::from_base64(&text)

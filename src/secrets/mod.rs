@@ -6,6 +6,7 @@
 //! (`SecretName`, `SecretKind`) live here; the store holds them (`store::secrets`).
 
 mod cipher;
+pub mod files;
 pub(crate) mod secret;
 mod stored;
 

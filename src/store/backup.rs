@@ -114,9 +114,10 @@ impl From<sqlx::Error> for BackupError {
     }
 }
 
-/// Tables a backup carries: all but the migration bookkeeping (its version is in the manifest).
+/// Tables a backup carries: all but the migration bookkeeping (its version is in the manifest)
+/// and the sign-in budgets (transient: a restored store starts with fresh ones).
 fn carried(name: &str) -> bool {
-    name != "schema_migrations"
+    !matches!(name, "schema_migrations" | "auth_limits")
 }
 
 fn plain_identifier(table: &str, name: &str) -> Result<(), BackupError> {
@@ -174,7 +175,8 @@ impl Store {
     pub async fn backup_to(&self, path: &Path) -> Result<Manifest, BackupError> {
         let partial = std::path::PathBuf::from(format!("{}.partial", path.display()));
         let write_err = |source| BackupError::Write { path: path.display().to_string(), source };
-        let mut out = std::io::BufWriter::new(std::fs::File::create(&partial).map_err(write_err)?);
+        // A backup holds sealed secrets, personal data and the audit: owner only (0600).
+        let mut out = std::io::BufWriter::new(crate::secrets::files::create_private(&partial).map_err(write_err)?);
         let mut tx = self.pool.begin().await?;
         if self.backend == Backend::Postgres {
             sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
@@ -239,6 +241,8 @@ impl Store {
         if path.exists() {
             return Err(BackupError::Write { path: p, source: std::io::Error::from(std::io::ErrorKind::AlreadyExists) });
         }
+        // Created empty with mode 0600 first: VACUUM INTO keeps an existing file's mode.
+        crate::secrets::files::create_private(path).map_err(|source| BackupError::Write { path: p.clone(), source })?;
         sqlx::query("VACUUM INTO $1").bind(&p).execute(&self.pool).await?;
         // The manifest describes the copy, read back from the copy itself.
         let copy = Store::connect(&format!("sqlite://{p}")).await?;
@@ -260,7 +264,7 @@ impl Store {
             rows: described.tables.iter().map(|t| (t.name.clone(), t.rows)).collect(),
         };
         let side = format!("{p}.manifest.json");
-        std::fs::write(&side, serde_json::to_string_pretty(&manifest).unwrap_or_default())
+        crate::secrets::files::write_private(Path::new(&side), serde_json::to_string_pretty(&manifest).unwrap_or_default().as_bytes())
             .map_err(|source| BackupError::Write { path: side, source })?;
         Ok(manifest)
     }
@@ -352,10 +356,10 @@ impl Store {
         }
         // Work on a private copy: opening a SQLite file may write to it (journal mode).
         let dir = std::env::temp_dir().join(format!("kolokasi-restore-{}-{}", std::process::id(), rand::random::<u32>()));
-        std::fs::create_dir_all(&dir).map_err(|source| BackupError::Write { path: dir.display().to_string(), source })?;
+        crate::secrets::files::create_private_dir(&dir).map_err(|source| BackupError::Write { path: dir.display().to_string(), source })?;
         let result = async {
             let copy_path = dir.join("copy.db");
-            std::fs::write(&copy_path, &bytes).map_err(|source| BackupError::Write { path: copy_path.display().to_string(), source })?;
+            crate::secrets::files::write_private(&copy_path, &bytes).map_err(|source| BackupError::Write { path: copy_path.display().to_string(), source })?;
             let copy = Store::connect(&format!("sqlite://{}", copy_path.display())).await?;
             let logical = dir.join("copy.backup");
             let described = copy.backup_to(&logical).await;

@@ -8,7 +8,7 @@ mod fqdn;
 mod nip;
 mod request;
 mod server_spec;
-mod text;
+pub mod text;
 
 pub use approval::{Approval, ApprovalDecision, ColocationBlock, DataCenterBlock, HardwareReceipt, HostAdmin, Revocation};
 pub use fqdn::{Fqdn, FqdnError};

@@ -184,8 +184,9 @@ pub enum FormError {
 
 impl RequestForm {
     /// Parses a request file (YAML, of which JSON is a subset) and checks the cross-field rules.
+    /// Parses a YAML file; errors name the field path (`unit.name`), as for JSON.
     pub fn from_yaml(text: &str) -> Result<Self, FormError> {
-        let form: Self = serde_yaml_ng::from_str(text).map_err(|e| FormError::Syntax(e.to_string()))?;
+        let form: Self = serde_path_to_error::deserialize(serde_yaml_ng::Deserializer::from_str(text)).map_err(|e| FormError::Syntax(e.to_string()))?;
         form.validate()?;
         Ok(form)
     }

@@ -5,8 +5,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use time::Date;
 
-/// Free text from a form (a unit name, an address, a processor model): trimmed, 1–200 characters,
-/// no control characters. Free text never reaches a device; drivers take their own typed values.
+/// Free text from a form (a unit name, an address, a processor model): trimmed, NFC, 1–200
+/// characters, no control characters and no invisible or direction-changing ones (see
+/// [`check_visible`]). Free text never reaches a device; drivers take their own typed values.
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Text(String);
@@ -19,6 +20,50 @@ pub enum TextError {
     TooLong { max: usize, got: usize },
     #[error("must not contain control characters (line breaks, tabs, escapes)")]
     Control,
+    /// A bidi override or isolate, a zero-width or other format character: text that can show
+    /// something other than what it says (a disguised domain, a reversed name).
+    #[error("must not contain invisible or direction-changing characters (found U+{0:04X})")]
+    Invisible(u32),
+}
+
+/// Unicode's format characters (general category Cf) that kolokasi meets in practice: the soft
+/// hyphen, Arabic and Syriac marks, the Mongolian vowel separator, zero-width space/joiners,
+/// the LRM/RLM marks, bidi embeddings, overrides and isolates, word joiner and invisible
+/// operators, the BOM, interlinear annotation and tag characters.
+fn is_format(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x0600..=0x0605 | 0x061C | 0x06DD | 0x070F | 0x0890..=0x0891 | 0x08E2 | 0x180E
+        | 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x2064 | 0x2066..=0x206F | 0xFEFF
+        | 0xFFF9..=0xFFFB | 0x110BD | 0x110CD | 0x13430..=0x1343F | 0x1BCA0..=0x1BCA3
+        | 0x1D173..=0x1D17A | 0xE0001 | 0xE0020..=0xE007F)
+}
+
+/// Refuses control characters and invisible or direction-changing ones, and returns `input`
+/// in NFC (so that one name is one string): the check every free text from a person passes —
+/// form fields through [`Text`], reasons through [`reason`].
+pub fn check_visible(input: &str) -> Result<String, TextError> {
+    use unicode_normalization::UnicodeNormalization;
+    if input.chars().any(char::is_control) {
+        return Err(TextError::Control);
+    }
+    if let Some(c) = input.chars().find(|c| is_format(*c)) {
+        return Err(TextError::Invisible(c as u32));
+    }
+    Ok(input.nfc().collect())
+}
+
+/// A reason (an audit row's "why", a step's pertimbangan): trimmed, at most 500 characters,
+/// visible text only. An empty reason is `None`.
+pub fn reason(input: &str) -> Result<Option<String>, TextError> {
+    let t = input.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    let n = t.chars().count();
+    if n > 500 {
+        return Err(TextError::TooLong { max: 500, got: n });
+    }
+    check_visible(t).map(Some)
 }
 
 impl Text {
@@ -33,10 +78,7 @@ impl Text {
         if n > Self::MAX {
             return Err(TextError::TooLong { max: Self::MAX, got: n });
         }
-        if t.chars().any(char::is_control) {
-            return Err(TextError::Control);
-        }
-        Ok(Self(t.to_string()))
+        Ok(Self(check_visible(t)?))
     }
 
     pub fn as_str(&self) -> &str {

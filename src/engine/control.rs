@@ -124,6 +124,12 @@ fn may_operate(actor: &Actor) -> Result<(), EngineError> {
 }
 
 /// The refusal when `wanted` is not among `allowed`, saying what is.
+/// A control's reason is free text from a person: visible characters only (no bidi overrides,
+/// zero-width or control characters), at most 500.
+fn checked_reason(reason: &str) -> Result<(), EngineError> {
+    crate::domain::text::reason(reason).map(|_| ()).map_err(|e| EngineError::Service(crate::service::ServiceError::Invalid(format!("reason: {e}"))))
+}
+
 fn refuse(run_id: &str, state: State, view: &RunView, wanted: RunAction, allowed: &[RunAction]) -> EngineError {
     let now = if allowed.is_empty() {
         if state.is_final() { format!("the request is {state}, so its runs are closed") } else { "nothing can be done to it now".to_string() }
@@ -176,6 +182,7 @@ impl Engine {
 
     /// Re-runs `step` (default: the failed one) as a new attempt.
     pub async fn retry(&self, actor: &Actor, run_id: &str, step: Option<&str>, reason: &str) -> Result<String, EngineError> {
+        checked_reason(reason)?;
         let (w, view) = self.checked(actor, run_id, RunAction::Retry).await?;
         let s = match step {
             Some(name) => view.steps.iter().find(|s| s.name == name).ok_or_else(|| EngineError::Invalid(format!("run {run_id} has no step {name:?}")))?,
@@ -194,6 +201,7 @@ impl Engine {
 
     /// Marks the failed (or named, unfinished) step skipped; the run goes on with the next one.
     pub async fn skip(&self, actor: &Actor, run_id: &str, step: Option<&str>, reason: &str) -> Result<String, EngineError> {
+        checked_reason(reason)?;
         if reason.trim().is_empty() {
             return Err(EngineError::Invalid("skipping a step needs a reason".into()));
         }
@@ -212,6 +220,7 @@ impl Engine {
 
     /// Undoes every attempt that did work, newest first. Asking again changes nothing.
     pub async fn unwind(&self, actor: &Actor, run_id: &str, reason: &str) -> Result<(), EngineError> {
+        checked_reason(reason)?;
         may_operate(actor)?;
         let run = self.service().store.run(run_id).await?;
         let mut w = self.service().store.write().await?;
@@ -238,6 +247,7 @@ impl Engine {
 
     /// Tries the undo the run is stuck on again (the operator fixed the device).
     pub async fn retry_undo(&self, actor: &Actor, run_id: &str, reason: &str) -> Result<String, EngineError> {
+        checked_reason(reason)?;
         let (w, view) = self.checked(actor, run_id, RunAction::RetryUndo).await?;
         let item = view.stuck_on().expect("a stuck run is stuck on an undo");
         let step = view.steps[item.index].name.clone();
@@ -250,6 +260,7 @@ impl Engine {
     /// Marks the undo the run is stuck on resolved by hand: the operator undid it on the device.
     /// Needs a reason; the audit row keeps the attempt's saved parameters and output.
     pub async fn resolve(&self, actor: &Actor, run_id: &str, reason: &str) -> Result<String, EngineError> {
+        checked_reason(reason)?;
         if reason.trim().is_empty() {
             return Err(EngineError::Invalid("resolving a failed undo by hand needs a reason".into()));
         }

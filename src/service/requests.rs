@@ -152,6 +152,9 @@ impl Service {
                 if matches!(event, EventKind::WithdrawalDone | EventKind::ProvisioningUnwound) { "been unwound" } else { "succeeded" }
             )));
         }
+        if let Some(r) = command.reason() {
+            crate::domain::text::reason(&r).map_err(|e| ServiceError::Invalid(format!("reason: {e}")))?;
+        }
         self.apply_event(actor, id, command).await
     }
 

@@ -12,13 +12,14 @@ export RUSTC_BOOTSTRAP=1
 
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 
-targets=(request_form playbook server_spec inventory)
+targets=(request_form playbook server_spec inventory forwarded)
 
 # Seed corpora from the real files the parsers read.
-mkdir -p fuzz/corpus/{request_form,playbook,server_spec,inventory}
+mkdir -p fuzz/corpus/{request_form,playbook,server_spec,inventory,forwarded}
 cp deploy/examples/*request*.yaml fuzz/corpus/request_form/
 cp playbooks/*.yaml fuzz/corpus/playbook/
 cp deploy/examples/datacenter.yaml fuzz/corpus/inventory/
+printf 'for=192.0.2.60;proto=https, for="[2001:db8::1]:4711"\0006.6.6.6, 198.51.100.7, 10.0.0.3\000https' >fuzz/corpus/forwarded/seed
 for f in deploy/examples/*request*.yaml; do
     python3 - "$f" > "fuzz/corpus/server_spec/$(basename "$f").spec" <<'PY'
 import sys, yaml

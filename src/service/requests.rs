@@ -240,10 +240,8 @@ impl Service {
             Command::CompleteForm { form, .. } => {
                 if let Some(form) = form {
                     form.validate()?;
-                    if form.kind != row.form.kind {
-                        return Err(ServiceError::Invalid("the completed form must keep the request kind".into()));
-                    }
-                    detail = json!({ "form_changed": true });
+                    check_completion(&row.form, &form)?;
+                    detail = json!({ "form_changes": form_diff(&row.form, &form) });
                     row.form = *form;
                 }
             }
@@ -398,4 +396,38 @@ impl Service {
         access::scope(actor, id.as_str(), row.form.unit.name.as_str())?;
         Ok(next_state(row.state, event, row.form.kind, actor.role).is_ok())
     }
+}
+
+/// What completing the Form Pengajuan (SOP step 4) may not change: the request's kind, its unit
+/// (a unit fills in its own request, never moves it to another unit) and its domain (claimed at
+/// submission and checked for capacity; another domain is another request).
+fn check_completion(before: &RequestForm, after: &RequestForm) -> Result<(), ServiceError> {
+    let kept = |what: &str, same: bool| if same { Ok(()) } else { Err(ServiceError::Invalid(format!("completing the form cannot change {what}; file a new request instead"))) };
+    kept("the request kind", after.kind == before.kind)?;
+    kept("the unit (OPD)", after.unit.name == before.unit.name)?;
+    kept("the domain", after.domain == before.domain)
+}
+
+/// The form's changed fields, by path (`servers[0].ram_gb`), each with its value before and
+/// after: what the audit row of a completed form records.
+fn form_diff(before: &RequestForm, after: &RequestForm) -> serde_json::Value {
+    fn flatten(v: &serde_json::Value, path: String, out: &mut std::collections::BTreeMap<String, serde_json::Value>) {
+        match v {
+            serde_json::Value::Object(m) => m.iter().for_each(|(k, x)| flatten(x, if path.is_empty() { k.clone() } else { format!("{path}.{k}") }, out)),
+            serde_json::Value::Array(a) => a.iter().enumerate().for_each(|(i, x)| flatten(x, format!("{path}[{i}]"), out)),
+            leaf => {
+                out.insert(path, leaf.clone());
+            }
+        }
+    }
+    let (mut b, mut a) = (Default::default(), Default::default());
+    flatten(&serde_json::to_value(before).unwrap_or_default(), String::new(), &mut b);
+    flatten(&serde_json::to_value(after).unwrap_or_default(), String::new(), &mut a);
+    let paths: std::collections::BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+    let changed: serde_json::Map<String, serde_json::Value> = paths
+        .into_iter()
+        .filter(|p| b.get(*p) != a.get(*p))
+        .map(|p| (p.clone(), json!({ "before": b.get(p), "after": a.get(p) })))
+        .collect();
+    serde_json::Value::Object(changed)
 }

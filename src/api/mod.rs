@@ -8,6 +8,7 @@
 
 mod assets;
 mod documents;
+mod drift;
 mod error;
 mod ops;
 mod privacy;
@@ -38,6 +39,12 @@ pub fn router(service: Service) -> Router {
 
 /// The API under `/api/v1` and the web console under `/` (see [`crate::console`]).
 pub fn router_with_console(service: Service, console: crate::console::Options) -> Router {
+    router_with_drift(service, console, None)
+}
+
+/// [`router_with_console`] with the drift checker of a process that has device drivers
+/// (`serve`): without one, `POST …/drift` answers 503.
+pub fn router_with_drift(service: Service, console: crate::console::Options, checker: Option<crate::drift::Checker>) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/health/live", get(ops::live))
@@ -49,7 +56,9 @@ pub fn router_with_console(service: Service, console: crate::console::Options) -
         .merge(assets::routes())
         .merge(privacy::routes())
         .merge(runs::routes())
+        .merge(drift::routes())
         .layer(axum::Extension(crate::engine::Engine::controls(service.clone())))
+        .layer(axum::Extension(drift::DriftChecker(checker)))
         .with_state(service.clone())
         .merge(crate::console::router(crate::console::Console::new(service, console)))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -104,7 +113,18 @@ pub async fn serve_with_console(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with_drift(service, console, None, listener, shutdown).await
+}
+
+/// [`serve_with_console`] with a drift checker (see [`router_with_drift`]).
+pub async fn serve_with_drift(
+    service: Service,
+    console: crate::console::Options,
+    checker: Option<crate::drift::Checker>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     // The peer address reaches the console's sign-in rate limit.
-    let app = router_with_console(service, console).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = router_with_drift(service, console, checker).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

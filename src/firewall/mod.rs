@@ -17,11 +17,13 @@ mod nft_write_into;
 pub mod nftables;
 pub mod opnsense;
 pub mod rule;
+pub mod snapshot;
 
 use std::net::IpAddr;
 
 pub use nftables::{Allowed, InstalledRule, Nftables, StaleMapping};
 pub use opnsense::{Opnsense, OpnsenseConfig, OpnsenseError, OpnsenseInterface};
+pub use snapshot::FirewallSnapshot;
 pub use rule::{FirewallRule, Protocol, RuleComment, RuleError, Service, parse_source};
 
 use crate::ssh::{RequestTag, SshError};

@@ -8,6 +8,7 @@ mod assets;
 mod audit;
 pub mod backup;
 mod capacity;
+mod drift;
 mod ipam;
 mod privacy;
 mod rekey;
@@ -27,6 +28,7 @@ use time::OffsetDateTime;
 
 pub use assets::{AssetFilter, AssetRecord, AssetReview};
 pub use audit::{AuditEntry, AuditRecord, ChainBreak};
+pub use drift::{AcceptedDrift, DriftRow};
 pub use ipam::{AllocationRecord, PoolUsage};
 pub use privacy::AssetNaming;
 pub use requests::{EventRecord, ListFilter, RequestRow, RequestSummary};

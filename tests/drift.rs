@@ -135,6 +135,7 @@ async fn hand_changes_are_reported_repaired_and_accepted(db: Db) {
     nft_delete(&victim.chain, victim.handle);
 
     let report = checker.check_one(&operator(), &l.id).await.unwrap();
+    println!("{}", report.to_text());
     assert_eq!(report.status, DriftStatus::Drifted);
     assert_eq!(report.drifted.len(), 3, "{}", report.to_text());
     let a = item(&report, &format!("dns:{domain}/A"));

@@ -20,6 +20,9 @@ use crate::service::access;
 use crate::ssh::RequestTag;
 use crate::store::{AcceptedDrift, AuditEntry, ListFilter};
 
+/// Run logs read at the same time by one check.
+const LOADING: usize = 8;
+
 /// Checks and repairs drift with the engine's drivers.
 #[derive(Clone)]
 pub struct Checker {
@@ -126,14 +129,25 @@ impl Checker {
     /// Checks `ids` with one batch of reads, records each result, and sends the notice of each
     /// newly drifted request. Requests that are no longer live are left out.
     pub async fn check(&self, ids: &[RequestId]) -> Result<Vec<DriftReport>, DriftError> {
+        // The run logs are read a few at a time (each is a handful of indexed reads).
+        let mut loading = tokio::task::JoinSet::new();
         let mut subjects = Vec::with_capacity(ids.len());
-        for id in ids {
-            match self.subject(id).await {
-                Ok(s) => subjects.push(s),
-                Err(DriftError::NotLive(_)) if ids.len() > 1 => {}
-                Err(e) => return Err(e),
+        for (index, id) in ids.iter().enumerate() {
+            if loading.len() >= LOADING {
+                subjects.push(loading.join_next().await.expect("a task is running").expect("no panic"));
             }
+            let (me, id) = (self.clone(), id.clone());
+            loading.spawn(async move { (index, me.subject(&id).await) });
         }
+        subjects.extend(loading.join_all().await);
+        subjects.sort_by_key(|(index, _)| *index);
+        let subjects = subjects
+            .into_iter()
+            .filter_map(|(_, s)| match s {
+                Err(DriftError::NotLive(_)) if ids.len() > 1 => None,
+                other => Some(other),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let reports = evaluate(self.drivers(), &subjects).await;
         let mut w = self.service().store.write().await?;
         let mut rows = Vec::with_capacity(reports.len());

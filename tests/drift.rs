@@ -6,6 +6,8 @@
 //! checks on its schedule, records the result, counts it on /metrics and sends one notice.
 
 mod common;
+#[path = "support/kube_fake.rs"]
+mod kube_fake;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command as Process, Stdio};
@@ -19,7 +21,11 @@ use kolokasi::lab::Lab;
 use kolokasi::service::{Command, Service};
 use serde_json::{Value, json};
 
-on_both_databases!(hand_changes_are_reported_repaired_and_accepted, serve_checks_on_schedule_records_counts_and_notifies_once);
+on_both_databases!(
+    hand_changes_are_reported_repaired_and_accepted,
+    serve_checks_on_schedule_records_counts_and_notifies_once,
+    hosting_objects_changed_by_hand_are_reported_and_repaired,
+);
 
 fn quiet(_: &kolokasi::engine::Progress) {}
 
@@ -272,4 +278,53 @@ async fn serve_checks_on_schedule_records_counts_and_notifies_once(db: Db) {
     assert_eq!(mails_with(&format!("{}.drifted-2.", l.id)).len(), 1);
     let (_, _) = checker.repair(&operator(), &l.id, "kembalikan VLAN").await.unwrap();
     l.decommission().await;
+}
+
+/// A hosting request on the protocol-level Kubernetes fake (no API server runs here) and BIND9:
+/// its Ingress edited by hand is reported (where it differs) and the repair applies it again.
+async fn hosting_objects_changed_by_hand_are_reported_and_repaired(db: Db) {
+    let _guard = lab_dns_lock().await;
+    let fake = kube_fake::KubeFake::start().await;
+    let tdb = fresh_db(db).await;
+    let svc = service(&tdb).await;
+    let mut platform = kolokasi::capacity::Inventory::example().hosting_platform.unwrap().kubernetes.unwrap();
+    platform.kubeconfig = Some(fake.kubeconfig());
+    platform.context = Some("fake".into());
+    let registry = kolokasi::actions::builtin();
+    let playbooks = Engine::load_playbooks(Some(std::path::Path::new("playbooks")), &registry).unwrap();
+    let mut drivers = lab_drivers();
+    drivers.kubernetes = Some(std::sync::Arc::new(kolokasi::hosting::Cluster::new(&platform).unwrap()));
+    let engine = Engine::new(svc, drivers, registry, playbooks).unwrap();
+    let svc = engine.service().clone();
+    let mut form = hosting_form();
+    let sample = sample_form();
+    (form.domain, form.unit) = (sample.domain, sample.unit);
+    let id = approved_request(&svc, form).await;
+    svc.apply(&operator(), &id, Command::StartProvisioning { reason: None }).await.unwrap();
+    let run = Engine::run_id(id.as_str(), "hosting");
+    assert_eq!(engine.drive(&run, &quiet).await.unwrap().status, RunStatus::Succeeded);
+
+    let checker = Checker::new(engine.clone());
+    let report = checker.check_one(&operator(), &id).await.unwrap();
+    assert_eq!(report.status, DriftStatus::InSync, "{}", report.to_text());
+    assert_eq!(report.checked, 9, "7 objects, A and AAAA: {}", report.to_text());
+
+    let ns = format!("{}-app-pajak", id.as_str().to_ascii_lowercase());
+    let mut ingress = fake.get("networking.k8s.io/v1", "ingresses", &ns, "kolokasi-ingress").unwrap();
+    ingress["spec"]["rules"][0]["host"] = json!("diubah.example.org");
+    fake.insert("networking.k8s.io/v1", "ingresses", &ns, ingress);
+    let report = checker.check_one(&operator(), &id).await.unwrap();
+    let d = item(&report, "kubernetes:Ingress/kolokasi-ingress");
+    assert_eq!((d.found.clone(), d.device.as_str(), d.step.as_str()), (json!("differs at .spec.rules[0].host"), "kubernetes", "kubernetes"));
+    assert_eq!(report.drifted.len(), 1, "{}", report.to_text());
+
+    let (_, after) = checker.repair(&operator(), &id, "kembalikan ingress").await.unwrap();
+    assert_eq!(after.status, DriftStatus::InSync, "{}", after.to_text());
+    let ingress = fake.get("networking.k8s.io/v1", "ingresses", &ns, "kolokasi-ingress").unwrap();
+    assert_eq!(ingress["spec"]["rules"][0]["host"], json!(svc.store.request(&id).await.unwrap().form.domain.as_str()));
+
+    let revocation = Revocation { reasons: vec![text("selesai diuji")], effective: None, approved_by: None };
+    svc.apply(&requester(), &id, Command::RequestRevocation { revocation }).await.unwrap();
+    svc.apply(&head(), &id, Command::ApproveRevocation { approved_by: None, reason: None }).await.unwrap();
+    assert_eq!(engine.drive(&Engine::run_id(id.as_str(), "decommission"), &quiet).await.unwrap().status, RunStatus::Succeeded);
 }

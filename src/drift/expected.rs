@@ -38,6 +38,8 @@ pub enum Probe {
     FirewallMap { address: IpAddr, chain: String },
     /// Exactly one jump into kolokasi's dispatch chain.
     FirewallJump,
+    /// A hosting object (`Kind/name`) holds everything an apply of the step's parameters sends.
+    KubeObject { request: RequestTag, object: String, params: Value },
 }
 
 impl Expectation {
@@ -49,6 +51,7 @@ impl Expectation {
             Probe::FirewallRule { .. } => json!("present"),
             Probe::FirewallMap { chain, .. } => json!(chain),
             Probe::FirewallJump => json!(1),
+            Probe::KubeObject { .. } => json!("as applied"),
         }
     }
 }
@@ -66,8 +69,7 @@ pub fn from_run(request: &RequestTag, view: &RunView, drivers: &Drivers) -> Vec<
             "dns_records" => dns(&step.name, output, &mut out),
             "switch_port" => switch(&step.name, request, params, output, &mut out),
             "firewall_rules" => firewall(&step.name, request, params, output, drivers, &mut out),
-            // TODO(design): the Kubernetes objects of hosting requests (read back with the
-            // cluster's client, compared with `first_difference`) are not checked yet.
+            "kubernetes_app" => kubernetes(&step.name, request, params, output, &mut out),
             _ => {}
         }
     }
@@ -134,5 +136,16 @@ fn firewall(step: &str, request: &RequestTag, params: &Value, output: &Value, dr
         if driver.uses_jump() {
             out.push(item("jump", Probe::FirewallJump));
         }
+    }
+}
+
+fn kubernetes(step: &str, request: &RequestTag, params: &Value, output: &Value, out: &mut Vec<Expectation>) {
+    for object in output["objects"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+        out.push(Expectation {
+            item: format!("kubernetes:{object}"),
+            step: step.to_string(),
+            device: "kubernetes".into(),
+            probe: Probe::KubeObject { request: request.clone(), object: object.to_string(), params: params.clone() },
+        });
     }
 }

@@ -28,6 +28,8 @@ pub struct Readings {
     dns: BTreeMap<DnsKey, Result<Vec<String>, String>>,
     ports: BTreeMap<(String, String), Result<SwitchPortState, String>>,
     firewalls: BTreeMap<String, Result<FirewallSnapshot, String>>,
+    /// (request, `Kind/name`) → where the object differs (`None`: as applied).
+    kube: BTreeMap<(String, String), Result<Option<String>, String>>,
 }
 
 /// The error text with its causes (`a: b: c`).
@@ -43,8 +45,8 @@ fn chain(e: &dyn std::error::Error) -> String {
 
 /// Reads everything `items` need, device by device, all devices at once.
 pub async fn read(drivers: &Drivers, items: &[&Expectation]) -> Readings {
-    let (dns, ports, firewalls) = tokio::join!(read_dns(drivers, items), read_switches(drivers, items), read_firewalls(drivers, items));
-    Readings { dns, ports, firewalls }
+    let (dns, ports, firewalls, kube) = tokio::join!(read_dns(drivers, items), read_switches(drivers, items), read_firewalls(drivers, items), read_kube(drivers, items));
+    Readings { dns, ports, firewalls, kube }
 }
 
 async fn read_dns(drivers: &Drivers, items: &[&Expectation]) -> BTreeMap<DnsKey, Result<Vec<String>, String>> {
@@ -133,6 +135,54 @@ async fn read_firewalls(drivers: &Drivers, items: &[&Expectation]) -> BTreeMap<S
     out
 }
 
+/// Each hosting request's objects, read with the cluster's pooled client (16 requests at once).
+async fn read_kube(drivers: &Drivers, items: &[&Expectation]) -> BTreeMap<(String, String), Result<Option<String>, String>> {
+    let mut wanted: BTreeMap<String, (Value, Vec<String>)> = BTreeMap::new();
+    for e in items {
+        if let Probe::KubeObject { request, object, params } = &e.probe {
+            wanted.entry(request.to_string()).or_insert_with(|| (params.clone(), Vec::new())).1.push(object.clone());
+        }
+    }
+    let mut out = BTreeMap::new();
+    let Some(cluster) = drivers.kubernetes.clone() else {
+        for (request, (_, objects)) in wanted {
+            for o in objects {
+                out.insert((request.clone(), o), Err("no Kubernetes cluster is configured".to_string()));
+            }
+        }
+        return out;
+    };
+    let limit = Arc::new(tokio::sync::Semaphore::new(16));
+    let mut tasks = JoinSet::new();
+    for (request, (params, objects)) in wanted {
+        let (cluster, limit) = (cluster.clone(), limit.clone());
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let compared = match crate::domain::RequestId::parse(&request) {
+                Ok(id) => match crate::hosting::AppPlan::from_params(&id, &params, cluster.platform()) {
+                    Ok(plan) => cluster.compare(&plan).await.map_err(|e| chain(&e)),
+                    Err(e) => Err(e.to_string()),
+                },
+                Err(e) => Err(e.to_string()),
+            };
+            objects
+                .into_iter()
+                .map(|o| {
+                    let answer = match &compared {
+                        Err(e) => Err(e.clone()),
+                        Ok(list) => Ok(list.iter().find(|(what, _)| *what == o).map_or_else(|| Some("not among the application's objects".to_string()), |(_, d)| d.clone())),
+                    };
+                    ((request.clone(), o), answer)
+                })
+                .collect::<Vec<_>>()
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        out.extend(done.into_iter().flatten());
+    }
+    out
+}
+
 /// What `e`'s device holds: `Ok(None)` when it is as written, `Ok(Some(found))` when it drifted,
 /// `Err` when it could not be read.
 pub fn compare(e: &Expectation, r: &Readings) -> Result<Option<Value>, String> {
@@ -165,6 +215,10 @@ pub fn compare(e: &Expectation, r: &Readings) -> Result<Option<Value>, String> {
         Probe::FirewallJump => {
             let snapshot = firewall(r, &e.device)?;
             Ok((snapshot.jumps != Some(1)).then(|| json!(snapshot.jumps)))
+        }
+        Probe::KubeObject { request, object, .. } => {
+            let difference = r.kube.get(&(request.to_string(), object.clone())).ok_or_else(missing)?.clone()?;
+            Ok(difference.map(|d| json!(d)))
         }
     }
 }

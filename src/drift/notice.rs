@@ -50,7 +50,7 @@ pub async fn send(checker: &Checker, report: &DriftReport, episode: i64) -> Resu
         tracing::warn!(request = %report.request, "drift: no notifications.head_email configured; the drift is recorded but nobody is told");
         return Ok(());
     };
-    let id = RequestId::parse(&report.request).map_err(|e| crate::store::StoreError::corrupt(e))?;
+    let id = RequestId::parse(&report.request).map_err(crate::store::StoreError::corrupt)?;
     let n = compose(report, to, id);
     let key = format!("{}#{episode}", Event::Drifted.as_str());
     let recipients = vec![n.to.as_str().to_string()];

@@ -107,7 +107,7 @@ impl Checker {
             let Some(last) = page.last() else { break };
             after = Some(last.id.clone());
             for r in &page {
-                out.push(RequestId::parse(&r.id).map_err(|e| crate::store::StoreError::corrupt(e))?);
+                out.push(RequestId::parse(&r.id).map_err(crate::store::StoreError::corrupt)?);
             }
         }
         Ok(out)

@@ -154,6 +154,27 @@ async fn hand_changes_are_reported_repaired_and_accepted(db: Db) {
     let latest = kolokasi::drift::service::latest(&l.svc, &admin(), &l.id).await.unwrap().unwrap();
     assert_eq!(latest, report);
 
+    // The CLI says the same: exit status 2, the items in JSON; the repair's plan without --json.
+    let cli = |args: &[&str]| {
+        Process::new(env!("CARGO_BIN_EXE_kolokasi"))
+            .args(args)
+            .args(["--actor", "pengelola", "--role", "operator"])
+            .env("KOLOKASI_DATABASE_URL", &l.url)
+            .env("KOLOKASI_MASTER_KEY", "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=")
+            .env("KOLOKASI_PLAYBOOK_DIR", "playbooks")
+            .env("KOLOKASI_USE_LAB", "1")
+            .env_remove("KOLOKASI_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let out = cli(&["drift", "check", l.id.as_str(), "--json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed[0]["drifted"].as_array().unwrap().len(), 3, "{listed}");
+    let out = cli(&["drift", "repair", l.id.as_str(), "--reason", "uji", "--plan-only"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("Rencana perbaikan") && text.contains("re-run switch"), "{text}");
+
     // Repair: planned (the three steps, in playbook order), audited, carried out.
     let (plan, _) = checker.plan_repair(&operator(), &l.id).await.unwrap();
     let steps: Vec<&str> = plan.steps.iter().map(|s| s.step.as_str()).collect();

@@ -1,11 +1,13 @@
 //! Drift check and repair (the compliance check of Nautobot's Golden Config, for what kolokasi
 //! itself wrote): for every live request, read back from the devices everything its
 //! provisioning run wrote — DNS records from the authoritative server, the switch port, the
-//! firewall rules, map entries and jump — and compare with what the run log says was written.
+//! firewall rules, map entries and jump, a hosting request's Kubernetes objects — and compare
+//! with what the run log says was written.
 //!
 //! - [`expected`]: what the run log says each step wrote, as items with a stable key.
 //! - [`read`]: the batched reads — one read per switch and per firewall, concurrent queries per
-//!   DNS server, every device at once — and the comparison.
+//!   DNS server, every device at once (Kubernetes: a GET per object on the pooled client) —
+//!   and the comparison.
 //! - [`report`]: a request's result (`in sync`, or each drifted item with expected, found,
 //!   device) and its Indonesian and English words.
 //! - [`service`]: check, accept (audited), record, and the repair: an ordinary, audited re-run

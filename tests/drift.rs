@@ -175,6 +175,10 @@ async fn hand_changes_are_reported_repaired_and_accepted(db: Db) {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && text.contains("Rencana perbaikan") && text.contains("re-run switch"), "{text}");
 
+    // The console shows the badge and the items to staff.
+    let page = console_page(&l.svc, &l.id).await;
+    assert!(page.contains("drift-drifted") && page.contains("Menyimpang") && page.contains(&format!("dns:{domain}&#x2f;A")), "{page:.2000}");
+
     // Repair: planned (the three steps, in playbook order), audited, carried out.
     let (plan, _) = checker.plan_repair(&operator(), &l.id).await.unwrap();
     let steps: Vec<&str> = plan.steps.iter().map(|s| s.step.as_str()).collect();
@@ -186,6 +190,7 @@ async fn hand_changes_are_reported_repaired_and_accepted(db: Db) {
     assert_eq!(a_now, vec![address.clone()]);
     let rules = drivers.firewalls[&fw].rules().await.unwrap();
     assert!(rules.iter().any(|x| x.comment.request.as_str() == l.id.as_str() && x.comment.kind == victim.comment.kind), "the rule is back");
+    assert!(console_page(&l.svc, &l.id).await.contains(">Sesuai<"), "the badge says in sync");
     let audit = l.svc.store.audit_for_request(l.id.as_str()).await.unwrap();
     let repair = audit.iter().find(|a| a.action == "drift.repair").expect("the repair is audited");
     assert_eq!(repair.reason.as_deref(), Some("perbaikan penyimpangan"));
@@ -216,6 +221,26 @@ async fn hand_changes_are_reported_repaired_and_accepted(db: Db) {
     assert!(l.svc.store.drift_checks(l.id.as_str()).await.unwrap() >= 6);
 
     l.decommission().await;
+}
+
+/// The request's console page as an operator sees it (a session opened in the store, the
+/// page rendered by the real router).
+async fn console_page(svc: &Service, id: &RequestId) -> String {
+    use tower::ServiceExt;
+    let root = kolokasi::lifecycle::Actor::new("root", kolokasi::lifecycle::Role::Admin).unwrap();
+    let password = kolokasi::secrets::Secret::new("sandi-pengelola-2026");
+    let user = kolokasi::service::NewUser { username: "pengelola".into(), display_name: "Pengelola".into(), role: kolokasi::lifecycle::Role::Operator, unit: None, password: Some(password.clone()) };
+    let _ = svc.create_user(&root, user).await;
+    let session = svc.console_sign_in("pengelola", &password, "127.0.0.1", time::Duration::hours(1)).await.unwrap();
+    let app = kolokasi::api::router(svc.clone());
+    let request = axum::http::Request::get(format!("/requests/{id}"))
+        .header("cookie", format!("kolokasi_session={}", session.token.expose()))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 22).await.unwrap();
+    String::from_utf8(bytes.to_vec()).unwrap()
 }
 
 /// The request's domain, from the dns step's output (its first A record).

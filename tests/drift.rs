@@ -220,6 +220,28 @@ async fn hand_changes_are_reported_repaired_and_accepted(db: Db) {
     assert_eq!(item(&report, &key).found["vlan"], json!(998));
     assert!(l.svc.store.drift_checks(l.id.as_str()).await.unwrap() >= 6);
 
+    // The API: POST checks now (with serve's checker), GET gives the latest result.
+    {
+        use tower::ServiceExt;
+        let token = api_token(&l.svc, "op.api", kolokasi::lifecycle::Role::Operator).await;
+        let app = kolokasi::api::router_with_drift(l.svc.clone(), kolokasi::console::Options::default(), Some(checker.clone()));
+        let call = |method: &str| {
+            axum::http::Request::builder()
+                .method(method)
+                .uri(format!("/api/v1/requests/{}/drift", l.id))
+                .header("authorization", format!("Bearer {token}"))
+                .body(axum::body::Body::empty())
+                .unwrap()
+        };
+        for method in ["POST", "GET"] {
+            let response = app.clone().oneshot(call(method)).await.unwrap();
+            assert_eq!(response.status(), 200, "{method}");
+            let body: Value = serde_json::from_slice(&axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap()).unwrap();
+            assert_eq!(body["status"], json!("drifted"), "{method}: {body}");
+            assert_eq!(body["report"]["drifted"][0]["found"]["vlan"], json!(998), "{method}: {body}");
+        }
+    }
+
     l.decommission().await;
 }
 

@@ -53,6 +53,22 @@ pub struct Settings {
     /// Where SOP notices go: SMTP, webhook, sender, the Kepala Bidang's address
     /// (see [`crate::notify::settings`]).
     pub notifications: crate::notify::NotifySettings,
+    /// The drift check `serve` runs (see [`crate::drift`]).
+    pub drift: DriftSettings,
+}
+
+/// `drift:` in the configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DriftSettings {
+    /// Seconds between two scheduled checks of every live request (0: no schedule). Default hourly.
+    pub interval_seconds: u64,
+}
+
+impl Default for DriftSettings {
+    fn default() -> Self {
+        Self { interval_seconds: 3600 }
+    }
 }
 
 impl Default for Settings {
@@ -75,6 +91,7 @@ impl Default for Settings {
             console_trust_proxy: false,
             trusted_proxies: Vec::new(),
             notifications: crate::notify::NotifySettings::default(),
+            drift: DriftSettings::default(),
         }
     }
 }
@@ -165,6 +182,9 @@ impl Settings {
                 .filter(|n| !n.is_empty())
                 .map(|n| n.parse().map_err(|_| ConfigError::Parse { path: "KOLOKASI_TRUSTED_PROXIES".into(), message: format!("{n:?} is not a network (10.42.0.0/16)") }))
                 .collect::<Result<_, _>>()?;
+        }
+        if let Some(v) = env("KOLOKASI_DRIFT_INTERVAL_SECONDS") {
+            s.drift.interval_seconds = v.parse().map_err(|_| ConfigError::Parse { path: "KOLOKASI_DRIFT_INTERVAL_SECONDS".into(), message: format!("{v:?} is not a number of seconds") })?;
         }
         if let Some(v) = env("KOLOKASI_WORKER") {
             s.worker = !matches!(v.as_str(), "0" | "false" | "no");

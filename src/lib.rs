@@ -13,6 +13,7 @@
 //! - [`switch`]: switch-port drivers (Open vSwitch over SSH or OVSDB JSON-RPC) and port values.
 //! - [`firewall`]: firewall drivers (nftables over SSH) and the typed rules they install.
 //! - [`hosting`]: application hosting on Kubernetes (namespace, quota, policies, ingress, RBAC).
+//! - [`drift`]: drift check and repair: devices read back against what the run log says was written.
 //! - [`inspect`]: server inspection (SOP step 8): facts over SSH, compared with the declared spec.
 //! - [`notify`]: SOP notices (approval, completion report) by SMTP e-mail and signed webhook.
 //! - [`secrets`]: the `Secret` type that never prints, and AEAD sealing under the master key.
@@ -38,6 +39,7 @@ pub mod console;
 pub mod dns;
 pub mod documents;
 pub mod domain;
+pub mod drift;
 pub mod engine;
 pub mod firewall;
 pub mod hosting;

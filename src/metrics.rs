@@ -67,6 +67,33 @@ impl StepMetrics {
     }
 }
 
+/// What this process's drift checks did (`src/drift`).
+#[derive(Debug, Default)]
+pub struct DriftMetrics {
+    /// (checks, requests checked, drifted items seen), since the process started.
+    totals: Mutex<(u64, u64, u64)>,
+}
+
+static DRIFT: LazyLock<DriftMetrics> = LazyLock::new(DriftMetrics::default);
+
+/// The process's drift-check counters.
+pub fn drift() -> &'static DriftMetrics {
+    &DRIFT
+}
+
+impl DriftMetrics {
+    pub fn record(&self, reports: &[crate::drift::DriftReport]) {
+        let mut t = self.totals.lock().unwrap_or_else(|p| p.into_inner());
+        t.0 += 1;
+        t.1 += reports.len() as u64;
+        t.2 += reports.iter().map(|r| r.drifted.len() as u64).sum::<u64>();
+    }
+
+    fn snapshot(&self) -> (u64, u64, u64) {
+        *self.totals.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// The driver a step reaches the world through, from the devices it names: the kind of the
 /// configured switch, firewall or DNS provider, `ssh` for an inspected server, `store` for a
 /// step that touches no device (addresses, gates).
@@ -128,6 +155,22 @@ pub fn render(counts: &StoreCounts) -> String {
     let _ = writeln!(out, "# HELP kolokasi_sla_overdue Requests past their SLA due time while the data center holds the ball.");
     let _ = writeln!(out, "# TYPE kolokasi_sla_overdue gauge");
     let _ = writeln!(out, "kolokasi_sla_overdue {}", counts.sla_overdue);
+
+    let _ = writeln!(out, "# HELP kolokasi_drift_requests Live requests by the status of their latest drift check.");
+    let _ = writeln!(out, "# TYPE kolokasi_drift_requests gauge");
+    for (status, n) in &counts.drift_by_status {
+        let _ = writeln!(out, "kolokasi_drift_requests{{status=\"{}\"}} {n}", label(status));
+    }
+    let (checks, checked, drifted) = drift().snapshot();
+    let _ = writeln!(out, "# HELP kolokasi_drift_checks_total Drift checks this process ran.");
+    let _ = writeln!(out, "# TYPE kolokasi_drift_checks_total counter");
+    let _ = writeln!(out, "kolokasi_drift_checks_total {checks}");
+    let _ = writeln!(out, "# HELP kolokasi_drift_requests_checked_total Requests those checks compared with their devices.");
+    let _ = writeln!(out, "# TYPE kolokasi_drift_requests_checked_total counter");
+    let _ = writeln!(out, "kolokasi_drift_requests_checked_total {checked}");
+    let _ = writeln!(out, "# HELP kolokasi_drift_items_found_total Drifted items those checks found (accepted ones not counted).");
+    let _ = writeln!(out, "# TYPE kolokasi_drift_items_found_total counter");
+    let _ = writeln!(out, "kolokasi_drift_items_found_total {drifted}");
 
     let steps = steps().snapshot();
     let _ = writeln!(out, "# HELP kolokasi_step_duration_seconds Time one attempt of a step took, retries inside the step included.");

@@ -37,6 +37,9 @@ fn expected(method: &str, path: &str, role: Role, own: bool) -> Option<u16> {
         ("post", "/api/v1/assets/{id}/reviews") => if matches!(role, Operator | Inspector | Admin | Head) { 404 } else { 403 },
         // A fresh request has no run: those who may operate runs get as far as "not found".
         ("post", "/api/v1/requests/{id}/runs/{playbook}/control") => if matches!(role, Operator | Inspector | Admin) { 404 } else { 403 },
+        // A fresh request was never checked (report null); checking one needs it live.
+        ("get", "/api/v1/requests/{id}/drift") => scoped(200),
+        ("post", "/api/v1/requests/{id}/drift") => if matches!(role, Operator | Admin) { 409 } else { 403 },
         ("get", "/api/v1/privacy/{nip}") => if matches!(role, Admin | Auditor) { 200 } else { 403 },
         _ => return None,
     })

@@ -22,6 +22,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// This process cannot do it (no device drivers here); another one can.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("{0}")]
     TooManyRequests(crate::auth::Limited),
     #[error("internal error")]
@@ -57,6 +60,7 @@ impl IntoResponse for ApiError {
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::TooManyRequests(l) => {
                 let body = Json(json!({ "error": { "code": "too_many_requests", "message": l.to_string() } }));
                 let retry = l.retry_after.as_secs().max(1).to_string();

@@ -8,6 +8,7 @@
 
 mod assets;
 mod documents;
+mod drift;
 mod error;
 mod ops;
 mod privacy;
@@ -39,13 +40,14 @@ pub fn router(service: Service) -> Router {
 /// The API under `/api/v1` and the web console under `/` (see [`crate::console`]), recording
 /// operators' controls for the workers to carry out; without device drivers.
 pub fn router_with_console(service: Service, console: crate::console::Options) -> Router {
-    router_with_engine(crate::actions::controls_engine(service), console)
+    router_with_engine(crate::actions::controls_engine(service), console, None)
 }
 
 /// [`router_with_console`] around `serve`'s engine: its playbooks and its drivers (for the
-/// read-only device checks such as `GET /api/v1/datacenter/check`). The API and console never
-/// drive a run; the worker does.
-pub fn router_with_engine(engine: crate::engine::Engine, console: crate::console::Options) -> Router {
+/// read-only device checks such as `GET /api/v1/datacenter/check`), and the drift checker of a
+/// process that has device drivers (without one, `POST …/drift` answers 503). The API and
+/// console never drive a run; the worker does.
+pub fn router_with_engine(engine: crate::engine::Engine, console: crate::console::Options, checker: Option<crate::drift::Checker>) -> Router {
     let service = engine.service().clone();
     Router::new()
         .route("/health", get(health))
@@ -58,8 +60,10 @@ pub fn router_with_engine(engine: crate::engine::Engine, console: crate::console
         .merge(assets::routes())
         .merge(privacy::routes())
         .merge(runs::routes())
+        .merge(drift::routes())
         .layer(axum::Extension(engine.clone()))
         .layer(axum::Extension(console.trusted_proxies.clone()))
+        .layer(axum::Extension(drift::DriftChecker(checker)))
         .with_state(service)
         .merge(crate::console::router(crate::console::Console::with_engine(engine, console)))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -117,17 +121,19 @@ pub async fn serve_with_console(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_with_engine(crate::actions::controls_engine(service), console, listener, shutdown).await
+    serve_with_engine(crate::actions::controls_engine(service), console, None, listener, shutdown).await
 }
 
-/// [`serve_with_console`] around `serve`'s engine (see [`router_with_engine`]).
+/// [`serve_with_console`] around `serve`'s engine and its drift checker (see
+/// [`router_with_engine`]).
 pub async fn serve_with_engine(
     engine: crate::engine::Engine,
     console: crate::console::Options,
+    checker: Option<crate::drift::Checker>,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     // The peer address reaches the console's sign-in rate limit.
-    let app = router_with_engine(engine, console).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = router_with_engine(engine, console, checker).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

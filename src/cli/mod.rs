@@ -8,6 +8,7 @@ mod capacity;
 mod datacenter;
 mod demo;
 mod document;
+mod drift;
 mod ipam;
 mod output;
 mod playbook;
@@ -70,6 +71,9 @@ enum Noun {
     /// Provisioning and decommissioning runs: start, status, plan, retry, skip, unwind.
     #[command(subcommand)]
     Run(run::RunCmd),
+    /// Drift: compare live requests' devices with what their runs wrote; repair or accept.
+    #[command(subcommand)]
+    Drift(drift::DriftCmd),
     /// Playbooks: check, list, actions.
     #[command(subcommand)]
     Playbook(playbook::PlaybookCmd),
@@ -262,6 +266,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Noun::Request(cmd) => request::run(&ctx, cmd).await,
         Noun::Run(cmd) => run::run(&ctx, cmd).await,
+        Noun::Drift(cmd) => drift::run(&ctx, cmd).await,
         Noun::Playbook(cmd) => playbook::run(&ctx, cmd).await,
         Noun::Capacity(cmd) => capacity::run(&ctx, cmd).await,
         Noun::Datacenter(cmd) => datacenter::run(&ctx, cmd).await,

@@ -51,6 +51,13 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<ExitCode> {
             unasked
         })
     });
+    // The drift check on its schedule (read-only on the devices; results, metrics, notices).
+    let checker = crate::drift::Checker::new(engine.clone());
+    let interval = ctx.settings.drift.interval_seconds;
+    let drift = (interval > 0).then(|| {
+        say(json, &format!("drift check every {interval} s"));
+        tokio::spawn(crate::drift::schedule::run(checker.clone(), std::time::Duration::from_secs(interval), stop.clone()))
+    });
     let signalled = {
         let stop = stop.clone();
         let ended = worker_ended.clone();
@@ -67,7 +74,10 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<ExitCode> {
         trusted_proxies: ctx.settings.proxies(),
         ..crate::console::Options::default()
     };
-    crate::api::serve_with_engine(engine.clone(), console, listener, signalled).await?;
+    crate::api::serve_with_engine(engine.clone(), console, Some(checker), listener, signalled).await?;
+    if let Some(d) = drift {
+        d.abort();
+    }
     let worker_failed = match worker {
         Some(w) => w.await.unwrap_or(true),
         None => false,

@@ -18,11 +18,13 @@ pub mod nftables;
 pub mod opnsense;
 mod opnsense_check;
 pub mod rule;
+pub mod snapshot;
 
 use std::net::IpAddr;
 
 pub use nftables::{Allowed, InstalledRule, Nftables, StaleMapping};
 pub use opnsense::{Opnsense, OpnsenseConfig, OpnsenseError, OpnsenseInterface};
+pub use snapshot::FirewallSnapshot;
 pub use rule::{FirewallRule, Protocol, RuleComment, RuleError, Service, parse_source};
 
 use crate::ssh::{RequestTag, SshError};

@@ -192,6 +192,38 @@ impl Cluster {
     }
 }
 
+impl Cluster {
+    /// Reads every object of the application back and says, per `Kind/name`, where it differs
+    /// from what an apply sends (`None`: as applied; `Some("missing")`: not there). For the drift
+    /// check; reads only.
+    pub async fn compare(&self, plan: &AppPlan) -> Result<Vec<(String, Option<String>)>, HostingError> {
+        let o = AppObjects::build(plan);
+        Ok(vec![
+            compare_one(self.cluster_api::<Namespace>().await?, &o.namespace).await?,
+            compare_one(self.namespaced::<ResourceQuota>(plan).await?, &o.quota).await?,
+            compare_one(self.namespaced::<LimitRange>(plan).await?, &o.limits).await?,
+            compare_one(self.namespaced::<NetworkPolicy>(plan).await?, &o.default_deny).await?,
+            compare_one(self.namespaced::<NetworkPolicy>(plan).await?, &o.allow_services).await?,
+            compare_one(self.namespaced::<Ingress>(plan).await?, &o.ingress).await?,
+            compare_one(self.namespaced::<RoleBinding>(plan).await?, &o.deploy).await?,
+        ])
+    }
+}
+
+async fn compare_one<K>(api: Api<K>, object: &K) -> Result<(String, Option<String>), HostingError>
+where
+    K: Resource<DynamicType = ()> + Clone + Debug + Serialize + DeserializeOwned,
+{
+    let what = format!("{}/{}", K::kind(&()), object.name_any());
+    let Some(back) = api.get_opt(&object.name_any()).await.map_err(|e| api_error(&what, e))? else {
+        return Ok((what, Some("missing".into())));
+    };
+    let sent = serde_json::to_value(object).expect("k8s-openapi objects serialise");
+    let read = serde_json::to_value(&back).expect("k8s-openapi objects serialise");
+    let difference = first_difference(&sent, &read, "").map(|path| format!("differs at {path}"));
+    Ok((what, difference))
+}
+
 /// Server-side apply of one object, then a read-back that must hold everything sent.
 async fn apply_one<K>(api: Api<K>, object: &K) -> Result<String, HostingError>
 where

@@ -39,6 +39,9 @@ impl Cluster {
     pub fn platform(&self) -> &KubernetesPlatform {
         match self.never {}
     }
+    pub async fn compare(&self, _plan: &AppPlan) -> Result<Vec<(String, Option<String>)>, HostingError> {
+        match self.never {}
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

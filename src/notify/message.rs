@@ -53,6 +53,8 @@ pub enum MessageError {
     NoRecipient(String),
     #[error("request {0} has no approval recorded")]
     NotApproved(String),
+    #[error("the {0} notice goes to the data center and is not composed here")]
+    NotForTheUnit(&'static str),
 }
 
 fn service_name(kind: RequestKind) -> &'static str {
@@ -94,6 +96,7 @@ pub fn compose(
                    Hormat kami,\nPengelola dan Pemeriksa Data Center\nBidang TIK, Dinas Komunikasi dan Informatika Provinsi Kalimantan Timur\n\n\
                    (Pesan ini dikirim otomatis oleh kolokasi; mohon tidak membalas ke alamat ini.)\n";
     let (subject, body, cc) = match event {
+        Event::Drifted => return Err(MessageError::NotForTheUnit(event.as_str())),
         Event::Approved => {
             let approval = request
                 .approval

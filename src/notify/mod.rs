@@ -46,6 +46,9 @@ pub enum Event {
     Approved,
     /// SOP step 9: the server is placed, inspected and reachable.
     Live,
+    /// To the data center: a live request's devices no longer hold what its run wrote
+    /// (composed by `crate::drift::notice`, not by [`message::compose`]).
+    Drifted,
 }
 
 impl Event {
@@ -53,6 +56,7 @@ impl Event {
         match self {
             Self::Approved => "approved",
             Self::Live => "live",
+            Self::Drifted => "drifted",
         }
     }
 

@@ -84,11 +84,21 @@ pub async fn get(
     event: Event,
     channel: Channel,
 ) -> Result<Option<OutboxRow>, StoreError> {
+    get_keyed(store, request_id, event.as_str(), channel).await
+}
+
+/// [`get`] by the event's key as stored (`drifted#2`: one notice per drift episode).
+pub async fn get_keyed(
+    store: &Store,
+    request_id: &str,
+    event: &str,
+    channel: Channel,
+) -> Result<Option<OutboxRow>, StoreError> {
     let r = sqlx::query(select!(
         "WHERE request_id = $1 AND event = $2 AND channel = $3"
     ))
     .bind(request_id)
-    .bind(event.as_str())
+    .bind(event)
     .bind(channel.as_str())
     .fetch_optional(store.pool())
     .await?;
@@ -116,6 +126,18 @@ pub async fn begin(
     message_id: &str,
     recipients: &[String],
 ) -> Result<OutboxRow, StoreError> {
+    begin_keyed(store, request_id, event.as_str(), channel, message_id, recipients).await
+}
+
+/// [`begin`] under an event key of the caller's (`drifted#2`).
+pub async fn begin_keyed(
+    store: &Store,
+    request_id: &str,
+    event: &str,
+    channel: Channel,
+    message_id: &str,
+    recipients: &[String],
+) -> Result<OutboxRow, StoreError> {
     let now = micros(OffsetDateTime::now_utc());
     let recipients = serde_json::to_string(recipients).map_err(StoreError::corrupt)?;
     sqlx::query(
@@ -123,7 +145,7 @@ pub async fn begin(
          VALUES ($1, $2, $3, 'sending', $4, $5, 0, $6, $6) ON CONFLICT DO NOTHING",
     )
     .bind(request_id)
-    .bind(event.as_str())
+    .bind(event)
     .bind(channel.as_str())
     .bind(message_id)
     .bind(&recipients)
@@ -135,13 +157,13 @@ pub async fn begin(
          WHERE request_id = $1 AND event = $2 AND channel = $3 AND status <> 'sent'",
     )
     .bind(request_id)
-    .bind(event.as_str())
+    .bind(event)
     .bind(channel.as_str())
     .bind(&recipients)
     .bind(now)
     .execute(store.pool())
     .await?;
-    get(store, request_id, event, channel)
+    get_keyed(store, request_id, event, channel)
         .await?
         .ok_or_else(|| StoreError::corrupt("notification row vanished"))
 }

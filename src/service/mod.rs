@@ -3,7 +3,7 @@
 //!
 //! Owns no I/O of its own beyond the store; front ends parse input into domain types first.
 
-mod access;
+pub(crate) mod access;
 mod assets;
 mod commands;
 mod documents;

@@ -8,6 +8,7 @@ mod assets;
 mod audit;
 pub mod backup;
 mod capacity;
+mod drift;
 mod ipam;
 mod limits;
 mod privacy;
@@ -28,6 +29,7 @@ use time::OffsetDateTime;
 
 pub use assets::{AssetFilter, AssetRecord, AssetReview};
 pub use audit::{AuditEntry, AuditRecord, ChainBreak};
+pub use drift::{AcceptedDrift, DriftRow};
 pub use ipam::{AllocationRecord, PoolUsage};
 pub use limits::Budget;
 pub use privacy::AssetNaming;

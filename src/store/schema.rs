@@ -295,4 +295,39 @@ pub const MIGRATIONS: &[(i64, &[&str])] = &[
             )",
         ],
     ),
+    (
+        17,
+        &[
+            // Drift check (src/drift): the latest result per live request, every result in
+            // order, and the drifts an operator accepted (with the value found then).
+            "CREATE TABLE IF NOT EXISTS drift_results (
+                request_id TEXT PRIMARY KEY,
+                status TEXT NOT NULL,
+                checked_at BIGINT NOT NULL,
+                report_json TEXT NOT NULL,
+                drifted_since BIGINT,
+                episode BIGINT NOT NULL,
+                notified_episode BIGINT NOT NULL
+            )",
+            "CREATE INDEX IF NOT EXISTS drift_results_status ON drift_results (status)",
+            "CREATE TABLE IF NOT EXISTS drift_history (
+                request_id TEXT NOT NULL,
+                seq BIGINT NOT NULL,
+                checked_at BIGINT NOT NULL,
+                status TEXT NOT NULL,
+                drifted BIGINT NOT NULL,
+                report_json TEXT NOT NULL,
+                PRIMARY KEY (request_id, seq)
+            )",
+            "CREATE TABLE IF NOT EXISTS drift_accepted (
+                request_id TEXT NOT NULL,
+                item TEXT NOT NULL,
+                found_json TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                accepted_at BIGINT NOT NULL,
+                PRIMARY KEY (request_id, item)
+            )",
+        ],
+    ),
 ];

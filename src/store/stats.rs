@@ -14,6 +14,8 @@ pub struct StoreCounts {
     pub requests_by_state: Vec<(String, i64)>,
     /// Requests whose SLA due time has passed (as `request list --overdue`).
     pub sla_overdue: i64,
+    /// Live requests by the status of their latest drift check (`in_sync`, `drifted`, `unknown`).
+    pub drift_by_status: Vec<(String, i64)>,
 }
 
 /// The migration version this binary expects.
@@ -46,12 +48,13 @@ impl Store {
                 .await?;
             Ok::<i64, StoreError>(row.get(0))
         };
-        let (schema_version, runs_by_status, requests_by_state, sla_overdue) = tokio::try_join!(
+        let (schema_version, runs_by_status, requests_by_state, sla_overdue, drift_by_status) = tokio::try_join!(
             self.schema_version(),
             group("SELECT status, COUNT(*) FROM runs GROUP BY status ORDER BY status"),
             group("SELECT state, COUNT(*) FROM requests GROUP BY state ORDER BY state"),
             overdue,
+            self.drift_counts(),
         )?;
-        Ok(StoreCounts { schema_version, runs_by_status, requests_by_state, sla_overdue })
+        Ok(StoreCounts { schema_version, runs_by_status, requests_by_state, sla_overdue, drift_by_status })
     }
 }

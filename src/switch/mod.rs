@@ -121,6 +121,30 @@ impl SwitchDriver {
         }
     }
 
+    /// Several ports with as few reads as the driver allows: one read of every port for Open
+    /// vSwitch (SSH or OVSDB), one read per port on the open CLI session otherwise. A port the
+    /// switch does not have reads as missing.
+    pub async fn read_many(&self, ports: &[InterfaceName]) -> Result<Vec<SwitchPortState>, SwitchError> {
+        let rows = match self {
+            Self::OvsSsh(d) => d.read_all().await?,
+            Self::Ovsdb(d) => d.read_all().await?,
+            Self::IosCli(d) => {
+                let mut out = Vec::with_capacity(ports.len());
+                for p in ports {
+                    out.push(d.read(p).await?);
+                }
+                return Ok(out);
+            }
+        };
+        ports
+            .iter()
+            .map(|p| match rows.get(p.as_str()) {
+                Some(row) => datum::state_from_row(self.device(), p, row),
+                None => Ok(SwitchPortState::missing(p.clone())),
+            })
+            .collect()
+    }
+
     /// Sets the port as `config` asks, on behalf of `config.request`, then reads it back and
     /// verifies. A port owned by another request is refused; one already owned by this request
     /// keeps the `previous` state saved when the request first took it.

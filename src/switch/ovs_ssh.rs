@@ -45,6 +45,26 @@ impl OvsSsh {
         datum::state_from_row(self.device(), port, &row)
     }
 
+    /// Every port of the switch in one `ovs-vsctl list Port` (the drift check's batched read).
+    pub(super) async fn read_all(&self) -> Result<BTreeMap<String, BTreeMap<String, Value>>, SwitchError> {
+        let command = RemoteCommand::new("ovs-vsctl")
+            .args([VSCTL_TIMEOUT, "--format=json", "--data=json"])
+            .arg(format!("--columns={}", datum::COLUMNS.join(",")))
+            .args(["list", "Port"]);
+        let out = self.pool.exec_ok(&self.target, &command, None).await?;
+        let bad = |message: String| SwitchError::Unexpected { device: self.device().into(), message };
+        let table: Value = serde_json::from_str(&out.stdout).map_err(|e| bad(format!("ovs-vsctl printed no JSON: {e}")))?;
+        let headings: Vec<String> = serde_json::from_value(table["headings"].clone()).map_err(|e| bad(format!("ovs-vsctl headings: {e}")))?;
+        let mut rows = BTreeMap::new();
+        for cells in table["data"].as_array().into_iter().flatten().filter_map(Value::as_array) {
+            let row: BTreeMap<String, Value> = headings.iter().cloned().zip(cells.iter().cloned()).collect();
+            if let Some(name) = row.get("name").and_then(Value::as_str) {
+                rows.insert(name.to_string(), row);
+            }
+        }
+        Ok(rows)
+    }
+
     pub(super) async fn write(&self, desired: &SwitchPortState) -> Result<(), SwitchError> {
         let cols = PortColumns::for_state(desired);
         let port = desired.port.as_str();

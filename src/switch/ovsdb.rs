@@ -44,6 +44,17 @@ impl Ovsdb {
         datum::state_from_row(&self.device, port, &row)
     }
 
+    /// Every port of the switch in one `select` (the drift check's batched read).
+    pub(super) async fn read_all(&self) -> Result<BTreeMap<String, BTreeMap<String, Value>>, SwitchError> {
+        let results = self.transact(vec![json!({"op": "select", "table": "Port", "where": [], "columns": datum::COLUMNS})]).await?;
+        let rows = results.first().and_then(|r| r["rows"].as_array()).ok_or_else(|| self.unexpected("select returned no rows array"))?;
+        Ok(rows
+            .iter()
+            .filter_map(Value::as_object)
+            .filter_map(|row| Some((row.get("name")?.as_str()?.to_string(), row.iter().map(|(k, v)| (k.clone(), v.clone())).collect())))
+            .collect())
+    }
+
     pub(super) async fn write(&self, desired: &SwitchPortState) -> Result<(), SwitchError> {
         let cols = PortColumns::for_state(desired);
         let port = &desired.port;

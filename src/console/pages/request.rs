@@ -176,6 +176,24 @@ fn sla_text(lang: Lang, view: &RequestView) -> String {
     parts.join(" · ")
 }
 
+/// The latest drift check as a badge ("Sesuai" / "Menyimpang") and the drifted items.
+async fn drift_badge(console: &Console, lang: Lang, id: &RequestId) -> Result<Option<Value>, ConsoleError> {
+    let Some(row) = console.service().store.drift_result(id.as_str()).await.map_err(ServiceError::from)? else { return Ok(None) };
+    let Some(status) = crate::drift::DriftStatus::parse(&row.status) else { return Ok(None) };
+    let report: Option<crate::drift::DriftReport> = serde_json::from_value(row.report).ok();
+    let show = |v: &serde_json::Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
+    let items: Vec<Value> = report
+        .iter()
+        .flat_map(|r| &r.drifted)
+        .map(|d| context! { item => d.item.clone(), device => d.device.clone(), expected => show(&d.expected), found => show(&d.found) })
+        .collect();
+    let label = match lang {
+        Lang::Id => status.label_id(),
+        Lang::En => status.label_en(),
+    };
+    Ok(Some(context! { status => status.as_str(), label => label, checked => wita(row.checked_at), items => items }))
+}
+
 /// Renders the page (also after a failed action, with the page's flash saying why).
 pub async fn render(console: &Console, page: &PageCtx, id: &RequestId, status: StatusCode) -> Result<Response, ConsoleError> {
     let actor = page.me();
@@ -266,6 +284,7 @@ pub async fn render(console: &Console, page: &PageCtx, id: &RequestId, status: S
         None
     };
 
+    let drift = if staff { drift_badge(console, lang, id).await? } else { None };
     let runs = runs_of(service, lang, id).await?;
     let run_controls = !runs.is_empty() && matches!(actor.role, Role::Operator | Role::Inspector | Role::Admin);
     // The host admin's SSH key (instead of the Form Persetujuan's password) may be attached by
@@ -286,6 +305,7 @@ pub async fn render(console: &Console, page: &PageCtx, id: &RequestId, status: S
         run_controls => run_controls,
         host_key_form => host_key_form,
         documents => documents(lang, &view),
+        drift => drift,
     };
     let mut resp = console.render("request.html.j2", page, ctx)?;
     *resp.status_mut() = status;

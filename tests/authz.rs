@@ -37,6 +37,8 @@ fn expected(method: &str, path: &str, role: Role, own: bool) -> Option<u16> {
         ("post", "/api/v1/assets/{id}/reviews") => if matches!(role, Operator | Inspector | Admin | Head) { 404 } else { 403 },
         // A fresh request has no run: those who may operate runs get as far as "not found".
         ("post", "/api/v1/requests/{id}/runs/{playbook}/control") => if matches!(role, Operator | Inspector | Admin) { 404 } else { 403 },
+        // The body names a name the request does not claim: the admin gets as far as "invalid".
+        ("post", "/api/v1/requests/{id}/allowed-names" | "/api/v1/requests/{id}/adopted-records") => if role == Admin { 400 } else { 403 },
         ("get", "/api/v1/privacy/{nip}") => if matches!(role, Admin | Auditor) { 200 } else { 403 },
         _ => return None,
     })
@@ -108,6 +110,8 @@ async fn every_endpoint_every_role_own_and_other_unit() {
                         "/api/v1/requests/{id}/events" => r.json(&json!({ "event": "verify" })),
                         "/api/v1/requests/{id}/host-admin-key" => r.json(&json!({ "private_key": "not a key" })),
                         "/api/v1/assets/{id}/reviews" => r.json(&json!({ "findings": "baik" })),
+                        "/api/v1/requests/{id}/allowed-names" => r.json(&json!({ "name": "kaltimprov.go.id", "reason": "uji" })),
+                        "/api/v1/requests/{id}/adopted-records" => r.json(&json!({ "name": "lain.kaltimprov.go.id", "type": "A", "reason": "uji" })),
                         "/api/v1/requests/{id}/runs/{playbook}/control" => r.json(&json!({ "action": "unwind", "reason": "uji" })),
                         _ => r,
                     }

@@ -10,6 +10,7 @@ mod assets;
 mod documents;
 mod error;
 mod ops;
+mod ownership;
 mod privacy;
 mod requests;
 mod runs;
@@ -49,6 +50,7 @@ pub fn router_with_console(service: Service, console: crate::console::Options) -
         .merge(assets::routes())
         .merge(privacy::routes())
         .merge(runs::routes())
+        .merge(ownership::routes())
         .layer(axum::Extension(crate::engine::Engine::controls(service.clone())))
         .with_state(service.clone())
         .merge(crate::console::router(crate::console::Console::new(service, console)))

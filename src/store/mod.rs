@@ -8,6 +8,7 @@ mod assets;
 mod audit;
 pub mod backup;
 mod capacity;
+mod claims;
 mod ipam;
 mod privacy;
 mod rekey;
@@ -27,6 +28,7 @@ use time::OffsetDateTime;
 
 pub use assets::{AssetFilter, AssetRecord, AssetReview};
 pub use audit::{AuditEntry, AuditRecord, ChainBreak};
+pub use claims::{ClaimSource, RecordOwner};
 pub use ipam::{AllocationRecord, PoolUsage};
 pub use privacy::AssetNaming;
 pub use requests::{EventRecord, ListFilter, RequestRow, RequestSummary};
@@ -48,6 +50,9 @@ pub enum StoreError {
     NotFound(String),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// Another active request holds the name (see `claims`).
+    #[error("{name} is already claimed by request {holder}")]
+    Claimed { name: String, holder: String },
     /// A shared resource is contended; trying again shortly will do.
     #[error("{0}")]
     Busy(String),

@@ -92,7 +92,9 @@ async fn every_endpoint_every_role_own_and_other_unit() {
         for c in &callers {
             for own in [true, false] {
                 // Fresh requests for each call, so that one call's change cannot decide another's.
-                let form = if own { sample_form() } else { other_form.clone() };
+                // Each with a name of its own: a name is claimed by one active request only.
+                let mut form = if own { sample_form() } else { other_form.clone() };
+                form.domain = sample_form().domain;
                 let id = svc.submit(&admin(), form.clone()).await.unwrap();
                 let url = format!(
                     "{base}{}",
@@ -106,7 +108,11 @@ async fn every_endpoint_every_role_own_and_other_unit() {
                     let r = if method == "get" { http.get(&url) } else { http.post(&url) };
                     let r = r.bearer_auth(token);
                     match path.as_str() {
-                        "/api/v1/requests" if method == "post" => r.json(&serde_json::to_value(&form).unwrap()),
+                        "/api/v1/requests" if method == "post" => {
+                            let mut fresh = form.clone();
+                            fresh.domain = sample_form().domain;
+                            r.json(&serde_json::to_value(&fresh).unwrap())
+                        }
                         "/api/v1/requests/{id}/events" => r.json(&json!({ "event": "verify" })),
                         "/api/v1/requests/{id}/host-admin-key" => r.json(&json!({ "private_key": "not a key" })),
                         "/api/v1/assets/{id}/reviews" => r.json(&json!({ "findings": "baik" })),

@@ -2,8 +2,11 @@
 //! through hickory-net's client and hickory-proto's `update_message` helpers.
 //!
 //! A replace is one update message that deletes the rrset and adds the new records, so the
-//! server applies it atomically. Every answer is checked: a refused update arrives as a normal
-//! response, not as an error, and only its response code (and TSIG error) says so.
+//! server applies it atomically; the conditional forms (`replace_if`, `delete_if`) carry RFC 2136
+//! §2.4 prerequisites in the same message, so the check and the change are one step on the
+//! server (YXRRSET / NXRRSET answers become `DnsError::Conflict`). Every answer is checked: a
+//! refused update arrives as a normal response, not as an error, and only its response code
+//! (and TSIG error) says so.
 
 use std::net::SocketAddr;
 use std::time::Duration;

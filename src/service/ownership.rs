@@ -36,9 +36,13 @@ impl Service {
         zones
     }
 
+    /// With no zones known here (no DNS device in the inventory, no engine), every name counts
+    /// as inside: the DNS step, which knows its provider's zones, still refuses the others.
     pub(crate) fn name_place(&self, name: &Fqdn) -> NamePlace {
         let zones = self.dns_forward_zones();
-        if zones.contains(name) {
+        if zones.is_empty() {
+            NamePlace::Inside
+        } else if zones.contains(name) {
             NamePlace::Apex
         } else if zones.iter().any(|z| name.is_within(z)) {
             NamePlace::Inside

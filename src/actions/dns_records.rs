@@ -133,6 +133,9 @@ async fn write_owned(ctx: &ActionCtx<'_>, t: &DnsTarget, zone: &Fqdn, set: &Reco
     let adopted = store.pending_adoption(me, name, kind).await?;
     let mut replaced = None;
     if adopted {
+        // TODO(robustness): read from the PowerDNS API rather than over DNS, where a server
+        // with a packet cache may answer stale values (the conditional write then refuses, and
+        // a retry after the cache expires succeeds).
         expected = t.provider.read(&set.name, set.kind).await.map_err(StepError::from)?;
         replaced = Some(expected.clone());
     }

@@ -284,7 +284,8 @@ pub const MIGRATIONS: &[(i64, &[&str])] = &[
         ],
     ),
     (
-        12,
+        // 18: main holds 12 (auth_limits) and 17 (drift) already.
+        18,
         &[
             // Domain ownership (src/store/claims.rs): one active claim per name, from submission
             // until the request reaches a final state (the claim is closed in that transaction).

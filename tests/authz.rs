@@ -40,6 +40,8 @@ fn expected(method: &str, path: &str, role: Role, own: bool) -> Option<u16> {
         // A fresh request was never checked (report null); checking one needs it live.
         ("get", "/api/v1/requests/{id}/drift") => scoped(200),
         ("post", "/api/v1/requests/{id}/drift") => if matches!(role, Operator | Admin) { 409 } else { 403 },
+        // The body names a name the request does not claim: the admin gets as far as "invalid".
+        ("post", "/api/v1/requests/{id}/allowed-names" | "/api/v1/requests/{id}/adopted-records") => if role == Admin { 400 } else { 403 },
         ("get", "/api/v1/privacy/{nip}") => if matches!(role, Admin | Auditor) { 200 } else { 403 },
         _ => return None,
     })
@@ -93,7 +95,9 @@ async fn every_endpoint_every_role_own_and_other_unit() {
         for c in &callers {
             for own in [true, false] {
                 // Fresh requests for each call, so that one call's change cannot decide another's.
-                let form = if own { sample_form() } else { other_form.clone() };
+                // Each with a name of its own: a name is claimed by one active request only.
+                let mut form = if own { sample_form() } else { other_form.clone() };
+                form.domain = sample_form().domain;
                 let id = svc.submit(&admin(), form.clone()).await.unwrap();
                 let url = format!(
                     "{base}{}",
@@ -107,10 +111,16 @@ async fn every_endpoint_every_role_own_and_other_unit() {
                     let r = if method == "get" { http.get(&url) } else { http.post(&url) };
                     let r = r.bearer_auth(token);
                     match path.as_str() {
-                        "/api/v1/requests" if method == "post" => r.json(&serde_json::to_value(&form).unwrap()),
+                        "/api/v1/requests" if method == "post" => {
+                            let mut fresh = form.clone();
+                            fresh.domain = sample_form().domain;
+                            r.json(&serde_json::to_value(&fresh).unwrap())
+                        }
                         "/api/v1/requests/{id}/events" => r.json(&json!({ "event": "verify" })),
                         "/api/v1/requests/{id}/host-admin-key" => r.json(&json!({ "private_key": "not a key" })),
                         "/api/v1/assets/{id}/reviews" => r.json(&json!({ "findings": "baik" })),
+                        "/api/v1/requests/{id}/allowed-names" => r.json(&json!({ "name": "kaltimprov.go.id", "reason": "uji" })),
+                        "/api/v1/requests/{id}/adopted-records" => r.json(&json!({ "name": "lain.kaltimprov.go.id", "type": "A", "reason": "uji" })),
                         "/api/v1/requests/{id}/runs/{playbook}/control" => r.json(&json!({ "action": "unwind", "reason": "uji" })),
                         _ => r,
                     }

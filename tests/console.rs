@@ -128,6 +128,9 @@ async fn fill_form(b: &Browser, domain: &str, nip: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_whole_sop_in_a_real_browser() {
+    // Provisions on the lab: the first addresses' PTRs an earlier run left are cleared first
+    // (kolokasi does not overwrite a record it did not write).
+    let _dns = common::lab_dns_lock().await;
     reset_lab_port(SWITCH_PORT);
     let db = fresh_db(Db::Sqlite).await;
     let svc = common::service(&db).await;

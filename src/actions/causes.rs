@@ -27,6 +27,7 @@ impl Classify for crate::dns::DnsError {
         match self {
             E::Timeout { .. } => Cause::Timeout,
             E::Mismatch { .. } => Cause::Mismatch,
+            E::Conflict { .. } => Cause::Conflict,
             E::OutsideZone { .. } | E::NoZone { .. } | E::InvalidValue { .. } | E::Config(_) => Cause::Invalid,
             other => by_retry(other.is_retryable()),
         }

@@ -11,6 +11,7 @@ mod documents;
 mod drift;
 mod error;
 mod ops;
+mod ownership;
 mod privacy;
 mod requests;
 mod runs;
@@ -61,6 +62,7 @@ pub fn router_with_engine(engine: crate::engine::Engine, console: crate::console
         .merge(privacy::routes())
         .merge(runs::routes())
         .merge(drift::routes())
+        .merge(ownership::routes())
         .layer(axum::Extension(engine.clone()))
         .layer(axum::Extension(console.trusted_proxies.clone()))
         .layer(axum::Extension(drift::DriftChecker(checker)))

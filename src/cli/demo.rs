@@ -94,7 +94,8 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
         println!("     {mark} [{}/{}] {:<12} {:>5} ms  {detail}", p.index + 1, p.total, p.step, p.elapsed_ms);
     };
     if !args.no_lab {
-        engine.drive(&run, &observer).await?;
+        let view = engine.drive(&run, &observer).await?;
+        adopt_earlier_demo_records(&engine, &admin, &operator, &id, &run, &view).await?;
     }
     let receipt = HardwareReceipt { serial_number: text("SMC-X12-0042"), type_brand: text("Supermicro SYS-1029P"), switch_port: Some(text("r1p1")), host_key: None };
     let state = service.apply(&inspector, &id, Command::HardwareReceived { receipt, reason: None }).await?;
@@ -121,6 +122,44 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
         println!("      kolokasi --database-url {url} run status {id}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The lab keeps the records an earlier demo wrote (this demo's database is new), and kolokasi
+/// never overwrites a record it did not write: the DNS step stops with a conflict. The demo then
+/// does what an operator would: the admin adopts the demo's records (audited), the step is
+/// retried, and the run goes on to the hardware gate.
+async fn adopt_earlier_demo_records(
+    engine: &Engine,
+    admin: &Actor,
+    operator: &Actor,
+    id: &crate::domain::RequestId,
+    run: &str,
+    view: &crate::engine::RunView,
+) -> anyhow::Result<()> {
+    use crate::engine::StepStatus;
+    let stopped_at_dns = view.steps.iter().any(|s| s.name == "dns" && matches!(s.status, StepStatus::Failed { .. }));
+    if view.status != RunStatus::Failed || !stopped_at_dns {
+        return Ok(());
+    }
+    let service = engine.service();
+    let domain = service.store.request(id).await?.form.domain;
+    let www = crate::domain::Fqdn::parse(&format!("www.{domain}"))?;
+    let mut records = vec![(domain.clone(), "A"), (domain.clone(), "AAAA"), (www, "CNAME")];
+    for step in view.steps.iter().filter(|s| s.name.starts_with("address-")) {
+        if let Some(addr) = step.output.as_ref().and_then(|o| o["address"].as_str()).and_then(|a| a.parse().ok()) {
+            records.push((crate::dns::reverse_name(addr), "PTR"));
+        }
+    }
+    let reason = "demo: records an earlier demo left on the lab";
+    for (name, kind) in &records {
+        service.adopt_record(admin, id, name, kind, reason).await?;
+    }
+    println!("     ↻ the lab holds an earlier demo's records: {} adopts them ({reason}), the step is retried", admin.name);
+    engine.retry(operator, run, Some("dns"), reason).await?;
+    let observer = |_: &Progress| {};
+    let view = engine.drive(run, &observer).await?;
+    anyhow::ensure!(view.status != RunStatus::Failed, "the run stopped again: see `kolokasi run status {id}`");
+    Ok(())
 }
 
 fn random_password() -> String {

@@ -60,6 +60,25 @@ pub enum RequestCmd {
     },
     /// Approve the revocation's terms; decommissioning starts (head or admin).
     ApproveRevocation(Reason),
+    /// Allow a zone apex or a name outside the configured DNS zones for a request (admin;
+    /// audited). Without it, approval and the DNS step refuse such a name.
+    AllowName {
+        id: String,
+        name: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Let the request's DNS step take over an existing rrset (admin; audited): its next
+    /// write or undo treats the values it then finds as its own, instead of a conflict.
+    AdoptRecord {
+        id: String,
+        name: String,
+        /// A, AAAA, PTR, CNAME or TXT.
+        #[arg(value_name = "TYPE")]
+        kind: String,
+        #[arg(long)]
+        reason: String,
+    },
     /// Withdraw a request; what its provisioning run did is unwound first.
     Withdraw {
         id: String,
@@ -228,6 +247,10 @@ async fn remote_read(ctx: &Ctx, remote: &super::remote::Remote, cmd: &RequestCmd
     Ok(Some(ExitCode::SUCCESS))
 }
 
+fn parse_name(raw: &str) -> anyhow::Result<crate::domain::Fqdn> {
+    crate::domain::Fqdn::parse(raw).with_context(|| format!("{raw:?} is not a domain name"))
+}
+
 /// Percent-encodes a query value.
 /// A path segment or query value for the remote API: everything but unreserved characters escaped.
 fn url_escape(v: &str) -> String {
@@ -302,6 +325,27 @@ pub async fn run(ctx: &Ctx, cmd: RequestCmd) -> anyhow::Result<ExitCode> {
                     attached["fingerprint"].as_str().unwrap_or("?")
                 );
             }
+            return Ok(ExitCode::SUCCESS);
+        }
+        RequestCmd::AllowName { id: raw, name, reason } => {
+            let target = id(&raw)?;
+            let name = parse_name(&name)?;
+            match &ctx.remote {
+                Some(remote) => drop(remote.post(&format!("/api/v1/requests/{target}/allowed-names"), &json!({ "name": name, "reason": reason })).await?),
+                None => service().allow_name(ctx.actor()?, &target, &name, &reason).await?,
+            }
+            if ctx.json { print_json(&json!({ "request": target, "name": name, "allowed": true })) } else { println!("{target}: {name} allowed") }
+            return Ok(ExitCode::SUCCESS);
+        }
+        RequestCmd::AdoptRecord { id: raw, name, kind, reason } => {
+            let target = id(&raw)?;
+            let name = parse_name(&name)?;
+            match &ctx.remote {
+                Some(remote) => drop(remote.post(&format!("/api/v1/requests/{target}/adopted-records"), &json!({ "name": name, "type": kind, "reason": reason })).await?),
+                None => service().adopt_record(ctx.actor()?, &target, &name, &kind, &reason).await?,
+            }
+            let kind = kind.trim().to_ascii_uppercase();
+            if ctx.json { print_json(&json!({ "request": target, "name": name, "type": kind, "adopted": true })) } else { println!("{target}: {name} {kind} adopted") }
             return Ok(ExitCode::SUCCESS);
         }
         RequestCmd::Verify(r) => (r.id, Command::Verify { reason: r.reason }),

@@ -40,6 +40,10 @@ pub enum DnsError {
     ZoneNotFound { zone: Fqdn, message: String },
     #[error("PowerDNS rejected the change to zone {zone} (HTTP {status}): {message}")]
     PowerDnsRejected { zone: Fqdn, status: u16, message: String },
+    /// A conditional write found the rrset other than kolokasi left it: created by someone
+    /// else, or changed since. Nothing was written.
+    #[error("{name} {kind} at {server} holds {}, but kolokasi expected {}: not overwritten", shown(found), shown(expected))]
+    Conflict { server: String, name: Fqdn, kind: RecordKind, expected: Vec<String>, found: Vec<String> },
     #[error("{name} {kind} read back from {server} as {found:?}, expected {expected:?}")]
     Mismatch { server: String, name: Fqdn, kind: RecordKind, expected: Vec<String>, found: Vec<String> },
 
@@ -72,6 +76,11 @@ pub enum DnsError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+}
+
+/// An rrset's values for a message: `[…]`, or "no records".
+fn shown(values: &[String]) -> String {
+    if values.is_empty() { "no records".into() } else { format!("{values:?}") }
 }
 
 impl DnsError {

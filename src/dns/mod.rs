@@ -5,6 +5,11 @@
 //! touches another name or another type at the same name, and refuses any name outside the
 //! zone it was given. Foreign records in the same zones are left as they are.
 //!
+//! Provisioning writes are conditional (`replace_if`, `delete_if`): they say what the rrset
+//! must hold before the change (nothing, or exactly the values kolokasi wrote), and a rrset
+//! that holds anything else is `DnsError::Conflict`, untouched. `replace` and `delete` are the
+//! unconditional forms, for tools and tests.
+//!
 //! # Layout
 //! - `records`: record kinds, record sets, zone sets and the plan of records for one request.
 //! - `value`: one record value parsed and put in canonical presentation form.
@@ -54,6 +59,35 @@ impl DnsProvider {
             Self::Rfc2136(p) => p.delete(zone, name, kind).await,
             Self::PowerDns(p) => p.delete(zone, name, kind).await,
         }
+    }
+
+    /// Makes (name, kind) hold `set.values` only if it holds exactly `expected` now (empty:
+    /// the rrset must not exist); otherwise `DnsError::Conflict` and nothing changes.
+    pub async fn replace_if(&self, zone: &Fqdn, set: &RecordSet, expected: &[String]) -> Result<(), DnsError> {
+        match self {
+            Self::Rfc2136(p) => p.replace_if(zone, set, expected).await,
+            Self::PowerDns(p) => p.replace_if(zone, set, expected).await,
+        }
+    }
+
+    /// Removes (name, kind) only if it holds exactly `expected`; otherwise `Conflict`.
+    pub async fn delete_if(&self, zone: &Fqdn, name: &Fqdn, kind: RecordKind, expected: &[String]) -> Result<(), DnsError> {
+        match self {
+            Self::Rfc2136(p) => p.delete_if(zone, name, kind, expected).await,
+            Self::PowerDns(p) => p.delete_if(zone, name, kind, expected).await,
+        }
+    }
+
+    /// `replace_if`, then read back.
+    pub async fn replace_if_verified(&self, zone: &Fqdn, set: &RecordSet, expected: &[String]) -> Result<(), DnsError> {
+        self.replace_if(zone, set, expected).await?;
+        self.read_back().expect(set).await
+    }
+
+    /// `delete_if`, then read back: a record still served is `Mismatch`.
+    pub async fn delete_if_verified(&self, zone: &Fqdn, name: &Fqdn, kind: RecordKind, expected: &[String]) -> Result<(), DnsError> {
+        self.delete_if(zone, name, kind, expected).await?;
+        self.read_back().expect_values(name, kind, Vec::new()).await
     }
 
     /// The values of (name, kind) as the authoritative server answers right now, sorted; an

@@ -99,15 +99,7 @@ impl PowerDns {
         if values.is_empty() {
             return self.delete(zone, &set.name, set.kind).await;
         }
-        let records: Vec<Value> = values.iter().map(|v| json!({ "content": content(v), "disabled": false })).collect();
-        let rrset = json!({
-            "name": set.name.to_absolute(),
-            "type": set.kind.as_str(),
-            "ttl": set.ttl,
-            "changetype": "REPLACE",
-            "records": records,
-        });
-        self.patch(zone, rrset).await
+        self.patch(zone, rrset_json(set, &values)).await
     }
 
     /// Removes the rrset (name, kind) and nothing else; an absent rrset is not an error.
@@ -115,6 +107,68 @@ impl PowerDns {
         ensure_within(name, zone)?;
         let rrset = json!({ "name": name.to_absolute(), "type": kind.as_str(), "changetype": "DELETE" });
         self.patch(zone, rrset).await
+    }
+
+    /// Like `replace`, but only if (name, kind) now holds exactly `expected` (none: absent).
+    /// The API has no prerequisites, so the rrset is read from the API and compared, then
+    /// patched, all while holding the write queue: no change from this provider slips in
+    /// between. Anything else found is `Conflict`, and nothing is written.
+    pub async fn replace_if(&self, zone: &Fqdn, set: &RecordSet, expected: &[String]) -> Result<(), DnsError> {
+        ensure_within(&set.name, zone)?;
+        let values = set.parsed_values()?;
+        let _turn = self.turn().await?;
+        self.expect_api(zone, &set.name, set.kind, expected).await?;
+        if values.is_empty() {
+            return self.send_patch(zone, json!({ "name": set.name.to_absolute(), "type": set.kind.as_str(), "changetype": "DELETE" })).await;
+        }
+        self.send_patch(zone, rrset_json(set, &values)).await
+    }
+
+    /// Removes (name, kind) only if it holds exactly `expected`; otherwise `Conflict`.
+    pub async fn delete_if(&self, zone: &Fqdn, name: &Fqdn, kind: RecordKind, expected: &[String]) -> Result<(), DnsError> {
+        ensure_within(name, zone)?;
+        let _turn = self.turn().await?;
+        self.expect_api(zone, name, kind, expected).await?;
+        self.send_patch(zone, json!({ "name": name.to_absolute(), "type": kind.as_str(), "changetype": "DELETE" })).await
+    }
+
+    /// Fails with `Conflict` unless the API shows (name, kind) holding exactly `expected`.
+    async fn expect_api(&self, zone: &Fqdn, name: &Fqdn, kind: RecordKind, expected: &[String]) -> Result<(), DnsError> {
+        let found = self.api_values(zone, name, kind).await?;
+        let mut wanted = expected.iter().map(|v| RecordValue::parse(name, kind, v).map(|v| comparable(&v))).collect::<Result<Vec<_>, _>>()?;
+        wanted.sort();
+        wanted.dedup();
+        if found == wanted {
+            return Ok(());
+        }
+        Err(DnsError::Conflict { server: self.api_url.clone(), name: name.clone(), kind, expected: expected.to_vec(), found })
+    }
+
+    /// The rrset's enabled values as the API holds them, in the form `comparable` gives.
+    async fn api_values(&self, zone: &Fqdn, name: &Fqdn, kind: RecordKind) -> Result<Vec<String>, DnsError> {
+        let mut url = reqwest::Url::parse(&format!("{}/{}", self.zones_url, zone.to_absolute()))
+            .map_err(|e| DnsError::Config(format!("PowerDNS zone URL for {zone}: {e}")))?;
+        url.query_pairs_mut().append_pair("rrsets", "true").append_pair("rrset_name", &name.to_absolute()).append_pair("rrset_type", kind.as_str());
+        let sent = self.http.get(url).header("X-API-Key", self.api_key.clone()).send().await;
+        let response = sent.map_err(|e| self.transport_error(e))?;
+        let status = response.status();
+        let body = response.text().await.map_err(|e| self.transport_error(e))?;
+        if !status.is_success() {
+            return Err(self.status_error(zone, status, &body));
+        }
+        let zone_json: Value = serde_json::from_str(&body).map_err(|e| DnsError::Protocol { server: self.api_url.clone(), source: Box::new(e) })?;
+        let mut values: Vec<String> = zone_json["rrsets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["type"] == kind.as_str() && r["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(&name.to_absolute())))
+            .flat_map(|r| r["records"].as_array().cloned().unwrap_or_default())
+            .filter(|r| r["disabled"] != true)
+            .filter_map(|r| r["content"].as_str().map(|c| api_comparable(name, kind, c)))
+            .collect();
+        values.sort();
+        values.dedup();
+        Ok(values)
     }
 
     /// The rrset as the server answers over DNS now (see `verify::ReadBack`).
@@ -127,13 +181,20 @@ impl PowerDns {
     }
 
     async fn patch(&self, zone: &Fqdn, rrset: Value) -> Result<(), DnsError> {
-        // Zone ids in the URL are the absolute name; an `Fqdn` has no characters needing escapes.
-        let url = format!("{}/{}", self.zones_url, zone.to_absolute());
+        let _turn = self.turn().await?;
+        self.send_patch(zone, rrset).await
+    }
+
+    /// This provider's turn to change the server (see the module doc).
+    async fn turn(&self) -> Result<tokio::sync::MutexGuard<'_, ()>, DnsError> {
         // Waiting for our turn counts against the timeout too: a hung API must not stall a
         // queue of callers for a timeout each.
-        let _turn = tokio::time::timeout(self.timeout, self.write_queue.lock())
-            .await
-            .map_err(|_| DnsError::Timeout { server: self.api_url.clone() })?;
+        tokio::time::timeout(self.timeout, self.write_queue.lock()).await.map_err(|_| DnsError::Timeout { server: self.api_url.clone() })
+    }
+
+    async fn send_patch(&self, zone: &Fqdn, rrset: Value) -> Result<(), DnsError> {
+        // Zone ids in the URL are the absolute name; an `Fqdn` has no characters needing escapes.
+        let url = format!("{}/{}", self.zones_url, zone.to_absolute());
         let sent = self.http.patch(&url).header("X-API-Key", self.api_key.clone()).json(&json!({ "rrsets": [rrset] })).send().await;
         let response = sent.map_err(|e| self.transport_error(e))?;
         let status = response.status();
@@ -178,6 +239,30 @@ impl fmt::Debug for PowerDns {
             .field("read_back", &self.read_back)
             .finish_non_exhaustive()
     }
+}
+
+/// A REPLACE of the whole rrset with `values`.
+fn rrset_json(set: &RecordSet, values: &[RecordValue]) -> Value {
+    let records: Vec<Value> = values.iter().map(|v| json!({ "content": content(v), "disabled": false })).collect();
+    json!({ "name": set.name.to_absolute(), "type": set.kind.as_str(), "ttl": set.ttl, "changetype": "REPLACE", "records": records })
+}
+
+/// A value in the form compared with what the API holds: the presentation form, except TXT,
+/// which is compared in the API's quoted form.
+fn comparable(value: &RecordValue) -> String {
+    match value {
+        RecordValue::Text(_) => content(value),
+        other => other.presentation(),
+    }
+}
+
+/// The API's content in `comparable` form; content that does not parse is kept as it is (it
+/// is someone else's, and differs from anything kolokasi expects).
+fn api_comparable(name: &Fqdn, kind: RecordKind, content: &str) -> String {
+    if kind == RecordKind::Txt {
+        return content.to_string();
+    }
+    RecordValue::parse(name, kind, content).map(|v| v.presentation()).unwrap_or_else(|_| content.to_string())
 }
 
 /// The record's content as the PowerDNS API wants it: names absolute, TXT quoted.

@@ -2,8 +2,11 @@
 //! through hickory-net's client and hickory-proto's `update_message` helpers.
 //!
 //! A replace is one update message that deletes the rrset and adds the new records, so the
-//! server applies it atomically. Every answer is checked: a refused update arrives as a normal
-//! response, not as an error, and only its response code (and TSIG error) says so.
+//! server applies it atomically; the conditional forms (`replace_if`, `delete_if`) carry RFC 2136
+//! §2.4 prerequisites in the same message, so the check and the change are one step on the
+//! server (YXRRSET / NXRRSET answers become `DnsError::Conflict`). Every answer is checked: a
+//! refused update arrives as a normal response, not as an error, and only its response code
+//! (and TSIG error) says so.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -15,7 +18,7 @@ use hickory_net::udp::UdpClientStream;
 use hickory_net::xfer::{DnsHandle, FirstAnswer};
 use hickory_proto::op::{DnsRequest, Message, ResponseCode, UpdateMessage, update_message};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, PTR, TXT};
-use hickory_proto::rr::{Name, RData, Record};
+use hickory_proto::rr::{DNSClass, Name, RData, Record};
 
 use crate::domain::Fqdn;
 use crate::secrets::Secret;
@@ -80,6 +83,43 @@ impl Rfc2136 {
         self.send(zone, message).await
     }
 
+    /// Like `replace`, but only if (name, kind) now holds exactly `expected` (none: the rrset
+    /// must not exist). The check travels in the update itself as RFC 2136 §2.4
+    /// prerequisites ("RRset does not exist" or "RRset exists (value dependent)"), so the
+    /// server applies the change only if nobody changed the rrset meanwhile; otherwise the
+    /// answer is `Conflict` with what the rrset holds now.
+    pub async fn replace_if(&self, zone: &Fqdn, set: &RecordSet, expected: &[String]) -> Result<(), DnsError> {
+        ensure_within(&set.name, zone)?;
+        let values = set.parsed_values()?;
+        let owner = wire_name(&set.name)?;
+        let mut message = delete_rrset_message(zone, &owner, set.kind)?;
+        add_prerequisites(&mut message, &set.name, &owner, set.kind, expected)?;
+        for value in &values {
+            message.add_update(Record::from_rdata(owner.clone(), set.ttl, rdata(set.kind, value)?));
+        }
+        self.send_conditional(zone, message, &set.name, set.kind, expected).await
+    }
+
+    /// Removes (name, kind) only if it holds exactly `expected`; otherwise `Conflict`.
+    pub async fn delete_if(&self, zone: &Fqdn, name: &Fqdn, kind: RecordKind, expected: &[String]) -> Result<(), DnsError> {
+        ensure_within(name, zone)?;
+        let owner = wire_name(name)?;
+        let mut message = delete_rrset_message(zone, &owner, kind)?;
+        add_prerequisites(&mut message, name, &owner, kind, expected)?;
+        self.send_conditional(zone, message, name, kind, expected).await
+    }
+
+    async fn send_conditional(&self, zone: &Fqdn, message: Message, name: &Fqdn, kind: RecordKind, expected: &[String]) -> Result<(), DnsError> {
+        match self.send_code(message).await? {
+            // A prerequisite failed: the rrset exists when it should not, or differs.
+            ResponseCode::YXRRSet | ResponseCode::NXRRSet => {
+                let found = self.read_back.read(name, kind).await?;
+                Err(DnsError::Conflict { server: self.server.to_string(), name: name.clone(), kind, expected: expected.to_vec(), found })
+            }
+            code => check_response_code(code, self.server.to_string(), zone),
+        }
+    }
+
     /// The rrset as the server answers now (see `verify::ReadBack`).
     pub async fn read(&self, name: &Fqdn, kind: RecordKind) -> Result<Vec<String>, DnsError> {
         self.read_back.read(name, kind).await
@@ -89,7 +129,13 @@ impl Rfc2136 {
         &self.read_back
     }
 
-    async fn send(&self, zone: &Fqdn, mut message: Message) -> Result<(), DnsError> {
+    async fn send(&self, zone: &Fqdn, message: Message) -> Result<(), DnsError> {
+        let code = self.send_code(message).await?;
+        check_response_code(code, self.server.to_string(), zone)
+    }
+
+    /// Sends a signed update; the server's response code once the answer's signature checks.
+    async fn send_code(&self, mut message: Message) -> Result<ResponseCode, DnsError> {
         let server = self.server.to_string();
         let verifier = self.key.sign(&mut message)?;
 
@@ -119,7 +165,7 @@ impl Rfc2136 {
             Verdict::Untrusted { response, .. } if response.response_code != ResponseCode::NoError => response.response_code,
             Verdict::Untrusted { reason, .. } => return Err(DnsError::UnsignedAnswer { server, reason }),
         };
-        check_response_code(code, server, zone)
+        Ok(code)
     }
 }
 
@@ -143,6 +189,23 @@ fn wire_name(name: &Fqdn) -> Result<Name, DnsError> {
 fn delete_rrset_message(zone: &Fqdn, owner: &Name, kind: RecordKind) -> Result<Message, DnsError> {
     let zone = wire_name(zone)?;
     Ok(update_message::delete_rrset(Record::update0(owner.clone(), 0, record_type(kind)), zone, true))
+}
+
+/// RFC 2136 §2.4.3 "RRset does not exist" (class NONE, no data) for no `expected` values,
+/// else §2.4.2 "RRset exists (value dependent)": every expected record, class IN, TTL 0; the
+/// server compares the whole rrset.
+fn add_prerequisites(message: &mut Message, name: &Fqdn, owner: &Name, kind: RecordKind, expected: &[String]) -> Result<(), DnsError> {
+    if expected.is_empty() {
+        let mut absent = Record::update0(owner.clone(), 0, record_type(kind));
+        absent.dns_class = DNSClass::NONE;
+        message.add_pre_requisite(absent);
+        return Ok(());
+    }
+    for value in expected {
+        let value = RecordValue::parse(name, kind, value)?;
+        message.add_pre_requisite(Record::from_rdata(owner.clone(), 0, rdata(kind, &value)?));
+    }
+    Ok(())
 }
 
 fn rdata(kind: RecordKind, value: &RecordValue) -> Result<RData, DnsError> {

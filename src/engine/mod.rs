@@ -164,7 +164,8 @@ impl Engine {
                 return Err(EngineError::Invalid(format!("the playbook {needed:?} is missing")));
             }
         }
-        let service = service.with_run_definitions(definitions(map.values()));
+        let zones = drivers.dns.values().flat_map(|t| t.zones.forward.iter().cloned()).collect();
+        let service = service.with_run_definitions(definitions(map.values())).with_dns_zones(zones);
         let owner = format!("{}-{}", hostname(), std::process::id());
         Ok(Self {
             env: Arc::new(Env { service, drivers, locks: locks::DeviceLocks::default(), registry }),

@@ -184,7 +184,7 @@ impl Classify for crate::store::StoreError {
         match self {
             E::Sql(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed) | E::Busy(_) => Cause::Busy,
             E::Sql(sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_)) => Cause::Transport,
-            E::Conflict(_) => Cause::Conflict,
+            E::Conflict(_) | E::Claimed { .. } => Cause::Conflict,
             E::NotFound(_) | E::Url(_) => Cause::Invalid,
             E::Sql(_) | E::Corrupt(_) => Cause::Internal,
         }

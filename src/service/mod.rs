@@ -10,6 +10,7 @@ mod documents;
 mod host_admin_key;
 mod ipam;
 mod oversight;
+mod ownership;
 mod privacy;
 mod rekey;
 mod requests;
@@ -68,6 +69,8 @@ impl From<StoreError> for ServiceError {
         match e {
             StoreError::NotFound(what) => Self::NotFound(what),
             StoreError::Conflict(why) => Self::Conflict(why),
+            // The holder stays unnamed here: a requester may not learn another unit's request.
+            StoreError::Claimed { name, .. } => Self::Conflict(format!("{name} is already claimed by another request")),
             other => Self::Store(other),
         }
     }
@@ -83,6 +86,8 @@ pub struct Service {
     /// Playbook definitions by name (JSON), set by the engine: runs are created from them in
     /// the same transaction as the lifecycle event that starts them.
     run_definitions: Arc<std::collections::BTreeMap<String, String>>,
+    /// Forward zones the engine's DNS drivers serve (besides the inventory's DNS devices).
+    dns_zones: Arc<Vec<crate::domain::Fqdn>>,
     /// The document templates (`templates/` unless configured).
     templates: Arc<crate::documents::Templates>,
     /// Failed API-token uses per address and the audit budget of failures (in memory, per
@@ -99,7 +104,7 @@ pub const DEFAULT_VERIFICATION_SLOTS: usize = 4;
 
 impl Service {
     pub fn new(store: Store, inventory: Inventory, calendar: Calendar, key: Option<MasterKey>) -> Self {
-        Self { store, inventory: Arc::new(inventory), calendar: Arc::new(calendar), key: key.map(Arc::new), run_definitions: Arc::default(), limiter: Arc::default(), verifications: Arc::new(tokio::sync::Semaphore::new(DEFAULT_VERIFICATION_SLOTS)), worker_down: Arc::default(), templates: Arc::new(crate::documents::Templates::new(crate::documents::default_template_dir())) }
+        Self { store, inventory: Arc::new(inventory), calendar: Arc::new(calendar), key: key.map(Arc::new), run_definitions: Arc::default(), dns_zones: Arc::default(), limiter: Arc::default(), verifications: Arc::new(tokio::sync::Semaphore::new(DEFAULT_VERIFICATION_SLOTS)), worker_down: Arc::default(), templates: Arc::new(crate::documents::Templates::new(crate::documents::default_template_dir())) }
     }
 
     /// At most `slots` password verifications at once (`auth_verification_slots`).
@@ -119,6 +124,12 @@ impl Service {
 
     pub fn with_run_definitions(mut self, definitions: std::collections::BTreeMap<String, String>) -> Self {
         self.run_definitions = Arc::new(definitions);
+        self
+    }
+
+    /// The forward zones the engine's DNS drivers write (for the zone-apex and outside-name rules).
+    pub fn with_dns_zones(mut self, zones: Vec<crate::domain::Fqdn>) -> Self {
+        self.dns_zones = Arc::new(zones);
         self
     }
 

@@ -68,6 +68,9 @@ impl Service {
         let due = self.calendar.add_working_time(now, sla::SERVICE_TIME);
         let mut w = self.store.write().await?;
         let id = w.insert_request(&form, now, Some(due)).await?;
+        // The names are claimed in the same transaction: a name another request holds
+        // refuses the submission (the unique index decides a race).
+        self.claim_form_names(&mut w, actor, &id, &form, now, false).await?;
         w.audit(AuditEntry {
             actor: actor.clone(),
             request_id: Some(id.to_string()),
@@ -242,6 +245,7 @@ impl Service {
                     form.validate()?;
                     check_completion(&row.form, &form)?;
                     detail = json!({ "form_changes": form_diff(&row.form, &form) });
+                    self.claim_form_names(&mut w, actor, id, &form, now, true).await?;
                     row.form = *form;
                 }
             }
@@ -250,6 +254,7 @@ impl Service {
                 if !v.ok {
                     return Err(ServiceError::Conflict(format!("capacity is no longer available: {}; run the capacity check again", v.summary())));
                 }
+                self.check_names_at_approval(&mut w, actor, id, &row.form, now).await?;
                 w.reserve_capacity(id, &row.form, &v, now).await?;
                 let location = v.placements.iter().map(|p| p.location()).collect::<Vec<_>>().join(", ");
                 let noc = Text::parse(v.noc.as_deref().unwrap_or("-")).map_err(|e| ServiceError::Invalid(e.to_string()))?;
@@ -369,6 +374,10 @@ impl Service {
             // Wake the provisioning run waiting at its hardware gate.
             let run_id = format!("{id}/{}", Service::provisioning_playbook(row.form.kind));
             w.set_run_status(&run_id, "pending").await?;
+        }
+        // A request that ends gives up its names in the same transaction.
+        if next.is_final() {
+            w.release_claims(id.as_str(), now).await?;
         }
         w.add_event(id, event, before_state, next, actor, now, reason.as_deref()).await?;
         let events = w.events(id).await?;

@@ -9,6 +9,7 @@ mod audit;
 pub mod backup;
 mod capacity;
 mod drift;
+mod claims;
 mod ipam;
 mod limits;
 mod privacy;
@@ -30,6 +31,7 @@ use time::OffsetDateTime;
 pub use assets::{AssetFilter, AssetRecord, AssetReview};
 pub use audit::{AuditEntry, AuditRecord, ChainBreak};
 pub use drift::{AcceptedDrift, DriftRow};
+pub use claims::{ClaimSource, RecordOwner};
 pub use ipam::{AllocationRecord, PoolUsage};
 pub use limits::Budget;
 pub use privacy::AssetNaming;
@@ -52,6 +54,9 @@ pub enum StoreError {
     NotFound(String),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// Another active request holds the name (see `claims`).
+    #[error("{name} is already claimed by request {holder}")]
+    Claimed { name: String, holder: String },
     /// A shared resource is contended; trying again shortly will do.
     #[error("{0}")]
     Busy(String),

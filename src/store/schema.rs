@@ -330,4 +330,53 @@ pub const MIGRATIONS: &[(i64, &[&str])] = &[
             )",
         ],
     ),
+    (
+        // 18: main holds 12 (auth_limits) and 17 (drift) already.
+        18,
+        &[
+            // Domain ownership (src/store/claims.rs): one active claim per name, from submission
+            // until the request reaches a final state (the claim is closed in that transaction).
+            "CREATE TABLE IF NOT EXISTS domain_claims (
+                name TEXT NOT NULL,
+                request_id TEXT NOT NULL,
+                source TEXT NOT NULL,
+                claimed_at BIGINT NOT NULL,
+                released_at BIGINT
+            )",
+            "CREATE UNIQUE INDEX IF NOT EXISTS domain_claims_active ON domain_claims (name) WHERE released_at IS NULL",
+            "CREATE INDEX IF NOT EXISTS domain_claims_request ON domain_claims (request_id)",
+            // An admin's explicit leave for a zone apex or a name outside the configured zones.
+            "CREATE TABLE IF NOT EXISTS name_allowances (
+                request_id TEXT NOT NULL,
+                name TEXT NOT NULL,
+                allowed_by TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                allowed_at BIGINT NOT NULL,
+                PRIMARY KEY (request_id, name)
+            )",
+            // Records found in DNS that an admin let a request take over (used once).
+            "CREATE TABLE IF NOT EXISTS record_adoptions (
+                request_id TEXT NOT NULL,
+                name TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                adopted_by TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                adopted_at BIGINT NOT NULL,
+                used_at BIGINT,
+                PRIMARY KEY (request_id, name, kind)
+            )",
+            // What kolokasi last wrote into each rrset, per provider: the values a conditional
+            // update or delete expects to find.
+            "CREATE TABLE IF NOT EXISTS dns_record_owners (
+                provider TEXT NOT NULL,
+                name TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                request_id TEXT NOT NULL,
+                values_json TEXT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                PRIMARY KEY (provider, name, kind)
+            )",
+            "CREATE INDEX IF NOT EXISTS dns_record_owners_request ON dns_record_owners (request_id)",
+        ],
+    ),
 ];

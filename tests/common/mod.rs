@@ -99,9 +99,30 @@ pub fn sample_form() -> RequestForm {
 
 /// Serialises the tests of one test binary that write DNS records for addresses from the
 /// shared lab range (two fresh databases hand out the same first address, hence the same PTR).
+///
+/// DNS writes are conditional (a PTR someone else left is a conflict, not overwritten), so the
+/// PTRs of the first addresses a fresh database hands out are cleared first: an earlier,
+/// interrupted run may have left them behind.
 pub async fn lab_dns_lock() -> tokio::sync::MutexGuard<'static, ()> {
     static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    LOCK.lock().await
+    let guard = LOCK.lock().await;
+    clear_first_lab_ptrs().await;
+    guard
+}
+
+/// Deletes the PTR rrsets of 198.51.100.140-151 and 2001:db8:100::2-13 on both lab servers.
+pub async fn clear_first_lab_ptrs() {
+    let drivers = lab_drivers();
+    for name in ["bind", "powerdns"] {
+        let target = &drivers.dns[name];
+        let v4 = (140u8..152).map(|d| std::net::IpAddr::from([198, 51, 100, d]));
+        let v6 = (2u16..14).map(|n| std::net::IpAddr::from([0x2001, 0xdb8, 0x100, 0, 0, 0, 0, n]));
+        for addr in v4.chain(v6) {
+            let ptr = kolokasi::dns::reverse_name(addr);
+            let zone = target.zones.reverse_zone_of(&ptr).expect("a lab reverse zone").clone();
+            target.provider.delete(&zone, &ptr, kolokasi::dns::RecordKind::Ptr).await.unwrap_or_else(|e| panic!("{name}: clearing {ptr}: {e}"));
+        }
+    }
 }
 
 /// Puts a lab switch port back to its factory state (VLAN 1, nothing of kolokasi's), so that

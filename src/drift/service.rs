@@ -242,14 +242,23 @@ impl Checker {
         if plan.steps.is_empty() {
             return Err(DriftError::NothingToRepair(id.to_string()));
         }
+        crate::domain::text::reason(reason).map_err(|e| crate::service::ServiceError::Invalid(format!("reason: {e}")))?;
         let mut w = self.service().store.write().await?;
+        // DNS writes are conditional (a record changed since is never overwritten): repairing
+        // is the operator's explicit decision to put kolokasi's values back over what was found,
+        // so each drifted rrset is adopted for the re-run, in the repair's audited transaction.
+        let adopted = dns_items(&before.drifted);
+        let now = time::OffsetDateTime::now_utc();
+        for (name, kind) in &adopted {
+            w.adopt_record(id.as_str(), name, kind, &actor.name, &format!("drift repair: {reason}"), now).await?;
+        }
         w.audit(AuditEntry {
             actor: actor.clone(),
             request_id: Some(id.to_string()),
             action: "drift.repair".into(),
             reason: Some(reason.to_string()),
             before: Some(json!({ "drifted": before.drifted })),
-            after: Some(json!({ "run": plan.run, "steps": plan.steps })),
+            after: Some(json!({ "run": plan.run, "steps": plan.steps, "adopted_records": adopted })),
         })
         .await?;
         w.commit().await?;
@@ -289,4 +298,12 @@ pub async fn latest(service: &Service, actor: &Actor, id: &RequestId) -> Result<
     access::scope(actor, id.as_str(), row.form.unit.name.as_str())?;
     let Some(result) = service.store.drift_result(id.as_str()).await? else { return Ok(None) };
     Ok(serde_json::from_value(result.report).ok())
+}
+
+/// The (name, type) of each drifted DNS item (`dns:NAME/TYPE`).
+fn dns_items(drifted: &[super::DriftItem]) -> Vec<(String, String)> {
+    drifted
+        .iter()
+        .filter_map(|d| d.item.strip_prefix("dns:")?.rsplit_once('/').map(|(n, k)| (n.to_string(), k.to_string())))
+        .collect()
 }

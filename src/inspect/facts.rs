@@ -233,6 +233,11 @@ s end true
 /// it the package list) in well under a second.
 pub const LIMITS: ExecLimits = ExecLimits { timeout: Duration::from_secs(60), max_output_bytes: SshSettings::MAX_OUTPUT_BYTES };
 
+/// The one command that gathers the facts (constant text; the benchmarks time it on its own).
+pub fn command() -> RemoteCommand {
+    RemoteCommand::new("sh").arg("-c").arg(SCRIPT).named("inspection script")
+}
+
 /// Gathers the facts of the server behind `target` with one command on the pool's connection,
 /// within [`LIMITS`].
 pub async fn gather(pool: &SshPool, target: &SshTarget) -> Result<ServerFacts, InspectError> {
@@ -242,7 +247,7 @@ pub async fn gather(pool: &SshPool, target: &SshTarget) -> Result<ServerFacts, I
 /// As [`gather`], within `limits`: a server that streams endlessly or hangs fails with
 /// "output too large from <server>, `inspection script`" or a timeout, never exhausting memory.
 pub async fn gather_limited(pool: &SshPool, target: &SshTarget, limits: ExecLimits) -> Result<ServerFacts, InspectError> {
-    let command = RemoteCommand::new("sh").arg("-c").arg(SCRIPT).named("inspection script");
+    let command = command();
     let out = pool.exec_limited(target, &command, None, limits).await.map_err(InspectError::Ssh)?;
     super::parse::server_facts(&out.stdout).ok_or_else(|| InspectError::Incomplete {
         device: target.name.clone(),

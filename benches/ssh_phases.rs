@@ -13,8 +13,8 @@
 //!   allow and remove.
 //!
 //! `cargo bench --bench ssh_phases` (needs the lab with the stock profile: `bash
-//! deploy/lab/lab.sh up`). Uses port r1p2 and the routed address 198.51.100.201 (rules only),
-//! which no test touches; everything is undone afterwards.
+//! deploy/lab/lab.sh up`). Uses port bp87 (a load-test port) and the routed address
+//! 198.51.100.201 (rules only), which no test touches; everything is undone afterwards.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -27,7 +27,7 @@ use kolokasi::ssh::{CommandPhases, ExecLimits, RemoteCommand, RequestTag, SshPoo
 use kolokasi::switch::{OvsSsh, PortDescription, PortMode, SwitchDriver, SwitchPortConfig};
 
 const CONNECTS: usize = 10;
-const RUNS: usize = 20;
+const RUNS: usize = 30;
 const GOAL: Duration = Duration::from_millis(3);
 
 #[tokio::main]
@@ -44,29 +44,32 @@ async fn main() {
             let pool = Arc::new(SshPool::new(SshSettings { persistent_shell, ..SshSettings::default() }));
             println!("  per command on one reused session, {mode}:");
             println!("    {:<34} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}", "command", "chan open", "exit", "eof", "close", "result", "own", "overhead");
-            for (name, target, command) in commands(&lab) {
+            for (name, target, versions) in commands(&lab) {
                 let target = if target == "sw" { &sw } else { &fw };
-                command_row(&pool, target, name, &command).await;
+                command_row(&pool, target, name, &versions).await;
             }
-            let cleanup = RemoteCommand::new("ovs-vsctl").args(["--", "remove", "Port", "r1p2", "external_ids", "bench-phases"]);
+            let cleanup = RemoteCommand::new("ovs-vsctl").args(["--", "remove", "Port", "bp87", "external_ids", "bench-phases"]);
             pool.exec_ok(&sw, &cleanup, None).await.expect("remove the benchmark's external_ids key");
             drivers(&pool, &sw, &fw).await;
         }
     }
 }
 
-/// The drivers' commands, as they send them (read, write, listing, inspection).
-fn commands(lab: &Lab) -> Vec<(&'static str, &'static str, RemoteCommand)> {
+/// The drivers' commands, as they send them (read, write, listing, inspection). A write comes
+/// in two versions run in turn, so every run really changes the port (an unchanged database
+/// makes ovs-vsctl skip its wait for ovs-vswitchd).
+fn commands(lab: &Lab) -> Vec<(&'static str, &'static str, Vec<RemoteCommand>)> {
     let bridge = lab.host("sw").ok().and_then(|h| h.bridge.clone()).unwrap_or_else(|| "br0".into());
     let vsctl = || RemoteCommand::new("ovs-vsctl").arg("--timeout=10");
+    let set = |wait: &[&str]| ["1", "2"].map(|v| vsctl().args(wait).args(["--", "set", "Port", "bp87"]).arg(format!("external_ids:bench-phases=\"{v}\""))).to_vec();
     vec![
-        ("true (the floor)", "sw", RemoteCommand::new("true")),
-        ("ovs-vsctl find Port (read)", "sw", vsctl().args(["--format=json", "--data=json", "find", "Port", "name=\"r1p2\""])),
-        ("ovs-vsctl set Port (write)", "sw", vsctl().args(["--", "set", "Port", "r1p2", "external_ids:bench-phases=\"1\""])),
-        ("ovs-vsctl set Port --no-wait", "sw", vsctl().args(["--no-wait", "--", "set", "Port", "r1p2", "external_ids:bench-phases=\"1\""])),
-        ("ovs-vsctl br-exists (tiny)", "sw", vsctl().args(["br-exists", &bridge])),
-        ("nft -j list ruleset (read)", "fw", RemoteCommand::new("nft").args(["-j", "list", "ruleset"])),
-        ("inspection script", "sw", kolokasi::inspect::facts::command()),
+        ("true (the floor)", "sw", vec![RemoteCommand::new("true")]),
+        ("ovs-vsctl find Port (read)", "sw", vec![vsctl().args(["--format=json", "--data=json", "find", "Port", "name=\"bp87\""])]),
+        ("ovs-vsctl set Port (write)", "sw", set(&[])),
+        ("ovs-vsctl set Port --no-wait", "sw", set(&["--no-wait"])),
+        ("ovs-vsctl br-exists (tiny)", "sw", vec![vsctl().args(["br-exists", &bridge])]),
+        ("nft -j list ruleset (read)", "fw", vec![RemoteCommand::new("nft").args(["-j", "list", "ruleset"])]),
+        ("inspection script", "sw", vec![kolokasi::inspect::facts::command()]),
     ]
 }
 
@@ -90,31 +93,33 @@ async fn connect_phases(target: &SshTarget) {
     );
 }
 
-/// One command RUNS times (pool timings), then RUNS times inside a timing shell (own time).
-async fn command_row(pool: &SshPool, target: &SshTarget, name: &str, command: &RemoteCommand) {
-    let mut runs: Vec<CommandPhases> = Vec::new();
-    for _ in 0..RUNS {
+/// One command RUNS times, each run followed by the same command inside a timing shell (its
+/// own time), so a busy machine slows both alike; the overhead is the median of the pairs.
+async fn command_row(pool: &SshPool, target: &SshTarget, name: &str, versions: &[RemoteCommand]) {
+    let (mut runs, mut own, mut overhead): (Vec<CommandPhases>, Vec<Duration>, Vec<Duration>) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..RUNS {
+        let command = &versions[(2 * i) % versions.len()];
         let (_, p) = pool.exec_phased(target, command, None, limits()).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+        let o = own_time(pool, target, &versions[(2 * i + 1) % versions.len()]).await;
+        // Per command the pool opens a channel (exec mode) and runs the command: both count.
+        overhead.push((p.channel_open + p.result).saturating_sub(o));
+        own.push(o);
         runs.push(p);
     }
-    let own = own_time(pool, target, command).await;
     let pick = |f: fn(&CommandPhases) -> Option<Duration>| {
         let v: Vec<Duration> = runs.iter().filter_map(f).collect();
         if v.len() == runs.len() { ms(median(v)) } else { "-".into() }
     };
-    let result = median(runs.iter().map(|p| p.result).collect());
-    let channel_open = median(runs.iter().map(|p| p.channel_open).collect());
-    // Per command the pool opens a channel and runs the command on it: both are overhead.
-    let overhead = (channel_open + result).saturating_sub(own);
+    let overhead = median(overhead);
     println!(
         "    {:<34} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {}",
         name,
-        ms(channel_open),
+        ms(median(runs.iter().map(|p| p.channel_open).collect())),
         pick(|p| p.exit_status),
         pick(|p| p.eof),
         pick(|p| p.close),
-        ms(result),
-        ms(own),
+        ms(median(runs.iter().map(|p| p.result).collect())),
+        ms(median(own)),
         ms(overhead),
         if overhead <= GOAL { "ok" } else { "OVER GOAL" }
     );
@@ -124,13 +129,9 @@ async fn command_row(pool: &SshPool, target: &SshTarget, name: &str, command: &R
 async fn own_time(pool: &SshPool, target: &SshTarget, command: &RemoteCommand) -> Duration {
     let script = format!("s=$EPOCHREALTIME; {} >/dev/null 2>&1; e=$EPOCHREALTIME; echo \"$s $e\"", command.line());
     let timed = RemoteCommand::new("bash").arg("-c").arg(script);
-    let mut own = Vec::new();
-    for _ in 0..RUNS {
-        let out = pool.exec_ok(target, &timed, None).await.expect("timing shell");
-        let t: Vec<f64> = out.stdout.split_whitespace().map(|x| x.parse().expect("EPOCHREALTIME")).collect();
-        own.push(Duration::from_secs_f64(t[1] - t[0]));
-    }
-    median(own)
+    let out = pool.exec_ok(target, &timed, None).await.expect("timing shell");
+    let t: Vec<f64> = out.stdout.split_whitespace().map(|x| x.parse().expect("EPOCHREALTIME")).collect();
+    Duration::from_secs_f64(t[1] - t[0])
 }
 
 async fn drivers(pool: &Arc<SshPool>, sw: &SshTarget, fw: &SshTarget) {
@@ -142,7 +143,7 @@ async fn drivers(pool: &Arc<SshPool>, sw: &SshTarget, fw: &SshTarget) {
     let (mut apply, mut restore, mut allow, mut remove) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..5 {
         let config = SwitchPortConfig {
-            port: switch.port("r1p2").unwrap(),
+            port: switch.port("bp87").unwrap(),
             mode: PortMode::Access(Vlan::new(150).unwrap()),
             description: PortDescription::parse("kolokasi BENCH-PHASES-1").unwrap(),
             enabled: true,

@@ -6,6 +6,15 @@
 //! - [`command`]: `RemoteCommand` and `shell_quote`, the only way text reaches a remote shell.
 //! - [`request_tag`]: `RequestTag`, the request id every driver stamps on what it changes.
 //! - [`error`]: `SshError` and which faults are worth retrying.
+//! - [`shell`]: the persistent `sh` per connection that commands run in (framing by random end
+//!   markers), so a command costs one round trip, not a session process and a login shell.
+//! - [`phases`]: where a connection's and a command's time went (for the benchmarks).
+//!
+//! A command runs in the connection's persistent shell when there is one (most devices); a
+//! device whose login shell does not take commands from its input (a vendor CLI, a broken
+//! account), binary stdin, or `SshSettings::persistent_shell = false` get an exec channel per
+//! command, ended by the server's channel close (exit-status and EOF come in the same burst
+//! from OpenSSH, so waiting for the close costs nothing measurable).
 //!
 //! Commands to one device are serialised (a tokio mutex per device, held across connect and
 //! command), so a device never sees two kolokasi commands at once. A cached connection found

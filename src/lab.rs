@@ -24,6 +24,24 @@ pub struct Lab {
     /// host behind it (absent in a lab built before that profile existed).
     #[serde(default)]
     pub operator_firewall: Option<OperatorFirewall>,
+    /// The "stock sshd" profile: the switch and the firewall behind a second sshd with the
+    /// distribution's default `sshd_config` (absent in a lab built before that profile).
+    #[serde(default)]
+    pub stock_sshd: Option<StockSshd>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StockSshd {
+    pub port: u16,
+    /// The `hosts` entry of klk-sw behind the stock sshd.
+    pub switch_host: String,
+    /// The `hosts` entry of klk-fw behind the stock sshd.
+    pub firewall_host: String,
+    /// The distribution's file the configs were made from.
+    pub stock_config: PathBuf,
+    /// Each stock sshd's config, by host (`sw`, `fw`).
+    #[serde(default)]
+    pub configs: BTreeMap<String, PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -186,6 +204,11 @@ impl Lab {
     /// The operator-firewall profile; fails with the message that says how to add it.
     pub fn operator_firewall(&self) -> Result<&OperatorFirewall, LabError> {
         self.operator_firewall.as_ref().ok_or_else(|| LabError::NoHost("fw2 (operator_firewall: run `bash deploy/lab/lab.sh up` to add it)".into()))
+    }
+
+    /// The stock-sshd profile; fails with the message that says how to add it.
+    pub fn stock_sshd(&self) -> Result<&StockSshd, LabError> {
+        self.stock_sshd.as_ref().ok_or_else(|| LabError::NoHost("sw_stock/fw_stock (stock_sshd: run `bash deploy/lab/lab.sh up` to add the stock sshd profile)".into()))
     }
 
     pub fn host(&self, name: &str) -> Result<&LabHost, LabError> {

@@ -115,15 +115,33 @@ async fn a_connection_the_device_dropped_is_reopened_once() {
     let pool = quick_pool();
     let t = target("srv1", "srv1-dropped");
     pool.exec_ok(&t, &RemoteCommand::new("true"), None).await.unwrap();
-    // Kill this connection's own sshd process (`sshd: root@notty`, the parent of `sh -c`),
-    // never the listener.
-    let kill = "p=$PPID; case \"$(ps -o args= -p $p)\" in *listener*|'') exit 99;; esac; kill -9 $p";
+    // Kill this connection's own sshd process (`sshd: root@notty`, the parent of `sh -c` or of
+    // the pool's persistent shell running it), never the listener.
+    let kill = "p=$PPID; while :; do a=$(ps -o args= -p $p); case \"$a\" in *listener*|'') exit 99;; sshd:*) break;; esac; \
+                p=$(ps -o ppid= -p $p | tr -d ' '); done; kill -9 $p";
     let out = pool.exec(&t, &RemoteCommand::new("sh").args(["-c", kill])).await;
     assert!(!matches!(out, Ok(ref o) if o.status == Some(99)), "sh's parent is the sshd listener: {out:?}");
     tokio::time::sleep(Duration::from_millis(200)).await;
     let out = pool.exec_ok(&t, &RemoteCommand::new("hostname"), None).await.unwrap();
     assert_eq!(out.stdout.trim(), "srv-sipd");
     assert_eq!(pool.connections_opened(), 2);
+}
+
+/// The pool's persistent shell dying — under a command or while idle — costs that command at
+/// most (a retryable error); the next one gets a new shell on the same connection.
+#[tokio::test]
+async fn a_dead_persistent_shell_is_replaced_on_the_same_connection() {
+    let pool = quick_pool();
+    let t = target("srv1", "srv1-shell-killed");
+    pool.exec_ok(&t, &RemoteCommand::new("true"), None).await.unwrap();
+    let err = pool.exec(&t, &RemoteCommand::new("sh").args(["-c", "kill -9 $PPID; sleep 1"])).await.unwrap_err();
+    assert!(matches!(err, SshError::ShellEnded { .. }) && err.is_retryable(), "{err:?}");
+    assert_eq!(pool.exec_ok(&t, &RemoteCommand::new("hostname"), None).await.unwrap().stdout.trim(), "srv-sipd");
+    // Killed while idle, after the command that arranged it returned.
+    pool.exec_ok(&t, &RemoteCommand::new("sh").args(["-c", "p=$PPID; (sleep 0.2; kill -9 $p) >/dev/null 2>&1 &"]), None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(pool.exec_ok(&t, &RemoteCommand::new("hostname"), None).await.unwrap().stdout.trim(), "srv-sipd");
+    assert_eq!(pool.connections_opened(), 1);
 }
 
 #[tokio::test]

@@ -26,6 +26,9 @@
 #                             unprivileged login `klk-user` (no sudo); `klk-flood` (same
 #                             password) whose login shell streams `yes` endlessly
 #   every namespace runs its own OpenSSH sshd on port 22 (root, lab key ssh/id_ed25519).
+#   "stock sshd" profile: klk-sw and klk-fw also run a second sshd on port 2222 with Debian's
+#   sshd_config as shipped (only ListenAddress, HostKey and PidFile added), for measuring
+#   kolokasi against a device nobody tuned.
 #
 # The lab folder is ${KOLOKASI_LAB_DIR:-/tmp/kolokasi-lab}; lab.json in it describes
 # the lab for the Rust tests.
@@ -87,6 +90,12 @@ CUST_NET=198.51.100.96/28              # customer segment behind klk-fw2 (inside
 CUST_GW=198.51.100.97                  #   routed more specifically via klk-fw2; .1-.12 are hosts)
 CUST_ANY=198.51.100.104/29             # klk-cust answers on all of these (AnyIP local route)
 
+# The "stock sshd" profile (see "Stock sshd profile" in README.md): a second OpenSSH sshd in
+# the network namespaces of these hosts, on STOCK_PORT, configured as Debian ships it.
+STOCK_HOSTS=(sw fw)
+STOCK_PORT=2222
+STOCK_CONFIG=/usr/share/openssh/sshd_config   # Debian's pristine copy of /etc/ssh/sshd_config
+
 PYTHON=/usr/bin/python3                # not the pyenv shim in root's PATH
 PACKAGES=(bind9 bind9-dnsutils pdns-server pdns-backend-sqlite3 openssh-server openssh-client
   nftables openvswitch-switch sqlite3 poppler-utils curl python3 python3-aiosmtpd openssl iproute2
@@ -112,6 +121,12 @@ DAEMON_COMMS=(named 'pdns*' ovs-vswitchd ovsdb-server sshd 'python3*')
 fw2_daemons() {
   echo "$LAB/hosts/fw2/sshd.pid|sshd"
   echo "$LAB/hosts/cust/listener.pid|python3*"
+}
+
+# The stock-sshd profile's daemons (checked apart, like fw2's).
+stock_daemons() {
+  local h
+  for h in "${STOCK_HOSTS[@]}"; do echo "$LAB/hosts/$h/stock/sshd.pid|sshd"; done
 }
 
 # ---------------------------------------------------------------------------
@@ -1068,6 +1083,103 @@ ensure_fw2() {
 }
 
 # ---------------------------------------------------------------------------
+# Stock sshd profile: a second sshd on klk-sw and klk-fw, Debian's sshd_config as shipped
+# ---------------------------------------------------------------------------
+# The config is $STOCK_CONFIG with exactly three lines put in front (ListenAddress: its own
+# port, so the tuned sshd on :22 stays; HostKey: a key of its own, not /etc/ssh's; PidFile: so
+# the lab can stop it by pid). Everything else is the distribution's: UsePAM yes (Debian's
+# /etc/pam.d/sshd), StrictModes yes, MaxSessions 10, X11Forwarding yes, the Include of
+# /etc/ssh/sshd_config.d. The login is root with the stock AuthorizedKeysFile
+# (.ssh/authorized_keys): the sshd runs in a mount namespace of its own where /root is a clean
+# home holding the lab key and Debian's root dotfiles (so neither the VM's pyenv .bashrc nor
+# its root key list is used). On klk-sw, /run/openvswitch (OVS's default run folder) is the
+# lab's OVS folder, so plain `ovs-vsctl` works as on a switch installed from packages.
+stock_dir() { echo "$(hdir "$1")/stock"; }
+
+write_stock_sshd() { # KEY
+  local h=$1 d
+  d=$(stock_dir "$h")
+  mkdir -p "$d/root/.ssh"
+  rm -f "$d/ssh_host_ed25519_key" "$d/ssh_host_ed25519_key.pub"
+  ssh-keygen -q -t ed25519 -N '' -C '' -f "$d/ssh_host_ed25519_key"
+  {
+    echo "# kolokasi lab \"stock sshd\": $STOCK_CONFIG with only these three lines added"
+    echo "ListenAddress ${HOST_ADDR[$h]}:$STOCK_PORT"
+    echo "HostKey $d/ssh_host_ed25519_key"
+    echo "PidFile $d/sshd.pid"
+    cat "$STOCK_CONFIG"
+  } >"$d/sshd_config"
+  cp /usr/share/base-files/dot.bashrc "$d/root/.bashrc"
+  cp /usr/share/base-files/dot.profile "$d/root/.profile"
+  cp "$LAB/ssh/authorized_keys" "$d/root/.ssh/authorized_keys"
+  # StrictModes yes (the default) wants these modes.
+  chmod 700 "$d/root" "$d/root/.ssh"
+  chmod 600 "$d/root/.ssh/authorized_keys"
+  {
+    echo "set -euo pipefail"
+    echo "hostname ${HOST_NAME[$h]}"
+    echo "for f in hostname hosts resolv.conf; do mount --bind $(hdir "$h")/etc/\$f /etc/\$f; done"
+    echo "mount --bind $d/root /root"
+    [[ $h == sw ]] && echo "mount --bind $LAB/ovs /run/openvswitch"
+    echo "mkdir -p /run/sshd"
+    echo "exec /usr/sbin/sshd -f $d/sshd_config -E $d/sshd.log"
+  } >"$d/start.sh"
+}
+
+start_stock_sshd() { # KEY
+  local h=$1 pid
+  pid=$(pidfile_pid "$(stock_dir "$h")/sshd.pid")
+  [[ -n $pid ]] && pid_is "$pid" sshd && kill_pids "$pid"
+  write_stock_sshd "$h"
+  # An empty mount point in the root namespace; the lab's OVS folder is bound on it only
+  # inside the stock sshd's own mount namespace.
+  [[ $h == sw ]] && mkdir -p /run/openvswitch
+  ip netns exec "$(ns_of "$h")" unshare --uts --mount --propagation private \
+    bash "$(stock_dir "$h")/start.sh"
+  wait_for 5 "stock sshd of $h on :$STOCK_PORT" tcp_open "${HOST_ADDR[$h]}" "$STOCK_PORT"
+}
+
+# The stock sshd answers a plain OpenSSH client and, on the switch, ovs-vsctl works with its
+# defaults (no SetEnv, no --db).
+stock_login_ok() { # KEY
+  local cmd=true
+  [[ $1 == sw ]] && cmd="ovs-vsctl --timeout=2 br-exists br0"
+  timeout 10 ssh -i "$LAB/ssh/id_ed25519" -p "$STOCK_PORT" -o BatchMode=yes -o StrictHostKeyChecking=no \
+    -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR "root@${HOST_ADDR[$1]}" "$cmd"
+}
+
+# Exactly ListenAddress, HostKey and PidFile (and the comment naming them) differ from stock.
+stock_config_is_stock() { # KEY
+  [[ -z $(diff <(tail -n +5 "$(stock_dir "$1")/sshd_config") "$STOCK_CONFIG") ]]
+}
+
+run_stock_checks() { # [KEY...] (default: every stock host)
+  local h hosts=("$@")
+  [[ ${#hosts[@]} -gt 0 ]] || hosts=("${STOCK_HOSTS[@]}")
+  for h in "${hosts[@]}"; do
+    check "stock sshd $h: process $(pidfile_pid "$(stock_dir "$h")/sshd.pid")" daemon_alive "$(stock_dir "$h")/sshd.pid" sshd
+    check "stock sshd $h: ${HOST_ADDR[$h]}:$STOCK_PORT listening" tcp_open "${HOST_ADDR[$h]}" "$STOCK_PORT"
+    check "stock sshd $h: config is $STOCK_CONFIG plus ListenAddress/HostKey/PidFile" stock_config_is_stock "$h"
+    check "stock sshd $h: key login as root$([[ $h == sw ]] && echo ', plain ovs-vsctl')" stock_login_ok "$h"
+  done
+}
+
+# Adds (or repairs) the profile host by host; the tuned sshd on :22 and everything else stay.
+ensure_stock_sshd() {
+  local h CHECK_FAILED
+  for h in "${STOCK_HOSTS[@]}"; do
+    CHECK_FAILED=0
+    QUIET=1 run_stock_checks "$h"
+    [[ $CHECK_FAILED == 0 ]] && continue
+    log "adding the stock sshd on $h (${HOST_ADDR[$h]}:$STOCK_PORT)"
+    start_stock_sshd "$h"
+  done
+  CHECK_FAILED=0
+  QUIET=1 run_stock_checks
+  [[ $CHECK_FAILED == 0 ]] || { run_stock_checks || true; die "the stock sshd profile came up unhealthy (see above)"; }
+}
+
+# ---------------------------------------------------------------------------
 # Health checks (used by `status` and by `up` to decide whether to rebuild)
 # ---------------------------------------------------------------------------
 CHECK_FAILED=0
@@ -1209,6 +1321,9 @@ write_lab_json() {
   KEY_SRV1="$(ssh_pubkey "$LAB/hosts/srv1/ssh_host_ed25519_key.pub")" \
   KEY_SRV2="$(ssh_pubkey "$LAB/hosts/srv2/ssh_host_ed25519_key.pub")" \
   KEY_FW2="$(ssh_pubkey "$LAB/hosts/fw2/ssh_host_ed25519_key.pub")" ADDR_FW2="${HOST_ADDR[fw2]}" \
+  KEY_SW_STOCK="$(ssh_pubkey "$LAB/hosts/sw/stock/ssh_host_ed25519_key.pub")" \
+  KEY_FW_STOCK="$(ssh_pubkey "$LAB/hosts/fw/stock/ssh_host_ed25519_key.pub")" \
+  STOCK_PORT="$STOCK_PORT" STOCK_CONFIG="$STOCK_CONFIG" \
   CUST_NET="$CUST_NET" CUST_GW="$CUST_GW" CUST_ANY="$CUST_ANY" ADDR_CUST="${HOST_ADDR[cust]}" \
   KEY_SRV3="$(ssh_pubkey "$LAB/hosts/srv3/ssh_host_ed25519_key.pub")" ADDR_SRV3="${HOST_ADDR[srv3]}" \
   NAME_SRV3="${HOST_NAME[srv3]}" \
@@ -1249,6 +1364,12 @@ doc = {
                      flood_user="klk-flood", sudo_user="klk-sudo"),
         "fw2": host("FW2", "klk-fw2"),
     },
+    # The same switch and firewall behind a second sshd with Debian's stock sshd_config.
+    "stock_sshd": {
+        "port": int(e["STOCK_PORT"]), "switch_host": "sw_stock", "firewall_host": "fw_stock",
+        "stock_config": e["STOCK_CONFIG"],
+        "configs": {k: lab + "/hosts/" + k + "/stock/sshd_config" for k in ("sw", "fw")},
+    },
     # klk-fw2's existing default-deny ruleset and the customer host behind it.
     "operator_firewall": {
         "host": "fw2", "family": "inet", "table": "filter", "base_chain": "forward",
@@ -1264,6 +1385,13 @@ doc = {
              "ca_file": lab + "/smtp/ca.pem", "from": "kolokasi@kaltimprov.go.id",
              "head_email": "kabid.tik@kaltimprov.go.id"},
 }
+if e["KEY_SW_STOCK"] and e["KEY_FW_STOCK"]:
+    for key, netns in (("SW", "klk-sw"), ("FW", "klk-fw")):
+        h = host(key, netns, profile="stock-sshd")
+        h.update(ssh_port=int(e["STOCK_PORT"]), host_key=e["KEY_" + key + "_STOCK"])
+        doc["hosts"][key.lower() + "_stock"] = h
+else:
+    del doc["stock_sshd"]
 # Keep what another version of this script wrote (the lab is shared by branches): keys and
 # hosts it knows and this one does not stay; what this one writes wins.
 try:
@@ -1310,7 +1438,7 @@ pids_from_pidfiles() {
   while IFS='|' read -r pidfile glob; do
     pid=$(pidfile_pid "$pidfile")
     [[ -n $pid ]] && pid_is "$pid" "$glob" && echo "$pid"
-  done < <(lab_daemons; fw2_daemons)
+  done < <(lab_daemons; fw2_daemons; stock_daemons)
   return 0
 }
 
@@ -1408,6 +1536,7 @@ cmd_up() {
     lab_healthy || { run_checks || true; die "lab came up unhealthy (see above)"; }
   fi
   ensure_fw2           # the operator firewall profile, added alone when it is missing
+  ensure_stock_sshd    # the stock sshd profile, likewise
   write_lab_json
   print_summary
 }
@@ -1426,7 +1555,11 @@ cmd_status() {
   echo "operator firewall profile (klk-fw2, klk-cust)"
   CHECK_FAILED=0
   run_fw2_checks
-  if [[ $core == 0 && $CHECK_FAILED == 0 ]]; then
+  local fw2=$CHECK_FAILED
+  echo "stock sshd profile (klk-sw, klk-fw :$STOCK_PORT)"
+  CHECK_FAILED=0
+  run_stock_checks
+  if [[ $core == 0 && $fw2 == 0 && $CHECK_FAILED == 0 ]]; then
     echo "all running"
   else
     echo "something is missing (run: $0 up)"

@@ -6,6 +6,11 @@ use super::facts::ServerFacts;
 use super::script::{LIMITS, SCRIPT};
 use crate::ssh::{ExecLimits, RemoteCommand, SshPool, SshTarget};
 
+/// The one command that gathers the facts (constant text; the benchmarks time it on its own).
+pub fn command() -> RemoteCommand {
+    RemoteCommand::new("sh").arg("-c").arg(SCRIPT).named("inspection script")
+}
+
 /// Gathers the facts of the server behind `target` with one command on the pool's connection,
 /// within [`LIMITS`].
 pub async fn gather(pool: &SshPool, target: &SshTarget) -> Result<ServerFacts, InspectError> {
@@ -15,7 +20,7 @@ pub async fn gather(pool: &SshPool, target: &SshTarget) -> Result<ServerFacts, I
 /// As [`gather`], within `limits`: a server that streams endlessly or hangs fails with
 /// "output too large from <server>, `inspection script`" or a timeout, never exhausting memory.
 pub async fn gather_limited(pool: &SshPool, target: &SshTarget, limits: ExecLimits) -> Result<ServerFacts, InspectError> {
-    let command = RemoteCommand::new("sh").arg("-c").arg(SCRIPT).named("inspection script");
+    let command = command();
     let out = pool.exec_limited(target, &command, None, limits).await.map_err(InspectError::Ssh)?;
     super::parse::server_facts(&out.stdout).ok_or_else(|| InspectError::Incomplete {
         device: target.name.clone(),

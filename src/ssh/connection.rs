@@ -2,13 +2,14 @@
 //! log in, and run commands, each on its own channel.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use russh::client::{self, Handle};
 use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use russh::{ChannelMsg, Error as RusshError};
 
-use super::{CommandOutput, RemoteCommand, SshAuth, SshError, SshTarget};
+use super::shell::{self, Shell, ShellFault};
+use super::{CommandOutput, CommandPhases, ConnectPhases, ExecLimits, RemoteCommand, SshAuth, SshError, SshTarget};
 
 /// Accepts exactly the pinned key and remembers what it saw otherwise, so the caller can say
 /// which key the device offered (russh itself only reports "unknown server key").
@@ -41,14 +42,34 @@ pub(super) struct Connection {
     handle: Handle<PinnedHostKey>,
     /// The configuration it was opened with; a changed target means a new connection.
     pub(super) target: SshTarget,
+    pub(super) phases: ConnectPhases,
+    shell: ShellState,
+}
+
+/// The connection's persistent shell ([`super::shell`]).
+enum ShellState {
+    NotStarted,
+    Running(Shell),
+    /// The login shell does not run commands sent to it: exec channels only.
+    Unavailable,
+}
+
+/// Why a command in the shell failed: before anything was sent (the pool may reconnect and
+/// try again) or after.
+pub(super) enum ShellError {
+    NothingRan(SshError),
+    Failed(SshError),
 }
 
 impl Connection {
     /// Connects and logs in, all within `timeout`.
     pub(super) async fn open(target: &SshTarget, timeout: Duration) -> Result<Self, SshError> {
-        let opened = tokio::time::timeout(timeout, connect_authenticated(target)).await;
+        let opened = tokio::time::timeout(timeout, connect_phased(target)).await;
         match opened {
-            Ok(handle) => Ok(Self { handle: handle?, target: target.clone() }),
+            Ok(opened) => {
+                let (handle, phases) = opened?;
+                Ok(Self { handle, target: target.clone(), phases, shell: ShellState::NotStarted })
+            }
             Err(_) => Err(SshError::ConnectTimeout { device: target.name.clone(), address: target.address, after: timeout }),
         }
     }
@@ -63,6 +84,49 @@ impl Connection {
         self.handle.channel_open_session().await.map_err(|source| session_error(&self.target, source))
     }
 
+    /// Runs `command` in the connection's persistent shell, starting it first if needed, within
+    /// `limits`. `Ok(None)`: no shell here (the login shell does not take commands, or `stdin`
+    /// is not text); the caller uses an exec channel. A time-out or a fault ends the shell (the
+    /// next command starts a new one); the connection stays.
+    pub(super) async fn run_in_shell(
+        &mut self,
+        command: &RemoteCommand,
+        stdin: Option<&[u8]>,
+        limits: ExecLimits,
+        phases: &mut CommandPhases,
+    ) -> Result<Option<CommandOutput>, ShellError> {
+        if matches!(self.shell, ShellState::Unavailable) || !shell::can_feed(stdin) {
+            return Ok(None);
+        }
+        let deadline = tokio::time::Instant::now() + limits.timeout;
+        if matches!(self.shell, ShellState::NotStarted) {
+            let opening = Instant::now();
+            let channel = self.open_channel().await.map_err(ShellError::NothingRan)?;
+            self.shell = match tokio::time::timeout_at(deadline, Shell::start(channel)).await {
+                Ok(Ok(Some(shell))) => ShellState::Running(shell),
+                Ok(Ok(None)) | Err(_) => ShellState::Unavailable,
+                Ok(Err(source)) => return Err(ShellError::NothingRan(session_error(&self.target, source))),
+            };
+            phases.channel_open = opening.elapsed();
+        }
+        let ShellState::Running(running) = &mut self.shell else { return Ok(None) };
+        let outcome = tokio::time::timeout_at(deadline, running.run(command, stdin, limits.max_output_bytes, phases)).await;
+        let program = || command.program().to_string();
+        let device = || self.target.name.clone();
+        let error = match outcome {
+            Ok(Ok(out)) => return Ok(Some(out)),
+            Ok(Err(ShellFault::EndedIdle)) => ShellError::NothingRan(SshError::ShellEnded { device: device(), program: program() }),
+            Ok(Err(ShellFault::Ended)) => ShellError::Failed(SshError::ShellEnded { device: device(), program: program() }),
+            Ok(Err(ShellFault::TooLarge)) => ShellError::Failed(SshError::OutputTooLarge { device: device(), program: program(), limit: limits.max_output_bytes }),
+            Ok(Err(ShellFault::Session(source))) => ShellError::Failed(session_error(&self.target, source)),
+            Err(_) => ShellError::Failed(SshError::CommandTimeout { device: device(), program: program(), after: limits.timeout }),
+        };
+        if let ShellState::Running(shell) = std::mem::replace(&mut self.shell, ShellState::NotStarted) {
+            shell.close().await;
+        }
+        Err(error)
+    }
+
     /// Runs one command on `channel`, feeding `stdin` (then EOF) if given, until the channel
     /// closes or `limits.timeout` passes. Stdout and stderr together may hold at most
     /// `limits.max_output_bytes`: past that the command fails, so a device that streams
@@ -74,8 +138,9 @@ impl Connection {
         command: &RemoteCommand,
         stdin: Option<&[u8]>,
         limits: super::ExecLimits,
+        phases: &mut CommandPhases,
     ) -> Result<CommandOutput, SshError> {
-        let read = tokio::time::timeout(limits.timeout, self.read(&mut channel, command, stdin, limits.max_output_bytes)).await;
+        let read = tokio::time::timeout(limits.timeout, self.read(&mut channel, command, stdin, limits.max_output_bytes, phases)).await;
         match read {
             Ok(Ok(out)) => Ok(out),
             Ok(Err(e)) => {
@@ -95,9 +160,11 @@ impl Connection {
         command: &RemoteCommand,
         stdin: Option<&[u8]>,
         max_output: usize,
+        phases: &mut CommandPhases,
     ) -> Result<CommandOutput, SshError> {
         let err = |source| session_error(&self.target, source);
         channel.exec(true, command.line()).await.map_err(err)?;
+        let sent = Instant::now();
         if let Some(input) = stdin {
             channel.data_bytes(input.to_vec()).await.map_err(err)?;
         }
@@ -111,9 +178,17 @@ impl Connection {
                 ChannelMsg::ExtendedData { data, ext: 1 } => (&mut stderr, data),
                 ChannelMsg::ExitStatus { exit_status } => {
                     status = Some(exit_status);
+                    phases.exit_status = Some(sent.elapsed());
                     continue;
                 }
-                ChannelMsg::Close => break,
+                ChannelMsg::Eof => {
+                    phases.eof = Some(sent.elapsed());
+                    continue;
+                }
+                ChannelMsg::Close => {
+                    phases.close = Some(sent.elapsed());
+                    break;
+                }
                 _ => continue,
             };
             if held + data.len() > max_output {
@@ -123,6 +198,7 @@ impl Connection {
             }
             buffer.extend_from_slice(&data);
         }
+        phases.result = sent.elapsed();
         Ok(CommandOutput {
             status,
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
@@ -134,19 +210,30 @@ impl Connection {
 /// Connects (TCP_NODELAY, keepalives, the pinned host key) and logs in, with no time limit of
 /// its own: callers wrap it in theirs. Shared by the command pool and interactive CLI shells.
 pub(crate) async fn connect_authenticated(target: &SshTarget) -> Result<Handle<PinnedHostKey>, SshError> {
+    Ok(connect_phased(target).await?.0)
+}
+
+/// [`connect_authenticated`], timing each phase.
+async fn connect_phased(target: &SshTarget) -> Result<(Handle<PinnedHostKey>, ConnectPhases), SshError> {
+    let start = Instant::now();
+    let unreachable = |source| SshError::Unreachable { device: target.name.clone(), address: target.address, source };
+    let socket = tokio::net::TcpStream::connect(target.address).await.map_err(unreachable)?;
+    // Without it every command waits on Nagle + delayed ACK (~48 ms instead of ~6 ms).
+    socket.set_nodelay(true).map_err(unreachable)?;
+    let tcp = start.elapsed();
     let offered = Arc::new(Mutex::new(None));
     let handler = PinnedHostKey { expected: target.host_key.as_str().to_string(), offered: offered.clone() };
     let config = Arc::new(client::Config {
-        // Without it every command waits on Nagle + delayed ACK (~48 ms instead of ~6 ms).
-        nodelay: true,
         // Cached connections sit idle between runs; keepalives notice a dead peer.
         keepalive_interval: Some(Duration::from_secs(30)),
         keepalive_max: 3,
         ..client::Config::default()
     });
-    let mut handle = client::connect(config, target.address, handler).await.map_err(|e| classify(target, e, &offered))?;
+    let mut handle = client::connect_stream(config, socket, handler).await.map_err(|e| classify(target, e, &offered))?;
+    let key_exchange = start.elapsed() - tcp;
     login(&mut handle, target).await?;
-    Ok(handle)
+    let auth = start.elapsed() - tcp - key_exchange;
+    Ok((handle, ConnectPhases { tcp, key_exchange, auth }))
 }
 
 async fn login(handle: &mut Handle<PinnedHostKey>, target: &SshTarget) -> Result<(), SshError> {

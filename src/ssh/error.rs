@@ -42,6 +42,10 @@ pub enum SshError {
     /// The channel was closed when the cap was hit; nothing more was read.
     #[error("output too large from {device}, `{program}`: more than {limit} bytes")]
     OutputTooLarge { device: String, program: String, limit: usize },
+    /// The persistent shell kolokasi runs commands in ended in the middle of one (killed, or
+    /// the session dropped): the command may or may not have run.
+    #[error("the shell on {device} ended while `{program}` ran")]
+    ShellEnded { device: String, program: String },
     #[error("`{program}` on {device} failed (exit status {status}): {stderr}")]
     CommandFailed { device: String, program: String, status: String, stderr: String },
 }
@@ -50,6 +54,6 @@ impl SshError {
     /// Transient faults (the device is down, slow or restarting) are worth another try;
     /// a changed host key, a refused login or a failing command are not.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Unreachable { .. } | Self::ConnectTimeout { .. } | Self::Session { .. } | Self::CommandTimeout { .. })
+        matches!(self, Self::Unreachable { .. } | Self::ConnectTimeout { .. } | Self::Session { .. } | Self::CommandTimeout { .. } | Self::ShellEnded { .. })
     }
 }

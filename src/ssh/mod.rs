@@ -6,6 +6,15 @@
 //! - [`command`]: `RemoteCommand` and `shell_quote`, the only way text reaches a remote shell.
 //! - [`request_tag`]: `RequestTag`, the request id every driver stamps on what it changes.
 //! - [`error`]: `SshError` and which faults are worth retrying.
+//! - [`shell`]: the persistent `sh` per connection that commands run in (framing by random end
+//!   markers), so a command costs one round trip, not a session process and a login shell.
+//! - [`phases`]: where a connection's and a command's time went (for the benchmarks).
+//!
+//! A command runs in the connection's persistent shell when there is one (most devices); a
+//! device whose login shell does not take commands from its input (a vendor CLI, a broken
+//! account), binary stdin, or `SshSettings::persistent_shell = false` get an exec channel per
+//! command, ended by the server's channel close (exit-status and EOF come in the same burst
+//! from OpenSSH, so waiting for the close costs nothing measurable).
 //!
 //! Commands to one device are serialised (a tokio mutex per device, held across connect and
 //! command), so a device never sees two kolokasi commands at once. A cached connection found
@@ -20,6 +29,8 @@
 mod command;
 pub(crate) mod connection;
 mod error;
+mod phases;
+mod shell;
 mod request_tag;
 mod target;
 
@@ -30,10 +41,11 @@ use std::time::Duration;
 
 pub use command::{CommandOutput, RemoteCommand, shell_quote};
 pub use error::SshError;
+pub use phases::{CommandPhases, ConnectPhases};
 pub use request_tag::{RequestTag, RequestTagError};
 pub use target::{HostKey, SshAuth, SshTarget};
 
-use connection::Connection;
+use connection::{Connection, ShellError};
 
 /// Time limits of the pool.
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +56,10 @@ pub struct SshSettings {
     pub command_timeout: Duration,
     /// Stdout and stderr of one command together, in bytes.
     pub max_output_bytes: usize,
+    /// Run commands in one persistent `sh` per connection ([`shell`]) instead of an exec
+    /// channel each: on a stock sshd that saves a session process, PAM and a login shell per
+    /// command. Devices whose login shell does not run it get exec channels anyway.
+    pub persistent_shell: bool,
 }
 
 impl SshSettings {
@@ -53,7 +69,12 @@ impl SshSettings {
 
 impl Default for SshSettings {
     fn default() -> Self {
-        Self { connect_timeout: Duration::from_secs(10), command_timeout: Duration::from_secs(60), max_output_bytes: Self::MAX_OUTPUT_BYTES }
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            command_timeout: Duration::from_secs(60),
+            max_output_bytes: Self::MAX_OUTPUT_BYTES,
+            persistent_shell: true,
+        }
     }
 }
 
@@ -131,7 +152,19 @@ impl SshPool {
         stdin: Option<&[u8]>,
         limits: ExecLimits,
     ) -> Result<CommandOutput, SshError> {
+        Ok(self.exec_phased(target, command, stdin, limits).await?.0)
+    }
+
+    /// [`Self::exec_limited`], also saying where the command's time went.
+    pub async fn exec_phased(
+        &self,
+        target: &SshTarget,
+        command: &RemoteCommand,
+        stdin: Option<&[u8]>,
+        limits: ExecLimits,
+    ) -> Result<(CommandOutput, CommandPhases), SshError> {
         let timeout = limits.timeout;
+        let mut phases = CommandPhases::default();
         let slot = self.slot(&target.name);
         let mut cached = slot.lock().await;
         if cached.as_ref().is_some_and(|c| c.is_closed() || c.target != *target) {
@@ -142,7 +175,14 @@ impl SshPool {
             Some(c) => c,
             None => self.connect(target).await?,
         };
-        let conn = cached.insert(conn);
+        *cached = Some(conn);
+        if self.settings.persistent_shell
+            && let Some(out) = self.in_shell(&mut cached, target, command, stdin, limits, &mut phases, reused).await?
+        {
+            return Ok((out, phases));
+        }
+        let conn = cached.as_mut().expect("connected above");
+        let opening = std::time::Instant::now();
         let channel = match conn.open_channel().await {
             Ok(ch) => ch,
             // The device restarted or dropped us while idle: nothing ran, so reconnect once.
@@ -156,11 +196,12 @@ impl SshPool {
                 return Err(e);
             }
         };
+        phases.channel_open = opening.elapsed();
         let conn = cached.as_ref().expect("connected above");
         // `run` keeps the time cap itself (and closes the channel); this outer one only guards
         // against a session that stops answering even the close.
-        match tokio::time::timeout(timeout + CLOSE_GRACE, conn.run(channel, command, stdin, limits)).await {
-            Ok(Ok(out)) => Ok(out),
+        match tokio::time::timeout(timeout + CLOSE_GRACE, conn.run(channel, command, stdin, limits, &mut phases)).await {
+            Ok(Ok(out)) => Ok((out, phases)),
             // The channel was closed in time: the connection is still good for the next command.
             Ok(Err(e @ SshError::CommandTimeout { .. })) => Err(e),
             Ok(Err(e)) => {
@@ -173,6 +214,50 @@ impl SshPool {
                 Err(SshError::CommandTimeout { device: target.name.clone(), program: command.program().to_string(), after: timeout })
             }
         }
+    }
+
+    /// The command in the connection's shell (`Ok(None)`: no shell there, use an exec channel).
+    /// A shell that could not be started or had ended while idle ran nothing: on a reused
+    /// connection that may be a connection the device dropped, so reconnect once and try again.
+    #[allow(clippy::too_many_arguments)]
+    async fn in_shell(
+        &self,
+        cached: &mut Option<Connection>,
+        target: &SshTarget,
+        command: &RemoteCommand,
+        stdin: Option<&[u8]>,
+        limits: ExecLimits,
+        phases: &mut CommandPhases,
+        reused: bool,
+    ) -> Result<Option<CommandOutput>, SshError> {
+        for attempt in 0..2 {
+            let conn = cached.as_mut().expect("connected");
+            let run = tokio::time::timeout(limits.timeout + CLOSE_GRACE, conn.run_in_shell(command, stdin, limits, phases)).await;
+            match run {
+                Ok(Ok(out)) => return Ok(out),
+                // Only the shell had ended: a new one on the same connection.
+                Ok(Err(ShellError::NothingRan(SshError::ShellEnded { .. }))) if attempt == 0 => {}
+                Ok(Err(ShellError::NothingRan(_))) if attempt == 0 && reused => *cached = Some(self.connect(target).await?),
+                // The shell was closed in time, or it alone ended: the connection is still good
+                // for the next command.
+                Ok(Err(ShellError::Failed(e @ (SshError::CommandTimeout { .. } | SshError::ShellEnded { .. })))) => return Err(e),
+                Ok(Err(ShellError::NothingRan(e) | ShellError::Failed(e))) => {
+                    *cached = None;
+                    return Err(e);
+                }
+                Err(_) => {
+                    *cached = None;
+                    return Err(SshError::CommandTimeout { device: target.name.clone(), program: command.program().to_string(), after: limits.timeout });
+                }
+            }
+        }
+        unreachable!("the second attempt returns")
+    }
+
+    /// How the cached connection to `device` was set up, if there is one.
+    pub async fn connect_phases(&self, device: &str) -> Option<ConnectPhases> {
+        let slot = self.slots.lock().expect("not poisoned").get(device).cloned()?;
+        slot.lock().await.as_ref().map(|c| c.phases)
     }
 
     /// Connections opened so far (a reused connection is counted once).

@@ -1,6 +1,14 @@
 //! Open vSwitch through `ovs-vsctl` over the SSH pool. One `ovs-vsctl` call per read and per
 //! write; a write is a single call with `--`-separated commands, so OVSDB applies it as one
 //! transaction (all or nothing), and `ovs-vsctl` waits until ovs-vswitchd has taken it.
+//!
+//! The wait stays (no `--no-wait`), decided on purpose: the read-back does not need it (it
+//! reads OVSDB, which holds the change as soon as the transaction commits), but without it the
+//! step would report a port as configured before ovs-vswitchd has put the VLAN on the data
+//! path, and the next step (inspecting the server through that port) could race it. It costs
+//! ovs-vswitchd's reconfiguration (a few ms here), which is the device's time, not transport
+//! overhead. Reads never wait: a read-only `ovs-vsctl` leaves `next_cfg` alone (checked on the
+//! lab), so `--no-wait` would change nothing there.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -29,19 +29,20 @@ async fn console(svc: &Service) -> String {
     base
 }
 
-/// One sign-in through the console's form (with its double-submit CSRF cookie): the status.
-async fn sign_in(http: &reqwest::Client, base: &str, password: &str) -> (u16, Option<String>) {
+/// A sign-in POST through the console's form, with its double-submit CSRF cookie and token.
+async fn sign_in_post(http: &reqwest::Client, base: &str, username: &str, password: &str) -> reqwest::RequestBuilder {
     let page = http.get(format!("{base}/sign-in")).send().await.unwrap();
     let pre = page.headers()["set-cookie"].to_str().unwrap().to_string();
     let token = pre.split(';').next().unwrap().split_once('=').unwrap().1.to_string();
-    let r = http
-        .post(format!("{base}/sign-in"))
+    http.post(format!("{base}/sign-in"))
         .header("cookie", format!("kolokasi_signin={token}"))
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("_csrf={token}&next=%2F&username=admin.tik&password={password}"))
-        .send()
-        .await
-        .unwrap();
+        .body(format!("_csrf={token}&next=%2F&username={username}&password={password}"))
+}
+
+/// One sign-in of admin.tik: the status and any Retry-After.
+async fn sign_in(http: &reqwest::Client, base: &str, password: &str) -> (u16, Option<String>) {
+    let r = sign_in_post(http, base, "admin.tik", password).await.send().await.unwrap();
     (r.status().as_u16(), r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string()))
 }
 
@@ -141,16 +142,10 @@ async fn guesses(base: &str, forwarded: &[String]) -> usize {
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let mut checked = 0;
     for xff in forwarded {
-        let page = http.get(format!("{base}/sign-in")).send().await.unwrap();
-        let pre = page.headers()["set-cookie"].to_str().unwrap().to_string();
-        let token = pre.split(';').next().unwrap().split_once('=').unwrap().1.to_string();
-        let r = http
-            .post(format!("{base}/sign-in"))
-            .header("cookie", format!("kolokasi_signin={token}"))
-            .header("content-type", "application/x-www-form-urlencoded")
+        let r = sign_in_post(&http, base, &format!("nobody{}", rand_name()), "salah")
+            .await
             .header("x-forwarded-for", xff)
             .header("x-forwarded-proto", "https")
-            .body(format!("_csrf={token}&next=%2F&username=nobody{}&password=salah", rand_name()))
             .send()
             .await
             .unwrap();

@@ -76,7 +76,16 @@ ensure_test_settings() {
 start_cluster() {
   cluster_online && return 0
   # Recovery after an unclean stop can take a while: give pg_ctl ten minutes, not its 60 s.
-  pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" start -- -t 600
+  # A cluster that cannot start at all (with fsync off, a machine stopped hard can leave it
+  # damaged) holds only throw-away test data: it is made anew.
+  if ! pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" start -- -t 600; then
+    log "cluster $PG_VERSION/$PG_CLUSTER does not start; recreating it (it holds test data only)"
+    pg_dropcluster --stop "$PG_VERSION" "$PG_CLUSTER" >&2 || true
+    ensure_cluster
+    ensure_hba
+    ensure_test_settings
+    pg_ctlcluster "$PG_VERSION" "$PG_CLUSTER" start -- -t 600
+  fi
   local i
   for ((i = 0; i < 100; i++)); do
     runuser -u postgres -- pg_isready -q -p "$PG_PORT" && return 0

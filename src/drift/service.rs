@@ -183,10 +183,8 @@ impl Checker {
     /// while the device holds that value (audited, with expected and found).
     pub async fn accept(&self, actor: &Actor, id: &RequestId, item: &str, reason: &str) -> Result<DriftReport, DriftError> {
         may_operate(actor, "accepting a drift")?;
-        match crate::domain::text::reason(reason) {
-            Ok(Some(_)) => {}
-            Ok(None) => return Err(DriftError::NoReason),
-            Err(e) => return Err(DriftError::Service(crate::service::ServiceError::Invalid(format!("reason: {e}")))),
+        if crate::service::checked_reason(reason)?.is_none() {
+            return Err(DriftError::NoReason);
         }
         let Some(mut report) = latest(self.service(), actor, id).await? else {
             return Err(DriftError::NoSuchItem { request: id.to_string(), item: item.to_string() });
@@ -242,7 +240,7 @@ impl Checker {
         if plan.steps.is_empty() {
             return Err(DriftError::NothingToRepair(id.to_string()));
         }
-        crate::domain::text::reason(reason).map_err(|e| crate::service::ServiceError::Invalid(format!("reason: {e}")))?;
+        crate::service::checked_reason(reason)?;
         let mut w = self.service().store.write().await?;
         // DNS writes are conditional (a record changed since is never overwritten): repairing
         // is the operator's explicit decision to put kolokasi's values back over what was found,

@@ -127,7 +127,7 @@ fn may_operate(actor: &Actor) -> Result<(), EngineError> {
 /// A control's reason is free text from a person: visible characters only (no bidi overrides,
 /// zero-width or control characters), at most 500.
 fn checked_reason(reason: &str) -> Result<(), EngineError> {
-    crate::domain::text::reason(reason).map(|_| ()).map_err(|e| EngineError::Service(crate::service::ServiceError::Invalid(format!("reason: {e}"))))
+    crate::service::checked_reason(reason).map(|_| ()).map_err(EngineError::Service)
 }
 
 fn refuse(run_id: &str, state: State, view: &RunView, wanted: RunAction, allowed: &[RunAction]) -> EngineError {

@@ -99,6 +99,13 @@ pub struct Service {
     worker_down: Arc<std::sync::atomic::AtomicBool>,
 }
 
+/// A reason from a person (an audit row's "why"): visible text only, at most 500 characters
+/// (see [`crate::domain::text::reason`]); `None` when blank. The one check every reason passes:
+/// service commands, run controls, ownership and drift actions.
+pub fn checked_reason(reason: &str) -> Result<Option<String>, ServiceError> {
+    crate::domain::text::reason(reason).map_err(|e| ServiceError::Invalid(format!("reason: {e}")))
+}
+
 /// Password verifications at once unless configured: 4 × ~19 MiB.
 pub const DEFAULT_VERIFICATION_SLOTS: usize = 4;
 

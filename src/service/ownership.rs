@@ -171,10 +171,9 @@ pub(crate) fn claim_error(actor: &Actor, e: StoreError) -> ServiceError {
 
 /// A reason is required, and is visible text only (as every reason; see `domain::text::reason`).
 fn needs_reason(reason: &str) -> Result<&str, ServiceError> {
-    match crate::domain::text::reason(reason) {
-        Ok(Some(_)) => Ok(reason.trim()),
-        Ok(None) => Err(ServiceError::Invalid("this needs a reason".into())),
-        Err(e) => Err(ServiceError::Invalid(format!("reason: {e}"))),
+    match super::checked_reason(reason)? {
+        Some(_) => Ok(reason.trim()),
+        None => Err(ServiceError::Invalid("this needs a reason".into())),
     }
 }
 

@@ -156,7 +156,7 @@ impl Service {
             )));
         }
         if let Some(r) = command.reason() {
-            crate::domain::text::reason(&r).map_err(|e| ServiceError::Invalid(format!("reason: {e}")))?;
+            super::checked_reason(&r)?;
         }
         self.apply_event(actor, id, command).await
     }

@@ -5,6 +5,7 @@
 
 pub(crate) mod access;
 mod assets;
+pub mod audit_checkpoints;
 mod commands;
 mod documents;
 mod host_admin_key;

@@ -55,6 +55,24 @@ pub struct Settings {
     pub notifications: crate::notify::NotifySettings,
     /// The drift check `serve` runs (see [`crate::drift`]).
     pub drift: DriftSettings,
+    /// Signed checkpoints of the audit chain head (see [`crate::service::audit_checkpoints`]).
+    pub audit: AuditSettings,
+}
+
+/// `audit:` in the configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditSettings {
+    /// The append-only file checkpoints go to (`audit checkpoint`, `serve`); none: not written.
+    pub checkpoint_file: Option<PathBuf>,
+    /// Seconds between two checkpoints `serve` writes (0: only at shutdown). Default 15 minutes.
+    pub checkpoint_interval_seconds: u64,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self { checkpoint_file: None, checkpoint_interval_seconds: 900 }
+    }
 }
 
 /// `drift:` in the configuration file.
@@ -92,6 +110,7 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             notifications: crate::notify::NotifySettings::default(),
             drift: DriftSettings::default(),
+            audit: AuditSettings::default(),
         }
     }
 }
@@ -185,6 +204,13 @@ impl Settings {
         }
         if let Some(v) = env("KOLOKASI_DRIFT_INTERVAL_SECONDS") {
             s.drift.interval_seconds = v.parse().map_err(|_| ConfigError::Parse { path: "KOLOKASI_DRIFT_INTERVAL_SECONDS".into(), message: format!("{v:?} is not a number of seconds") })?;
+        }
+        if let Some(v) = env("KOLOKASI_AUDIT_CHECKPOINT_FILE") {
+            s.audit.checkpoint_file = Some(v.into());
+        }
+        if let Some(v) = env("KOLOKASI_AUDIT_CHECKPOINT_INTERVAL_SECONDS") {
+            s.audit.checkpoint_interval_seconds =
+                v.parse().map_err(|_| ConfigError::Parse { path: "KOLOKASI_AUDIT_CHECKPOINT_INTERVAL_SECONDS".into(), message: format!("{v:?} is not a number of seconds") })?;
         }
         if let Some(v) = env("KOLOKASI_WORKER") {
             s.worker = !matches!(v.as_str(), "0" | "false" | "no");

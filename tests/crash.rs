@@ -38,6 +38,8 @@ fn kolokasi(db: &TestDb, args: &[&str], crash_at: Option<&str>) -> std::process:
     cmd.args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("KOLOKASI_DATABASE_URL", &db.url)
+        // The tests' master key ([42; 32]): the audit chain is keyed, writes need it.
+        .env("KOLOKASI_MASTER_KEY", "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=")
         .env("KOLOKASI_USE_LAB", "1")
         .env("KOLOKASI_LEASE_SECONDS", "1")
         .env("KOLOKASI_ACTOR", "pengelola")

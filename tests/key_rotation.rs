@@ -49,6 +49,15 @@ async fn rotation_moves_everything_to_the_new_key(db: Db) {
     let all: Vec<String> = sqlx::query_scalar("SELECT COALESCE(after_json, '') FROM audit").fetch_all(new.store.pool()).await.unwrap();
     assert!(!all.join("\n").contains("CANARY") && !all.join("\n").contains(TSIG_CANARY));
     assert!(new.verify_audit(&admin()).await.unwrap().is_ok());
+    // The audit keys moved too: rows after the rotation carry a new key id, old rows still verify.
+    assert_eq!(report.audit_keys, 2, "{report:?}");
+    new.set_secret(&admin(), "after-rotation", SecretKind::Password, &Secret::new(CANARY)).await.unwrap();
+    let ids: Vec<String> = sqlx::query_scalar("SELECT key_id FROM audit WHERE key_id <> '' ORDER BY seq").fetch_all(new.store.pool()).await.unwrap();
+    assert_ne!(ids.first(), ids.last(), "{ids:?}");
+    let current: String = sqlx::query_scalar("SELECT key_id FROM audit_keys WHERE purpose = 'mac' AND retired_at IS NULL").fetch_one(new.store.pool()).await.unwrap();
+    assert_eq!(ids.last(), Some(&current));
+    assert!(new.verify_audit(&admin()).await.unwrap().is_ok());
+    assert!(old.set_secret(&admin(), "x", SecretKind::Password, &Secret::new("y")).await.is_err(), "the old key cannot write to the keyed chain");
     // Rotating to the same key again is refused; nothing half-done.
     assert!(matches!(new.rotate_master_key(&admin(), &MasterKey::from_bytes([7; 32])).await, Err(ServiceError::Invalid(_))));
 }

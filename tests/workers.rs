@@ -18,6 +18,8 @@ fn serve(db_url: &str, crash_at: Option<&str>) -> Child {
     cmd.args(["serve", "--listen", "127.0.0.1:0"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("KOLOKASI_DATABASE_URL", db_url)
+        // The tests' master key ([42; 32]): the audit chain is keyed, writes need it.
+        .env("KOLOKASI_MASTER_KEY", "KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=")
         .env("KOLOKASI_LEASE_SECONDS", "2")
         .env("KOLOKASI_USE_LAB", "1")
         .env("KOLOKASI_LOG", "info")

@@ -36,7 +36,11 @@ pub struct RestoreArgs {
 
 async fn store(ctx: &Ctx) -> anyhow::Result<Store> {
     // The store alone: `ctx.service()` would seed IP pools into the store being restored.
-    Store::connect(&ctx.settings.database_url).await.with_context(|| format!("cannot open the database {}", super::redact_url(&ctx.settings.database_url)))
+    let key = ctx.settings.master_key()?;
+    let store = Store::connect(&ctx.settings.database_url).await.with_context(|| format!("cannot open the database {}", super::redact_url(&ctx.settings.database_url)))?;
+    // The audit row of the backup or restore is MAC'd, and a restore checks the MACs.
+    store.use_master_key(key.map(std::sync::Arc::new));
+    Ok(store)
 }
 
 async fn audit(store: &Store, ctx: &Ctx, action: &str, after: serde_json::Value) -> anyhow::Result<()> {

@@ -58,6 +58,13 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<ExitCode> {
         say(json, &format!("drift check every {interval} s"));
         tokio::spawn(crate::drift::schedule::run(checker.clone(), std::time::Duration::from_secs(interval), stop.clone()))
     });
+    // Signed checkpoints of the audit head to the operator's append-only file, and one at shutdown.
+    let checkpoints = ctx.settings.audit.checkpoint_file.clone().map(|path| {
+        let every = ctx.settings.audit.checkpoint_interval_seconds;
+        say(json, &format!("audit checkpoint to {} every {every} s", path.display()));
+        let every = if every == 0 { std::time::Duration::from_secs(10 * 365 * 86_400) } else { std::time::Duration::from_secs(every) };
+        tokio::spawn(crate::service::audit_checkpoints::schedule(engine.service().clone(), path, every, stop.clone()))
+    });
     let signalled = {
         let stop = stop.clone();
         let ended = worker_ended.clone();
@@ -77,6 +84,10 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<ExitCode> {
     crate::api::serve_with_engine(engine.clone(), console, Some(checker), listener, signalled).await?;
     if let Some(d) = drift {
         d.abort();
+    }
+    if let Some(c) = checkpoints {
+        // It writes its last checkpoint within 250 ms of the stop.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), c).await;
     }
     let worker_failed = match worker {
         Some(w) => w.await.unwrap_or(true),

@@ -12,6 +12,7 @@
 //! - [`retry`], [`locks`]: backoff policy, per-device serialisation.
 //! - [`step_error`]: a step's typed error: its cause (retry or not) and the driver's error chain.
 //! - [`drivers`]: the configured drivers actions reach the world through.
+//! - [`early`]: opens the sessions a run will need, concurrently, before its steps need them.
 //! - [`devices`]: drivers from the inventory's `devices:`, with secrets from the sealed store.
 //!
 //! Owns the run log; must not change a request's lifecycle except through the service layer.
@@ -21,6 +22,7 @@ pub mod check;
 pub mod control;
 pub mod devices;
 pub mod drivers;
+pub mod early;
 pub mod executor;
 pub mod locks;
 pub mod playbook;

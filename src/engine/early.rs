@@ -24,6 +24,9 @@ impl Engine {
     /// Starts opening the sessions of the run's unfinished steps; returns at once. The task
     /// ends by itself (each open has the pool's connect timeout).
     pub fn open_sessions_early(&self, run_id: &str) {
+        if std::env::var("KOLOKASI_EARLY_SESSIONS").is_ok_and(|v| v == "0") {
+            return;
+        }
         let (engine, run_id) = (self.clone(), run_id.to_string());
         tokio::spawn(async move {
             let sessions = match engine.sessions_of(&run_id).await {

@@ -253,7 +253,10 @@ impl Engine {
                 for index in fresh {
                     launched.insert(index);
                     let shared = shared.clone();
-                    in_flight.push(async move { self.run_step(run_id, &shared.0, &shared.1, index, observer).await });
+                    in_flight.push(async move {
+                        let _slot = self.step_slots.clone().acquire_owned().await.expect("the step semaphore is never closed");
+                        self.run_step(run_id, &shared.0, &shared.1, index, observer).await
+                    });
                 }
             }
             match in_flight.next().await {

@@ -148,7 +148,13 @@ pub struct Engine {
     pub owner: String,
     pub retry: retry::RetryPolicy,
     pub lease: time::Duration,
+    /// Steps this process runs at once, over all its runs: concurrent steps multiply the
+    /// database work in flight, and a small SQLite pool must not be queued on past its timeout.
+    pub step_slots: Arc<tokio::sync::Semaphore>,
 }
+
+/// The default of [`Engine::step_slots`].
+pub const STEP_SLOTS: usize = 64;
 
 /// The playbooks shipped with kolokasi, for when no `playbook_dir` is configured.
 pub const BUILTIN_PLAYBOOKS: &[(&str, &str)] = &[
@@ -175,6 +181,7 @@ impl Engine {
             owner,
             retry: retry::RetryPolicy::default(),
             lease: time::Duration::seconds(30),
+            step_slots: Arc::new(tokio::sync::Semaphore::new(STEP_SLOTS)),
         })
     }
 

@@ -381,6 +381,35 @@ async fn undo_failure_leaves_the_run_stuck_and_visible(db: Db) {
 }
 
 #[test]
+fn after_is_checked_at_load_unknown_steps_cycles_and_unwaited_outputs() {
+    let r = kolokasi::actions::builtin();
+    let err = |yaml: &str| Playbook::parse(yaml, "playbooks/x.yaml", &r).unwrap_err().to_string();
+    let head = "name: x\nsteps:\n  - name: a\n    action: allocate_address\n    with: { pool: p }\n";
+    let e = err(&format!("{head}  - name: b\n    action: gate\n    after: [nowhere]\n    with: {{ gate: g }}\n"));
+    assert!(e.contains(":6: step \"b\": after: no step is named \"nowhere\""), "{e}");
+    // Waiting only for earlier steps rules out cycles: a forward or self reference is refused.
+    let e = err(&format!("{head}  - name: b\n    action: gate\n    after: [c]\n    with: {{ gate: g }}\n  - name: c\n    action: gate\n    after: [b]\n    with: {{ gate: g }}\n"));
+    assert!(e.contains("step \"b\": after: \"c\" comes later") && e.contains("no cycle"), "{e}");
+    let e = err(&format!("{head}  - name: b\n    action: gate\n    after: [b]\n    with: {{ gate: g }}\n"));
+    assert!(e.contains("cannot wait for itself"), "{e}");
+    // A step reads outputs only of steps it waits for (directly or through others).
+    let e = err(&format!("{head}  - name: b\n    action: gate\n    after: []\n    with: {{ gate: \"${{steps.a.address}}\" }}\n"));
+    assert!(e.contains("step \"b\"") && e.contains("does not wait for"), "{e}");
+    let ok = format!("{head}  - name: b\n    action: gate\n    after: [a]\n    with: {{ gate: g }}\n  - name: c\n    action: gate\n    after: [a]\n    with: {{ gate: g }}\n  - name: d\n    action: gate\n    after: [b, c]\n    with: {{ gate: \"${{steps.a.address}}\" }}\n");
+    let pb = Playbook::parse(&ok, "playbooks/x.yaml", &r).unwrap();
+    assert_eq!((pb.deps(1), pb.deps(2), pb.deps(3)), (vec![0], vec![0], vec![1, 2]));
+    assert_eq!(pb.ancestors(3).into_iter().collect::<Vec<_>>(), vec![0, 1, 2]);
+    // The shipped playbooks: DNS, firewall and the gate after the addresses, the switch after
+    // the gate, the inspection after the switch; decommissioning undoes four steps at once.
+    let shipped = Engine::load_playbooks(None, &r).unwrap();
+    let colocation = shipped.iter().find(|p| p.name == "colocation").unwrap();
+    let after = |step: &str| colocation.after_names(colocation.step_index(step).unwrap());
+    assert_eq!((after("dns"), after("firewall"), after("switch"), after("inspect")), (vec!["address-v4".to_string(), "address-v6".into()], vec!["address-v6".into()], vec!["hardware".into()], vec!["switch".into()]));
+    let decommission = shipped.iter().find(|p| p.name == "decommission").unwrap();
+    assert_eq!((0..4).filter(|&i| decommission.deps(i).is_empty()).count(), 4);
+}
+
+#[test]
 fn playbook_errors_name_file_line_and_step() {
     let r = kolokasi::actions::builtin();
     let err = |yaml: &str| Playbook::parse(yaml, "playbooks/x.yaml", &r).unwrap_err().to_string();

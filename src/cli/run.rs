@@ -142,12 +142,14 @@ pub async fn run(ctx: &Ctx, cmd: RunCmd) -> anyhow::Result<ExitCode> {
             let (id, run) = run_id(&engine, &t).await?;
             engine.service().may_plan_run(&ctx.reader()?, &id).await?;
             let lines = engine.plan(&id, &run).await?;
+            let (_, view) = engine.planned(&run).await?;
             if ctx.json {
-                print_json(&lines);
+                let steps: Vec<_> = lines.iter().zip(&view.steps).map(|((step, what), s)| serde_json::json!({ "step": step, "plan": what, "after": s.after })).collect();
+                print_json(&steps);
             } else {
-                println!("Rencana {run} (tidak ada perubahan):");
-                for (i, (step, what)) in lines.iter().enumerate() {
-                    println!("  {:>2}. {step:<16} {what}", i + 1);
+                println!("Rencana {run} (tidak ada perubahan; langkah yang menunggu langkah yang sama berjalan bersamaan):");
+                for (i, ((step, what), s)) in lines.iter().zip(&view.steps).enumerate() {
+                    println!("  {:>2}. {step:<16} {}{what}", i + 1, after_label(&s.after));
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -270,14 +272,19 @@ fn print_status(report: &crate::engine::report::RunReport) {
                 }
                 other => (format!("{other:?}").to_lowercase(), s.output.as_ref().map(|o| o.to_string()).unwrap_or_default()),
             };
-            vec![(s.index + 1).to_string(), s.name.clone(), s.action.clone(), s.attempt.to_string(), status, detail]
+            vec![(s.index + 1).to_string(), s.name.clone(), s.after.join(","), s.action.clone(), s.attempt.to_string(), status, detail]
         })
         .collect();
-    print_table(&["#", "STEP", "ACTION", "TRY", "STATUS", "DETAIL"], &rows);
+    print_table(&["#", "STEP", "AFTER", "ACTION", "TRY", "STATUS", "DETAIL"], &rows);
     let to_undo: Vec<String> = view.undo_queue().iter().map(|i| format!("{} (attempt {})", view.steps[i.index].name, i.attempt)).collect();
     if view.unwind_requested && !to_undo.is_empty() {
         println!("still to undo, in order: {}", to_undo.join(", "));
     }
     let allowed: Vec<&str> = report.allowed_actions.iter().map(|a| a.as_str()).collect();
     println!("allowed now: {}", if allowed.is_empty() { "nothing (the run is closed)".to_string() } else { allowed.join(", ") });
+}
+
+/// `[after a, b] ` for a plan line (nothing for a step that waits for none).
+fn after_label(after: &[String]) -> String {
+    if after.is_empty() { String::new() } else { format!("[after {}] ", after.join(", ")) }
 }

@@ -104,6 +104,8 @@ impl Engine {
         stop: Option<&std::sync::atomic::AtomicBool>,
     ) -> Result<RunView, EngineError> {
         let store = &self.service().store;
+        // The sessions the steps will need open meanwhile, all at once (best effort).
+        self.open_sessions_early(run_id);
         // A run driven while it waits at a gate checks the gate once (the person may have
         // recorded what it waits for); if it still waits, the run rests again.
         let mut gate_checked = false;
@@ -140,12 +142,12 @@ impl Engine {
                     self.renewing_lease(run_id, self.undo_step(run_id, &pb, &view, &item, observer)).await?;
                 }
                 RunStatus::Pending | RunStatus::Running => {
-                    let index = view.current().expect("a running run has a current step").index;
                     if !store.renew_lease(run_id, &self.owner, self.lease).await? {
                         return Err(EngineError::Leased(run_id.to_string()));
                     }
-                    let waiting = self.renewing_lease(run_id, self.run_step(run_id, &pb, &view, index, observer)).await?;
-                    if waiting {
+                    let waiting = self.renewing_lease(run_id, self.run_ready(run_id, observer)).await?;
+                    gate_checked |= waiting;
+                    if waiting && self.view(run_id).await?.1.status == RunStatus::Waiting {
                         let (_, view) = self.view(run_id).await?;
                         self.cache_status(run_id, &pb).await?;
                         return Ok(view);
@@ -231,6 +233,47 @@ impl Engine {
         let run = store.run(run_id).await?;
         let request_id = crate::domain::RequestId::parse(&run.request_id).map_err(|e| EngineError::Corrupt(e.to_string()))?;
         Ok((action, store.request(&request_id).await?))
+    }
+
+    /// Runs every step that is ready, starting each newly ready one as soon as the steps it
+    /// waits for have finished, until none can start: a failure (or an unwind) starts nothing
+    /// new but lets the steps under way finish. Each step writes its own events, so the log
+    /// keeps every attempt exactly. Returns true if a step rests at a gate.
+    async fn run_ready(&self, run_id: &str, observer: Observer<'_>) -> Result<bool, EngineError> {
+        use futures_util::stream::{FuturesUnordered, StreamExt};
+        let mut in_flight = FuturesUnordered::new();
+        let mut launched = std::collections::BTreeSet::new();
+        let (mut waiting, mut first_error) = (false, None);
+        loop {
+            if first_error.is_none() {
+                let (pb, view) = self.view(run_id).await?;
+                let stopped = view.unwind_requested || view.steps.iter().any(|s| matches!(s.status, StepStatus::Failed { .. }));
+                let fresh: Vec<usize> = if stopped { Vec::new() } else { view.ready().into_iter().filter(|i| !launched.contains(i)).collect() };
+                let shared = std::sync::Arc::new((pb, view));
+                for index in fresh {
+                    launched.insert(index);
+                    let shared = shared.clone();
+                    in_flight.push(async move {
+                        let _slot = self.step_slots.clone().acquire_owned().await.expect("the step semaphore is never closed");
+                        self.run_step(run_id, &shared.0, &shared.1, index, observer).await
+                    });
+                }
+            }
+            match in_flight.next().await {
+                None => break,
+                Some(Ok(w)) => waiting |= w,
+                Some(Err(e)) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        if launched.is_empty() {
+            return Err(EngineError::Corrupt(format!("run {run_id} is running but no step can start")));
+        }
+        Ok(waiting)
     }
 
     /// Runs step `index` once (with in-step retries). Returns true if it waits at a gate.
@@ -440,21 +483,7 @@ impl Engine {
     /// that have not run yet are shown as written.
     pub async fn plan(&self, request_id: &crate::domain::RequestId, run_id: &str) -> Result<Vec<(String, String)>, EngineError> {
         let request = self.service().store.request(request_id).await?;
-        let (pb, view) = match self.service().store.run(run_id).await {
-            Ok(run) => {
-                let pb = self.definition(&run.definition_json)?;
-                let events = self.service().store.run_events(run_id).await?;
-                let view = derive(&pb, &events);
-                (pb, view)
-            }
-            Err(crate::store::StoreError::NotFound(_)) => {
-                let name = run_id.rsplit('/').next().unwrap_or_default();
-                let pb = self.playbooks.get(name).cloned().ok_or_else(|| EngineError::Invalid(format!("no playbook {name}")))?;
-                let view = derive(&pb, &[]);
-                (pb, view)
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let (pb, view) = self.planned(run_id).await?;
         let scope = self.scope(&request, &view);
         let mut out = Vec::new();
         for (step, sv) in pb.steps.iter().zip(&view.steps) {
@@ -472,8 +501,29 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// The run's playbook and view, or — before the run exists — its playbook's, fresh.
+    pub async fn planned(&self, run_id: &str) -> Result<(Playbook, RunView), EngineError> {
+        match self.service().store.run(run_id).await {
+            Ok(run) => {
+                let pb = self.definition(&run.definition_json)?;
+                let events = self.service().store.run_events(run_id).await?;
+                let view = derive(&pb, &events);
+                Ok((pb, view))
+            }
+            Err(crate::store::StoreError::NotFound(_)) => {
+                let name = run_id.rsplit('/').next().unwrap_or_default();
+                let pb = self.playbooks.get(name).cloned().ok_or_else(|| EngineError::Invalid(format!("no playbook {name}")))?;
+                let view = derive(&pb, &[]);
+                Ok((pb, view))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
 /// Resolves what can be resolved; leaves `${…}` that has no value yet as written.
-fn resolve_partial(value: &Value, scope: &Value) -> Value {
+pub(crate) fn resolve_partial(value: &Value, scope: &Value) -> Value {
     match value {
         Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), resolve_partial(v, scope))).collect()),
         Value::Array(a) => Value::Array(a.iter().map(|v| resolve_partial(v, scope)).collect()),

@@ -12,6 +12,7 @@
 //! - [`retry`], [`locks`]: backoff policy, per-device serialisation.
 //! - [`step_error`]: a step's typed error: its cause (retry or not) and the driver's error chain.
 //! - [`drivers`]: the configured drivers actions reach the world through.
+//! - [`early`]: opens the sessions a run will need, concurrently, before its steps need them.
 //! - [`devices`]: drivers from the inventory's `devices:`, with secrets from the sealed store.
 //!
 //! Owns the run log; must not change a request's lifecycle except through the service layer.
@@ -21,6 +22,7 @@ pub mod check;
 pub mod control;
 pub mod devices;
 pub mod drivers;
+pub mod early;
 pub mod executor;
 pub mod locks;
 pub mod playbook;
@@ -146,7 +148,13 @@ pub struct Engine {
     pub owner: String,
     pub retry: retry::RetryPolicy,
     pub lease: time::Duration,
+    /// Steps this process runs at once, over all its runs: concurrent steps multiply the
+    /// database work in flight, and a small SQLite pool must not be queued on past its timeout.
+    pub step_slots: Arc<tokio::sync::Semaphore>,
 }
+
+/// The default of [`Engine::step_slots`].
+pub const STEP_SLOTS: usize = 64;
 
 /// The playbooks shipped with kolokasi, for when no `playbook_dir` is configured.
 pub const BUILTIN_PLAYBOOKS: &[(&str, &str)] = &[
@@ -173,6 +181,7 @@ impl Engine {
             owner,
             retry: retry::RetryPolicy::default(),
             lease: time::Duration::seconds(30),
+            step_slots: Arc::new(tokio::sync::Semaphore::new(STEP_SLOTS)),
         })
     }
 

@@ -8,6 +8,11 @@
 //! (keeping its JSON type when it is the whole value, interpolated into text otherwise).
 //! Roots: `request.*` (the request's fields), `steps.NAME.OUTPUT`, `hardware.*` (the gate's
 //! receipt), `placement.*` (the reserved rack position).
+//!
+//! Order: a step runs after the step before it, unless it says `after: [step, …]` — then it
+//! runs as soon as those have finished, concurrently with any other step that is ready. `after`
+//! may only name steps that come earlier in the file (so a playbook cannot have a cycle), and a
+//! step may only read outputs of steps it waits for, directly or through others.
 
 use std::path::Path;
 
@@ -38,6 +43,9 @@ pub struct Step {
     pub action: String,
     #[serde(default)]
     pub with: Map<String, Value>,
+    /// The steps this one waits for; absent: the step before it (a plain list runs in order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,7 +81,7 @@ impl Playbook {
             return Err(PlaybookError::Syntax { file: file.into(), message: "a playbook needs at least one step".into() });
         }
         let mut earlier: Vec<(&str, &[&str])> = Vec::new();
-        for step in &self.steps {
+        for (index, step) in self.steps.iter().enumerate() {
             let err = |message: String| PlaybookError::Step { file: file.into(), line: step_line(text, &step.name), step: step.name.clone(), message };
             let name_ok = !step.name.is_empty() && step.name.len() <= 40 && step.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
             if !name_ok {
@@ -82,6 +90,9 @@ impl Playbook {
             if earlier.iter().any(|(n, _)| *n == step.name) {
                 return Err(err("the step name is used twice".into()));
             }
+            self.check_after(index).map_err(err)?;
+            let ancestors = self.ancestors(index);
+            let waited_for: Vec<(&str, &[&str])> = earlier.iter().enumerate().filter(|(i, _)| ancestors.contains(i)).map(|(_, e)| *e).collect();
             let Some(action) = registry.get(&step.action) else {
                 let known: Vec<_> = registry.names().copied().collect();
                 return Err(err(format!("unknown action {:?} (known: {})", step.action, known.join(", "))));
@@ -91,7 +102,7 @@ impl Playbook {
                     let known: Vec<_> = action.params().iter().map(|p| p.name).collect();
                     return Err(err(format!("action {} has no parameter {key:?} (parameters: {})", step.action, known.join(", "))));
                 };
-                check_references(value, &earlier).map_err(|m| err(format!("parameter {key}: {m}")))?;
+                check_references(value, &waited_for).map_err(|m| err(format!("parameter {key}: {m}")))?;
                 check_literal(value, param.kind).map_err(|m| err(format!("parameter {key}: {m}")))?;
             }
             for p in action.params().iter().filter(|p| p.required) {
@@ -106,6 +117,48 @@ impl Playbook {
 
     pub fn step_index(&self, name: &str) -> Option<usize> {
         self.steps.iter().position(|s| s.name == name)
+    }
+
+    /// `after` of step `index` names earlier steps only, each once.
+    fn check_after(&self, index: usize) -> Result<(), String> {
+        let Some(after) = &self.steps[index].after else { return Ok(()) };
+        for (i, name) in after.iter().enumerate() {
+            match self.step_index(name) {
+                None => return Err(format!("after: no step is named {name:?}")),
+                Some(j) if j == index => return Err("after: a step cannot wait for itself".into()),
+                Some(j) if j > index => {
+                    return Err(format!("after: {name:?} comes later in the playbook; a step waits only for earlier ones (so the order can have no cycle) — move it up"));
+                }
+                Some(_) if after[..i].contains(name) => return Err(format!("after: {name:?} is named twice")),
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The steps step `index` waits for directly (indices, all earlier).
+    pub fn deps(&self, index: usize) -> Vec<usize> {
+        match &self.steps[index].after {
+            None => index.checked_sub(1).into_iter().collect(),
+            Some(names) => names.iter().filter_map(|n| self.step_index(n)).filter(|&j| j < index).collect(),
+        }
+    }
+
+    /// Every step that must have finished before step `index` starts.
+    pub fn ancestors(&self, index: usize) -> std::collections::BTreeSet<usize> {
+        let mut out = std::collections::BTreeSet::new();
+        let mut todo = self.deps(index);
+        while let Some(j) = todo.pop() {
+            if out.insert(j) {
+                todo.extend(self.deps(j));
+            }
+        }
+        out
+    }
+
+    /// The names of the steps step `index` waits for directly, for `run plan` and `run show`.
+    pub fn after_names(&self, index: usize) -> Vec<String> {
+        self.deps(index).into_iter().map(|j| self.steps[j].name.clone()).collect()
     }
 }
 
@@ -160,7 +213,7 @@ fn check_references(value: &Value, earlier: &[(&str, &[&str])]) -> Result<(), St
             ["hardware", field] => HARDWARE_FIELDS.contains(field),
             ["placement", field] => PLACEMENT_FIELDS.contains(field),
             ["steps", step, output, ..] => match earlier.iter().find(|(n, _)| n == step) {
-                None => return Err(format!("${{{r}}} refers to step {step:?}, which does not come earlier")),
+                None => return Err(format!("${{{r}}} refers to step {step:?}, which does not come earlier or which this step does not wait for (`after`, directly or through the steps named there)")),
                 Some((_, outputs)) if !outputs.contains(output) => {
                     return Err(format!("${{{r}}}: step {step} has no output {output:?} (outputs: {})", outputs.join(", ")));
                 }

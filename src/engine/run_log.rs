@@ -145,9 +145,17 @@ pub struct StepView {
     pub attempts: Vec<AttemptView>,
     /// What caused the current attempt's failure (or its undo's), when it failed.
     pub cause: Option<super::Cause>,
+    /// The steps this one waits for (the playbook's `after`, or the step before it).
+    pub after: Vec<String>,
+    #[serde(skip)]
+    deps: Vec<usize>,
 }
 
 impl StepView {
+    fn is_finished(&self) -> bool {
+        matches!(self.status, StepStatus::Succeeded | StepStatus::Skipped { .. })
+    }
+
     /// Attempts whose work is not undone yet.
     pub fn attempts_to_undo(&self) -> impl Iterator<Item = &AttemptView> {
         self.attempts.iter().filter(|a| !a.undo.is_finished())
@@ -173,9 +181,24 @@ pub struct RunView {
 }
 
 impl RunView {
-    /// The step the run is at (first not finished), if any.
+    /// The step the run is at, if any: the first that failed, else the first waiting at a
+    /// gate, else the first not finished (in a plain list, the one step under way).
     pub fn current(&self) -> Option<&StepView> {
-        self.steps.iter().find(|s| !matches!(s.status, StepStatus::Succeeded | StepStatus::Skipped { .. }))
+        let first = |f: fn(&StepStatus) -> bool| self.steps.iter().find(|s| f(&s.status));
+        first(|s| matches!(s, StepStatus::Failed { .. }))
+            .or_else(|| first(|s| matches!(s, StepStatus::Waiting { .. })))
+            .or_else(|| self.steps.iter().find(|s| !s.is_finished()))
+    }
+
+    /// Steps that may run now: not finished, not failed, not waiting at a gate, and every step
+    /// they wait for finished. A step found started but not finished (a crash) is among them.
+    pub fn ready(&self) -> Vec<usize> {
+        self.steps
+            .iter()
+            .filter(|s| !s.is_finished() && !matches!(s.status, StepStatus::Failed { .. } | StepStatus::Waiting { .. }))
+            .filter(|s| s.deps.iter().all(|&d| self.steps[d].is_finished()))
+            .map(|s| s.index)
+            .collect()
     }
 
     pub fn output_of(&self, step: &str) -> Option<&Value> {
@@ -262,7 +285,8 @@ fn forward_status<'e>(find: impl Fn(&str) -> Option<&'e RunEvent>, undo: Option<
     }
 }
 
-fn step_view<'e>(index: usize, name: &str, action: &str, mine: &[&'e RunEvent], restart_seq: i64) -> StepView {
+fn step_view<'e>(playbook: &Playbook, index: usize, mine: &[&'e RunEvent], restart_seq: i64) -> StepView {
+    let (name, action) = (&playbook.steps[index].name, &playbook.steps[index].action);
     let mut by_attempt: BTreeMap<i64, Vec<&'e RunEvent>> = BTreeMap::new();
     for e in mine {
         by_attempt.entry(e.attempt).or_default().push(e);
@@ -303,6 +327,8 @@ fn step_view<'e>(index: usize, name: &str, action: &str, mine: &[&'e RunEvent], 
         output: find("succeeded").and_then(|e| e.output.clone()),
         attempts,
         cause,
+        after: playbook.after_names(index),
+        deps: playbook.deps(index),
     }
 }
 
@@ -317,9 +343,9 @@ pub fn derive(playbook: &Playbook, events: &[RunEvent]) -> RunView {
         .steps
         .iter()
         .enumerate()
-        .map(|(i, step)| {
+        .map(|(i, _)| {
             let mine: Vec<&RunEvent> = events.iter().filter(|e| e.step_index == i as i64).collect();
-            step_view(i, &step.name, &step.action, &mine, restart_seq)
+            step_view(playbook, i, &mine, restart_seq)
         })
         .collect();
     let mut view = RunView { status: RunStatus::Pending, unwind_requested, generation, steps };
@@ -331,14 +357,14 @@ pub fn derive(playbook: &Playbook, events: &[RunEvent]) -> RunView {
             None => RunStatus::Unwound,
         }
     } else {
-        match view.current() {
+        // A failure stops the run (siblings under way finish, no new step starts); a gate
+        // rests it only once nothing else can run.
+        match view.current().map(|s| &s.status) {
             None => RunStatus::Succeeded,
-            Some(s) => match s.status {
-                StepStatus::Failed { .. } => RunStatus::Failed,
-                StepStatus::Waiting { .. } => RunStatus::Waiting,
-                _ if events.iter().any(|e| e.step_index >= 0 && e.seq > restart_seq) => RunStatus::Running,
-                _ => RunStatus::Pending,
-            },
+            Some(StepStatus::Failed { .. }) => RunStatus::Failed,
+            Some(StepStatus::Waiting { .. }) if view.ready().is_empty() => RunStatus::Waiting,
+            _ if events.iter().any(|e| e.step_index >= 0 && e.seq > restart_seq) => RunStatus::Running,
+            _ => RunStatus::Pending,
         }
     };
     view
@@ -434,6 +460,45 @@ mod tests {
         log.push(RUN_LEVEL, 2, "unwind");
         let v = derive(&pb, &log.0);
         assert_eq!(v.undo_queue().iter().map(|i| i.attempt).collect::<Vec<_>>(), vec![2]);
+    }
+
+    /// a → {b, c} → d: b and c are ready together once a is done.
+    fn diamond() -> Playbook {
+        let yaml = "name: t\ndescription: t\nsteps:\n  - name: a\n    action: gate\n  - name: b\n    action: gate\n    after: [a]\n  - name: c\n    action: gate\n    after: [a]\n  - name: d\n    action: gate\n    after: [b, c]\n";
+        serde_yaml_ng::from_str(yaml).expect("playbook")
+    }
+
+    #[test]
+    fn independent_steps_are_ready_together_and_a_failure_stops_new_ones() {
+        let pb = diamond();
+        let mut log = Log(Vec::new());
+        assert_eq!(derive(&pb, &log.0).ready(), vec![0]);
+        log.push(0, 1, "started").push(0, 1, "succeeded");
+        assert_eq!(derive(&pb, &log.0).ready(), vec![1, 2]);
+        log.push(1, 1, "started").push(2, 1, "started").push(2, 1, "succeeded");
+        let v = derive(&pb, &log.0);
+        // b was found started and not finished (a crash): it is run again; d still waits for it.
+        assert_eq!((v.status, v.ready()), (RunStatus::Running, vec![1]));
+        assert_eq!(v.steps[3].after, vec!["b".to_string(), "c".into()]);
+        log.push(1, 1, "failed");
+        let v = derive(&pb, &log.0);
+        assert_eq!((v.status, v.current().map(|s| s.index)), (RunStatus::Failed, Some(1)));
+        // Unwinding undoes the siblings and then what they waited for, newest start first.
+        log.push(RUN_LEVEL, 1, "unwind");
+        let q: Vec<usize> = derive(&pb, &log.0).undo_queue().iter().map(|i| i.index).collect();
+        assert_eq!(q, vec![2, 1, 0]);
+    }
+
+    #[test]
+    fn a_gate_rests_the_run_only_once_nothing_else_can_run() {
+        let pb = diamond();
+        let mut log = Log(Vec::new());
+        log.push(0, 1, "started").push(0, 1, "succeeded").push(1, 1, "started").push(1, 1, "waiting");
+        let v = derive(&pb, &log.0);
+        assert_eq!((v.status, v.ready()), (RunStatus::Running, vec![2]));
+        log.push(2, 1, "started").push(2, 1, "succeeded");
+        let v = derive(&pb, &log.0);
+        assert_eq!((v.status, v.current().map(|s| s.index)), (RunStatus::Waiting, Some(1)));
     }
 
     #[test]

@@ -64,6 +64,14 @@ pub enum FirewallDriver {
 }
 
 impl FirewallDriver {
+    /// The SSH target, for a firewall driven over the shared SSH pool (nftables).
+    pub fn ssh_target(&self) -> Option<(&crate::ssh::SshTarget, &std::sync::Arc<crate::ssh::SshPool>)> {
+        match self {
+            Self::Nftables(d) => Some(d.session()),
+            Self::Opnsense(_) => None,
+        }
+    }
+
     pub fn device(&self) -> &str {
         match self {
             Self::Nftables(d) => d.device(),

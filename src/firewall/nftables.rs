@@ -78,6 +78,11 @@ pub struct Nftables {
 }
 
 impl Nftables {
+    /// The device's SSH target and the pool its sessions live in (for opening them early).
+    pub fn session(&self) -> (&SshTarget, &Arc<SshPool>) {
+        (&self.target, &self.pool)
+    }
+
     /// kolokasi's own table (`own_table`).
     pub fn new(target: SshTarget, pool: Arc<SshPool>) -> Self {
         Self::with_integration(target, pool, Integration::OwnTable)

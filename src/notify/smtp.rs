@@ -204,6 +204,17 @@ impl Mailer {
         }
     }
 
+    /// Logs in one connection ahead of the first notice (a run opens its sessions early), unless
+    /// one is idle already.
+    pub async fn warm(&self) -> Result<(), NotifyError> {
+        if !self.idle.lock().await.is_empty() {
+            return Ok(());
+        }
+        let conn = self.connection().await?;
+        self.idle.lock().await.push((conn, Instant::now()));
+        Ok(())
+    }
+
     /// A logged-in connection: an idle one that still answers NOOP, else a new one.
     async fn connection(&self) -> Result<AsyncSmtpConnection, NotifyError> {
         loop {

@@ -254,6 +254,20 @@ impl SshPool {
         unreachable!("the second attempt returns")
     }
 
+    /// Connects and authenticates to `target` unless a connection is open already, so that
+    /// its first command finds one ready (a run opens its devices' sessions early this way).
+    /// Holds the device's slot meanwhile: a command arriving during the connect waits for it
+    /// instead of opening a second connection. Returns whether it connected.
+    pub async fn warm(&self, target: &SshTarget) -> Result<bool, SshError> {
+        let slot = self.slot(&target.name);
+        let mut cached = slot.lock().await;
+        if cached.as_ref().is_some_and(|c| !c.is_closed() && c.target == *target) {
+            return Ok(false);
+        }
+        *cached = Some(self.connect(target).await?);
+        Ok(true)
+    }
+
     /// How the cached connection to `device` was set up, if there is one.
     pub async fn connect_phases(&self, device: &str) -> Option<ConnectPhases> {
         let slot = self.slots.lock().expect("not poisoned").get(device).cloned()?;

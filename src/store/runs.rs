@@ -98,7 +98,21 @@ async fn run_generation(conn: &mut sqlx::AnyConnection, run_id: &str) -> Result<
     Ok(row.get::<Option<i64>, _>(0).unwrap_or(1))
 }
 
+/// Serialises appends to one run's log on PostgreSQL until the caller's transaction ends, so
+/// steps running concurrently get distinct, ordered `seq` numbers (`MAX(seq) + 1` is read under
+/// READ COMMITTED otherwise). SQLite has one writer at a time already.
+async fn lock_run_log(conn: &mut sqlx::AnyConnection, run_id: &str) -> Result<(), StoreError> {
+    if conn.backend_name().eq_ignore_ascii_case("postgresql") || conn.backend_name().eq_ignore_ascii_case("postgres") {
+        use sha2::{Digest, Sha256};
+        let d = Sha256::digest(format!("kolokasi-run-log:{run_id}").as_bytes());
+        let key = i64::from_be_bytes(d[..8].try_into().expect("8 bytes"));
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(key).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 async fn insert_event(conn: &mut sqlx::AnyConnection, run_id: &str, e: &NewRunEvent<'_>) -> Result<bool, StoreError> {
+    lock_run_log(conn, run_id).await?;
     let done = sqlx::query(
         "INSERT INTO run_events (run_id, step_index, attempt, event, seq, at, actor, output_json, error, reason)
          SELECT $1, $2, $3, $4, COALESCE(MAX(seq), 0) + 1, $5, $6, $7, $8, $9 FROM run_events WHERE run_id = $1
@@ -192,8 +206,15 @@ impl Write {
 impl Store {
     /// Appends an event outside an audited transaction (the engine's own bookkeeping).
     pub async fn append_run_event(&self, run_id: &str, e: &NewRunEvent<'_>) -> Result<bool, StoreError> {
-        let mut conn = self.pool.acquire().await?;
-        insert_event(&mut conn, run_id, e).await
+        if self.backend == Backend::Sqlite {
+            let mut conn = self.pool.acquire().await?;
+            return insert_event(&mut conn, run_id, e).await;
+        }
+        // The run-log lock is a transaction lock: the insert and its release commit together.
+        let mut tx = self.pool.begin().await?;
+        let done = insert_event(&mut tx, run_id, e).await?;
+        tx.commit().await?;
+        Ok(done)
     }
 
     pub async fn set_run_status(&self, run_id: &str, status: &str) -> Result<(), StoreError> {

@@ -91,6 +91,14 @@ pub enum SwitchDriver {
 }
 
 impl SwitchDriver {
+    /// The SSH target, for a switch driven over the shared SSH pool (`ovs-ssh`).
+    pub fn ssh_target(&self) -> Option<(&crate::ssh::SshTarget, &std::sync::Arc<crate::ssh::SshPool>)> {
+        match self {
+            Self::OvsSsh(d) => Some(d.session()),
+            Self::IosCli(_) | Self::Ovsdb(_) => None,
+        }
+    }
+
     /// The device name (for errors and per-device serialisation).
     pub fn device(&self) -> &str {
         match self {

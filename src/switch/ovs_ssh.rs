@@ -28,6 +28,11 @@ pub struct OvsSsh {
 const VSCTL_TIMEOUT: &str = "--timeout=10";
 
 impl OvsSsh {
+    /// The device's SSH target and the pool its sessions live in (for opening them early).
+    pub fn session(&self) -> (&SshTarget, &Arc<SshPool>) {
+        (&self.target, &self.pool)
+    }
+
     pub fn new(target: SshTarget, pool: Arc<SshPool>) -> Self {
         Self { target, pool }
     }

@@ -1,6 +1,7 @@
 //! PDF documents through typst: the template `<kind>.typ` from the documents folder (it may
 //! import other `.typ` files beside it), the data passed as `sys.inputs.data` (JSON text, read
-//! with `json(bytes(sys.inputs.data))`), the fonts typst embeds (no system fonts, no network,
+//! with `json(bytes(sys.inputs.data))`), the fonts embedded at build time (`build.rs`: the
+//! faces the templates use) plus any in `<template_dir>/fonts/` (no system fonts, no network,
 //! no packages).
 //!
 //! Reproducible: the PDF's creation date and document id come from the record (the issue time
@@ -21,9 +22,9 @@ use time::OffsetDateTime;
 use typst::World;
 use typst::WorldExt;
 use typst::diag::{Severity, SourceDiagnostic};
-use typst::foundations::{Datetime, Dict, IntoValue, Smart};
+use typst::foundations::{Bytes, Datetime, Dict, IntoValue, Smart};
+use typst::text::Font;
 use typst_as_lib::{TypstEngine, TypstTemplateMainFile};
-use typst_as_lib::typst_kit_options::TypstKitFontOptions;
 use typst_pdf::{PdfOptions, Timestamp};
 
 use super::{DocumentError, DocumentKind};
@@ -72,6 +73,35 @@ fn fingerprint(dir: &Path, text: String) -> Fingerprint {
     (text, files)
 }
 
+/// The faces build.rs picked out of typst's bundled fonts (Libertinus Serif, DejaVu Sans Mono).
+static EMBEDDED_FONT_FILES: &[&[u8]] = include!(concat!(env!("OUT_DIR"), "/document_fonts.rs"));
+
+/// The embedded faces, parsed once per process (a `Font` shares its bytes; cloning is cheap).
+static EMBEDDED_FONTS: LazyLock<Vec<Font>> = LazyLock::new(|| EMBEDDED_FONT_FILES.iter().flat_map(|data| Font::iter(Bytes::new(*data))).collect());
+
+/// The fonts for the templates under `root`: the embedded faces, then every font file in
+/// `root/fonts/` (`.ttf`, `.otf`, `.ttc`, `.otc`), which a data center adds (its letterhead's
+/// face, say) without recompiling. A file that cannot be read or holds no font is skipped with a
+/// warning. Read when a template's engine is built (at its first rendering after a start).
+fn fonts(root: &Path) -> Vec<Font> {
+    let mut fonts = EMBEDDED_FONTS.clone();
+    let Ok(entries) = std::fs::read_dir(root.join("fonts")) else { return fonts };
+    let is_font = |p: &Path| p.extension().and_then(|e| e.to_str()).is_some_and(|e| ["ttf", "otf", "ttc", "otc"].contains(&e.to_ascii_lowercase().as_str()));
+    let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| is_font(p)).collect();
+    paths.sort();
+    for path in paths {
+        let before = fonts.len();
+        match std::fs::read(&path) {
+            Ok(data) => fonts.extend(Font::iter(Bytes::new(data))),
+            Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot read a font file; skipped"),
+        }
+        if fonts.len() == before {
+            tracing::warn!(path = %path.display(), "no font in this file; skipped");
+        }
+    }
+    fonts
+}
+
 /// The engine for `main` in `dir`: the kept one while nothing in `dir` changed, else a new one.
 fn engine(dir: &Path, main: &str, text: String) -> Arc<Engine> {
     let path = dir.join(main);
@@ -85,7 +115,7 @@ fn engine(dir: &Path, main: &str, text: String) -> Arc<Engine> {
     let engine = Arc::new(
         TypstEngine::builder()
             .main_file((main, print.0.clone()))
-            .search_fonts_with(TypstKitFontOptions::default().include_system_fonts(false).include_embedded_fonts(true))
+            .fonts(fonts(dir.parent().unwrap_or(dir)))
             .with_file_system_resolver(dir.to_path_buf())
             .build(),
     );
@@ -121,6 +151,25 @@ pub fn render(root: &Path, kind: DocumentKind, context: &Value, ident: &str, at:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_embedded_fonts_are_the_faces_the_templates_use() {
+        let mut families: Vec<String> = EMBEDDED_FONTS.iter().map(|f| f.info().family.clone()).collect();
+        families.dedup();
+        assert_eq!(families, ["Libertinus Serif", "DejaVu Sans Mono"]);
+        assert_eq!(EMBEDDED_FONTS.len(), 10, "6 Libertinus Serif faces, 4 DejaVu Sans Mono");
+    }
+
+    #[test]
+    fn fonts_in_the_template_folder_are_added_and_other_files_skipped() {
+        let root = tempfile::tempdir().unwrap();
+        assert_eq!(fonts(root.path()).len(), EMBEDDED_FONTS.len(), "no fonts folder: the embedded faces");
+        std::fs::create_dir(root.path().join("fonts")).unwrap();
+        std::fs::write(root.path().join("fonts/Kop.OTF"), EMBEDDED_FONT_FILES[0]).unwrap();
+        std::fs::write(root.path().join("fonts/broken.ttf"), b"not a font").unwrap();
+        std::fs::write(root.path().join("fonts/README"), b"letterhead fonts").unwrap();
+        assert_eq!(fonts(root.path()).len(), EMBEDDED_FONTS.len() + 1);
+    }
 
     #[test]
     fn an_engine_is_kept_until_a_file_of_its_folder_changes() {

@@ -73,8 +73,10 @@ impl Drivers {
     /// Everything the local lab offers: the DNS providers of [`Drivers::dns_from_lab`], switch
     /// `sw-r01` (Open vSwitch over SSH) and `sw-r01-ovsdb` (the same switch over OVSDB
     /// JSON-RPC), firewall `fw-1` (nftables over SSH, own table) and `fw-2` (klk-fw2, `jump` into
-/// the operator's ruleset), customer servers `srv-sipd` and `srv-lama`
-    /// (inspection), all SSH devices on one pool; notices go to the lab's SMTP sink (STARTTLS, AUTH).
+    /// the operator's ruleset), with the stock-sshd profile `sw-r01-stock` and `fw-1-stock` (the
+    /// same switch and firewall behind Debian's shipped `sshd_config` on port 2222), customer
+    /// servers `srv-sipd` and `srv-lama` (inspection), all SSH devices on one pool; notices go to
+    /// the lab's SMTP sink (STARTTLS, AUTH).
     pub fn from_lab(lab: &Lab) -> Result<Self, drivers::DriverConfigError> {
         let mut d = Self::dns_from_lab(lab)?;
         let sw = lab.host("sw")?;
@@ -88,6 +90,12 @@ impl Drivers {
         d.firewalls.insert("fw-1".into(), Arc::new(fw));
         if let Some(op) = &lab.operator_firewall {
             d.firewalls.insert("fw-2".into(), Arc::new(FirewallDriver::Nftables(lab_operator_firewall(lab, op, &d.ssh)?)));
+        }
+        if let Some(stock) = &lab.stock_sshd {
+            let sw = SwitchDriver::OvsSsh(OvsSsh::new(SshTarget::from_lab(lab, &stock.switch_host, "sw-r01-stock")?, d.ssh.clone()));
+            let fw = FirewallDriver::Nftables(Nftables::new(SshTarget::from_lab(lab, &stock.firewall_host, "fw-1-stock")?, d.ssh.clone()));
+            d.switches.insert("sw-r01-stock".into(), Arc::new(sw));
+            d.firewalls.insert("fw-1-stock".into(), Arc::new(fw));
         }
         d.servers.insert("srv-sipd".into(), SshTarget::from_lab(lab, "srv1", "srv-sipd")?);
         d.servers.insert("srv-lama".into(), SshTarget::from_lab(lab, "srv2", "srv-lama")?);

@@ -99,6 +99,11 @@ async fn exported_bundle_verifies_offline_and_names_every_tampering(db: Db) {
     let svc = engine.service().clone();
     let port = if matches!(db, Db::Sqlite) { "bp88" } else { "bp89" };
     let id = provisioned_and_decommissioned(&svc, &engine, port).await;
+    // Another unit's request, audited after it: its rows are in the slice, linked, undisclosed.
+    let mut other = hosting_form();
+    other.domain = sample_form().domain;
+    let other_domain = other.domain.to_string();
+    svc.submit(&admin(), other).await.unwrap();
 
     // Exported through the CLI binary, as an admin.
     let dir = tempfile::tempdir().unwrap();
@@ -119,6 +124,9 @@ async fn exported_bundle_verifies_offline_and_names_every_tampering(db: Db) {
     println!("verify: {} ms, {} bytes", started.elapsed().as_millis(), bytes.len());
     assert_eq!(code, Some(0), "{report:#}");
     assert_eq!(report["ok"], true);
+    let text = Process::new(env!("CARGO_BIN_EXE_kolokasi")).args(["evidence", "verify", archive.to_str().unwrap()]).env_clear().output().unwrap();
+    assert!(text.status.success());
+    println!("{}", String::from_utf8_lossy(&text.stdout));
 
     // What is inside: forms and history, both runs, both read-backs, inspection, documents.
     let files = entries(&bytes);
@@ -150,6 +158,10 @@ async fn exported_bundle_verifies_offline_and_names_every_tampering(db: Db) {
         assert_eq!((i["state"].as_str(), i["found"].clone()), (Some("differs"), serde_json::json!([])), "removed from DNS: {i}");
     }
     assert!(gone.iter().filter(|i| !i["item"].as_str().unwrap().ends_with("/jump")).all(|i| i["state"] != "as_written"), "nothing of the request is left: {decommission:#}");
+    let proof = json_of(&files, "audit/proof.json");
+    let undisclosed = proof["rows"].as_array().unwrap().iter().filter(|r| r.get("entry").is_none()).count();
+    assert!(undisclosed >= 1, "the other request's rows are linked only: {proof:#}");
+    assert!(!proof.to_string().contains(&other_domain), "another request's content is not disclosed");
     let inspection = files.iter().find(|f| f.0.starts_with("inspection/")).map(|f| serde_json::from_slice::<Value>(&f.1).unwrap()).unwrap();
     assert!(inspection["facts"].is_object() && inspection["report"].is_object(), "{inspection:#}");
 

@@ -79,7 +79,8 @@ fn read_manifest(report: &mut VerifyReport, files: &BTreeMap<&str, &File>) -> Op
     };
     match serde_json::from_slice::<Manifest>(&file.bytes) {
         Ok(m) if m.format == manifest::FORMAT => {
-            report.add("manifest", vec![], format!("{} files listed, request {}, made {} by {}", m.files.len(), m.request_id, m.created_at, m.created_by));
+            let made = m.created_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+            report.add("manifest", vec![], format!("{} files listed, request {}, made {made} by {}", m.files.len(), m.request_id, m.created_by));
             Some(m)
         }
         Ok(m) => {

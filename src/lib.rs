@@ -20,7 +20,7 @@
 //! - [`notify`]: SOP notices (approval, completion report) by SMTP e-mail and signed webhook.
 //! - [`secrets`]: the `Secret` type that never prints, and AEAD sealing under the master key.
 //! - [`store`]: SQLite or PostgreSQL through one portable schema; requests, history, audit,
-//!   name claims and DNS record owners.
+//!   name claims, DNS record owners and the device read-backs kept with runs.
 //! - [`service`]: the operations every front end shares (CLI, REST API), each one audited.
 //! - [`engine`]: playbook runs: steps with forward and undo, durable run log, resume, workers.
 //! - [`actions`]: the built-in actions, one file each (address, DNS, gate, …).

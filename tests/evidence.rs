@@ -178,6 +178,20 @@ async fn exported_bundle_verifies_offline_and_names_every_tampering(db: Db) {
     assert_eq!((row.actor.as_str(), row.role.as_str()), ("admin.tik", "admin"));
     assert!(row.after.as_ref().unwrap()["files"].as_array().unwrap().len() >= 10);
 
+    // The auditor gets the same bundle over the API, and it verifies too.
+    let token = api_token(&svc, "inspektorat", kolokasi::lifecycle::Role::Auditor).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(kolokasi::api::serve(svc.clone(), listener, std::future::pending()));
+    let got = reqwest::Client::new().get(format!("{base}/api/v1/requests/{id}/evidence")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.headers()["content-type"], "application/zip");
+    let served = got.bytes().await.unwrap();
+    let report = kolokasi::evidence::verify(&served, None);
+    assert!(report.ok, "{}", report.to_text());
+    let audit = svc.store.audit_for_request(id.as_str()).await.unwrap();
+    assert!(audit.iter().any(|a| a.action == "evidence.export" && a.actor == "inspektorat" && a.role == "auditor"), "the auditor's export is audited");
+
     // One file changed: named.
     let bad = dir.path().join("tampered.zip");
     let mut changed = files.clone();

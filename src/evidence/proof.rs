@@ -116,3 +116,56 @@ pub fn check(proof: &SliceProof) -> Result<ProofSummary, Vec<String>> {
 fn short(hash: &str) -> &str {
     &hash[..hash.len().min(16)]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(seq: i64, prev: &str, request: &str) -> StoredAuditRow {
+        let mut r = StoredAuditRow {
+            seq,
+            at: 1_700_000_000_000_000 + seq,
+            actor: "admin.tik".into(),
+            role: "admin".into(),
+            request_id: Some(request.into()),
+            action: "request.verify".into(),
+            reason: None,
+            before_json: Some(r#"{"state":"submitted"}"#.into()),
+            after_json: Some(r#"{"state":"verified"}"#.into()),
+            prev_hash: prev.into(),
+            hash: String::new(),
+        };
+        r.hash = v1_hash(prev, &r);
+        r
+    }
+
+    fn chain() -> SliceProof {
+        let a = row(1, "genesis", "KLK-2026-00001");
+        let b = row(2, &a.hash, "KLK-2026-00002");
+        let c = row(3, &b.hash, "KLK-2026-00001");
+        let head = (3, c.hash.clone());
+        SliceProof::new("KLK-2026-00001", vec![a, b, c], head)
+    }
+
+    #[test]
+    fn a_slice_checks_and_hides_other_requests() {
+        let proof = chain();
+        assert!(proof.rows[1].entry.is_none(), "the other request's row is linked only");
+        let summary = check(&proof).unwrap();
+        assert_eq!((summary.rows, summary.checked, summary.linked_only), (3, 2, 1));
+    }
+
+    #[test]
+    fn an_edit_a_gap_and_a_wrong_head_are_each_named() {
+        let mut edited = chain();
+        edited.rows[2].entry.as_mut().unwrap().actor = "orang.lain".into();
+        assert!(check(&edited).unwrap_err().iter().any(|p| p.contains("audit row 3 (request.verify): content does not match its hash")));
+        let mut gap = chain();
+        gap.rows.remove(1);
+        let problems = check(&gap).unwrap_err();
+        assert!(problems.iter().any(|p| p.contains("rows are missing")) && problems.iter().any(|p| p.contains("does not link")), "{problems:?}");
+        let mut head = chain();
+        head.head_seq = 4;
+        assert!(check(&head).unwrap_err().iter().any(|p| p.contains("the head is row 4")));
+    }
+}

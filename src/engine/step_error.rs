@@ -185,7 +185,7 @@ impl Classify for crate::store::StoreError {
             E::Sql(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed) | E::Busy(_) => Cause::Busy,
             E::Sql(sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_)) => Cause::Transport,
             E::Conflict(_) | E::Claimed { .. } => Cause::Conflict,
-            E::NotFound(_) | E::Url(_) => Cause::Invalid,
+            E::NotFound(_) | E::Url(_) | E::AuditKey(_) => Cause::Invalid,
             E::Sql(_) | E::Corrupt(_) => Cause::Internal,
         }
     }

@@ -111,7 +111,10 @@ pub const DEFAULT_VERIFICATION_SLOTS: usize = 4;
 
 impl Service {
     pub fn new(store: Store, inventory: Inventory, calendar: Calendar, key: Option<MasterKey>) -> Self {
-        Self { store, inventory: Arc::new(inventory), calendar: Arc::new(calendar), key: key.map(Arc::new), run_definitions: Arc::default(), dns_zones: Arc::default(), limiter: Arc::default(), verifications: Arc::new(tokio::sync::Semaphore::new(DEFAULT_VERIFICATION_SLOTS)), worker_down: Arc::default(), templates: Arc::new(crate::documents::Templates::new(crate::documents::default_template_dir())) }
+        let key = key.map(Arc::new);
+        // The audit chain's keys are sealed under the master key too (see store::audit).
+        store.use_master_key(key.clone());
+        Self { store, inventory: Arc::new(inventory), calendar: Arc::new(calendar), key, run_definitions: Arc::default(), dns_zones: Arc::default(), limiter: Arc::default(), verifications: Arc::new(tokio::sync::Semaphore::new(DEFAULT_VERIFICATION_SLOTS)), worker_down: Arc::default(), templates: Arc::new(crate::documents::Templates::new(crate::documents::default_template_dir())) }
     }
 
     /// At most `slots` password verifications at once (`auth_verification_slots`).

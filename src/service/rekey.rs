@@ -20,6 +20,8 @@ pub struct RotationReport {
     pub new_key_id: String,
     pub secrets: usize,
     pub host_admin_passwords: usize,
+    /// Audit MAC and checkpoint keys re-sealed (new current ones are made as well).
+    pub audit_keys: usize,
 }
 
 impl Service {
@@ -50,10 +52,13 @@ impl Service {
             w.replace_approval_json(id, &approval.to_string()).await?;
             passwords += 1;
         }
-        let report = RotationReport { old_key_id: old.id().to_string(), new_key_id: new_key.id().to_string(), secrets: secrets.len(), host_admin_passwords: passwords };
+        let audit_keys = w.rotate_audit_keys(old, new_key).await?;
+        let report = RotationReport { old_key_id: old.id().to_string(), new_key_id: new_key.id().to_string(), secrets: secrets.len(), host_admin_passwords: passwords, audit_keys };
         w.audit(AuditEntry { actor: by.clone(), request_id: None, action: "secret.rotate_key".into(), reason: None, before: None, after: Some(json!(report)) })
             .await?;
         w.commit().await?;
+        // New audit rows from here on are MAC'd with the new current audit key.
+        self.store.use_master_key(Some(std::sync::Arc::new(new_key.clone())));
         tracing::info!(old = %report.old_key_id, new = %report.new_key_id, secrets = report.secrets, passwords, "master key rotated");
         Ok(report)
     }

@@ -319,7 +319,13 @@ impl Store {
             insert_rows(&mut tx, path, t, table_rows).await?;
             total += table_rows.len() as u64;
         }
-        if let Err(b) = audit::verify_chain(&mut tx).await? {
+        // MACs are checked when this process holds the master key the backup's audit keys open with.
+        let master = self.cached_audit_keys().0;
+        let keys = match &master {
+            Some(m) => audit::keys::load(&mut tx, m).await?,
+            None => None,
+        };
+        if let Err(b) = audit::verify_chain(&mut tx, keys.as_ref()).await? {
             return Err(BackupError::Chain { seq: b.seq, problem: b.problem });
         }
         let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&mut *tx).await?;
@@ -334,6 +340,8 @@ impl Store {
         }
         let audit_rows: i64 = sqlx::query("SELECT COUNT(*) FROM audit").fetch_one(&mut *tx).await?.get(0);
         tx.commit().await?;
+        // The restored store has the backup's audit keys: forget any opened before.
+        self.use_master_key(master);
         Ok(RestoreReport { tables: manifest.tables.len(), rows: total, audit_rows_verified: audit_rows, manifest })
     }
 }

@@ -5,7 +5,7 @@
 //! statement, so the audit row is written in the same transaction as the change or not at all.
 
 mod assets;
-mod audit;
+pub mod audit;
 pub mod backup;
 mod capacity;
 mod drift;
@@ -24,13 +24,16 @@ mod stats;
 mod users;
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Row};
 use time::OffsetDateTime;
 
+use crate::secrets::MasterKey;
+
 pub use assets::{AssetFilter, AssetRecord, AssetReview};
-pub use audit::{AuditEntry, AuditRecord, ChainBreak};
+pub use audit::{AuditEntry, AuditRecord, ChainBreak, Checkpoint, VerifyReport};
 pub use drift::{AcceptedDrift, DriftRow};
 pub use evidence::{ReadbackRow, StoredAuditRow};
 pub use claims::{ClaimSource, RecordOwner};
@@ -62,6 +65,8 @@ pub enum StoreError {
     /// A shared resource is contended; trying again shortly will do.
     #[error("{0}")]
     Busy(String),
+    #[error("audit key")]
+    AuditKey(#[from] audit::AuditKeyError),
 }
 
 impl StoreError {
@@ -85,6 +90,21 @@ pub enum Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The master key (to open the audit keys) and the audit keys once opened, shared by clones.
+    keyring: Arc<Keyring>,
+}
+
+/// What the audit chain's MACs and checkpoints need; `Debug` shows no key.
+#[derive(Default)]
+struct Keyring {
+    master: std::sync::RwLock<Option<Arc<MasterKey>>>,
+    keys: std::sync::RwLock<Option<Arc<audit::AuditKeys>>>,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keyring([redacted])")
+    }
 }
 
 impl Store {
@@ -112,7 +132,7 @@ impl Store {
             Backend::Postgres => options.max_connections(16),
         };
         let pool = options.connect(&url).await?;
-        let store = Self { pool, backend };
+        let store = Self { pool, backend, keyring: Arc::default() };
         store.migrate().await?;
         Ok(store)
     }
@@ -168,9 +188,54 @@ impl Store {
     /// Starts an audited write transaction: takes the audit-chain lock first, so concurrent
     /// writers queue here instead of failing later (SQLite) or forking the chain (PostgreSQL).
     pub async fn write(&self) -> Result<Write, StoreError> {
+        let keys = self.audit_keys_for_writing().await?;
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1").execute(&mut *tx).await?;
-        Ok(Write { tx })
+        Ok(Write { tx, keys })
+    }
+
+    /// The master key the audit keys are sealed under (the service sets it); forgets any audit
+    /// keys opened under another one.
+    pub fn use_master_key(&self, key: Option<Arc<MasterKey>>) {
+        *self.keyring.master.write().expect("keyring lock") = key;
+        *self.keyring.keys.write().expect("keyring lock") = None;
+    }
+
+    fn cached_audit_keys(&self) -> (Option<Arc<MasterKey>>, Option<Arc<audit::AuditKeys>>) {
+        (self.keyring.master.read().expect("keyring lock").clone(), self.keyring.keys.read().expect("keyring lock").clone())
+    }
+
+    /// The audit keys new rows are MAC'd with, made on first use under the chain lock. `None`
+    /// for a store that never had a master key; without the key, a keyed store refuses writes.
+    async fn audit_keys_for_writing(&self) -> Result<Option<Arc<audit::AuditKeys>>, StoreError> {
+        let (master, cached) = self.cached_audit_keys();
+        if cached.is_some() {
+            return Ok(cached);
+        }
+        let mut conn = self.pool.acquire().await?;
+        let Some(master) = master else {
+            if audit::keys::any_keys(&mut conn).await? {
+                return Err(audit::AuditKeyError::NoMasterKey.into());
+            }
+            return Ok(None);
+        };
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1").execute(&mut *tx).await?;
+        let keys = Arc::new(audit::keys::load_or_create(&mut tx, &master).await?);
+        tx.commit().await?;
+        *self.keyring.keys.write().expect("keyring lock") = Some(keys.clone());
+        Ok(Some(keys))
+    }
+
+    /// The audit keys if the master key is known and the store has them (never makes any).
+    async fn audit_keys_if_any(&self) -> Result<Option<Arc<audit::AuditKeys>>, StoreError> {
+        let (master, cached) = self.cached_audit_keys();
+        if cached.is_some() {
+            return Ok(cached);
+        }
+        let Some(master) = master else { return Ok(None) };
+        let mut conn = self.pool.acquire().await?;
+        Ok(audit::keys::load(&mut conn, &master).await?.map(Arc::new))
     }
 
     /// Whether the database answers (health and readiness checks).
@@ -183,6 +248,7 @@ impl Store {
 /// An audited write transaction. Dropping it without `commit` rolls everything back.
 pub struct Write {
     tx: sqlx::Transaction<'static, sqlx::Any>,
+    keys: Option<Arc<audit::AuditKeys>>,
 }
 
 impl Write {
@@ -191,7 +257,7 @@ impl Write {
     }
 
     pub async fn audit(&mut self, entry: AuditEntry) -> Result<i64, StoreError> {
-        audit::append(&mut self.tx, entry).await
+        audit::append(&mut self.tx, self.keys.as_deref(), entry).await
     }
 
     pub async fn commit(self) -> Result<(), StoreError> {

@@ -8,6 +8,11 @@ use super::{StoreError, Write};
 use crate::secrets::Sealed;
 
 impl Write {
+    /// Re-seals the audit keys under `new`, retires the current ones and makes new ones.
+    pub async fn rotate_audit_keys(&mut self, old: &crate::secrets::MasterKey, new: &crate::secrets::MasterKey) -> Result<usize, StoreError> {
+        super::audit::keys::rotate(self.conn(), old, new).await
+    }
+
     /// Every row of the secret store: name and sealed value.
     pub async fn all_sealed_secrets(&mut self) -> Result<Vec<(String, Sealed)>, StoreError> {
         let rows = sqlx::query("SELECT name, sealed FROM secrets ORDER BY name").fetch_all(self.conn()).await?;

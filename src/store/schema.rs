@@ -380,6 +380,27 @@ pub const MIGRATIONS: &[(i64, &[&str])] = &[
         ],
     ),
     (
+        19,
+        &[
+            // Audit chain v2 (see store::audit): rows keep v1 as they were; new rows carry a
+            // content digest, a MAC of their link hash and the id of the key that made it.
+            "ALTER TABLE audit ADD COLUMN version BIGINT NOT NULL DEFAULT 1",
+            "ALTER TABLE audit ADD COLUMN digest TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE audit ADD COLUMN mac TEXT NOT NULL DEFAULT ''",
+            "ALTER TABLE audit ADD COLUMN key_id TEXT NOT NULL DEFAULT ''",
+            // The audit chain's HMAC and checkpoint keys, sealed under the master key.
+            "CREATE TABLE IF NOT EXISTS audit_keys (
+                key_id TEXT PRIMARY KEY,
+                purpose TEXT NOT NULL,
+                sealed TEXT NOT NULL,
+                public_key TEXT,
+                first_seq BIGINT NOT NULL,
+                created_at BIGINT NOT NULL,
+                retired_at BIGINT
+            )",
+        ],
+    ),
+    (
         // 20: 19 is the keyed audit chain's (branch audit-keyed).
         20,
         &[

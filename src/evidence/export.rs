@@ -1,7 +1,7 @@
 //! `evidence export`: who may (an admin or the auditor), and the order that anchors the bundle
 //! in the audit chain — collect the files, write the `evidence.export` audit row that records
-//! each file's SHA-256, then take the audit slice (which ends at or after that row) and the
-//! manifest. Whoever trusts the chain's head can thus trust every file, signed manifest or not.
+//! each file's SHA-256, then take the audit proof (a signed checkpoint of the head, which is at
+//! or after that row) and write the manifest, signed with the same checkpoint key (Ed25519).
 
 use std::time::Instant;
 
@@ -11,7 +11,6 @@ use time::OffsetDateTime;
 use super::EvidenceError;
 use super::collect::{self, File};
 use super::manifest::{self, FileEntry, Manifest};
-use super::proof::SliceProof;
 use crate::domain::RequestId;
 use crate::lifecycle::{Actor, Role};
 use crate::service::{Service, access};
@@ -52,9 +51,9 @@ pub async fn export(svc: &Service, actor: &Actor, id: &RequestId) -> Result<Bund
         .await?;
     w.commit().await?;
 
-    let (rows, head) = svc.store.audit_slice(id.as_str()).await?;
-    let proof = SliceProof::new(id.as_str(), rows, head);
-    // The proof is written as stored: redaction would change the hashed text.
+    // A fresh checkpoint of the head, signed, and every row from the request's first to it.
+    let proof = svc.store.audit_proof(id.as_str()).await?;
+    // The proof is written as stored: redaction would change the hashed content.
     files.push(File { path: manifest::PROOF.into(), bytes: serde_json::to_vec_pretty(&proof).expect("serialisable") });
 
     let manifest = Manifest {
@@ -67,7 +66,13 @@ pub async fn export(svc: &Service, actor: &Actor, id: &RequestId) -> Result<Bund
         files: files.iter().map(|f| FileEntry::of(&f.path, &f.bytes)).collect(),
         notes,
     };
-    let mut all = vec![File { path: manifest::MANIFEST.into(), bytes: serde_json::to_vec_pretty(&manifest).expect("serialisable") }];
+    let manifest_bytes = serde_json::to_vec_pretty(&manifest).expect("serialisable");
+    let (key_id, public_key, signature) = svc.store.sign_with_checkpoint_key(&manifest::signed_message(&manifest_bytes)).await?;
+    let signature = manifest::ManifestSignature { key_id, public_key, signature };
+    let mut all = vec![
+        File { path: manifest::MANIFEST.into(), bytes: manifest_bytes },
+        File { path: manifest::SIGNATURE.into(), bytes: serde_json::to_vec_pretty(&signature).expect("serialisable") },
+    ];
     all.extend(files);
     let bytes = super::archive::write(&all)?;
     let elapsed_ms = started.elapsed().as_millis() as u64;

@@ -5,8 +5,9 @@
 //!   log, the device read-backs, the inspection facts and conformance reports, the documents.
 //! - [`export`]: who may export, the audit row that anchors the files' hashes in the audit
 //!   chain, the audit slice, the manifest, the archive.
-//! - [`manifest`]: `manifest.json` (every file with its SHA-256 and size).
-//! - [`proof`]: the request's slice of the audit chain and its offline check.
+//! - [`manifest`]: `manifest.json` (every file with its SHA-256 and size) and its signature.
+//!
+//! The audit slice is `store::audit::proof` (chain v2, signed checkpoint), checked offline.
 //! - [`archive`]: the `.zip` container.
 //! - [`verify`]: `evidence verify`: every check, every problem named, no database or config.
 //! - [`redact`]: secrets (passwords, keys, tokens) never enter the archive.
@@ -17,7 +18,6 @@ pub mod archive;
 pub mod collect;
 pub mod export;
 pub mod manifest;
-pub mod proof;
 pub mod redact;
 pub mod verify;
 

@@ -6,11 +6,10 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use serde_json::Value;
 
 use super::collect::File;
 use super::manifest::{self, FileEntry, Manifest};
-use super::proof::{self, SliceProof};
+use crate::store::audit::proof::{self, AuditProof};
 
 /// One check and its outcome.
 #[derive(Debug, Clone, Serialize)]
@@ -64,9 +63,8 @@ pub fn verify(bytes: &[u8], public_key: Option<&str>) -> VerifyReport {
     report.request_id = Some(manifest.request_id.clone());
     check_files(&mut report, &manifest, &files);
     check_signature(&mut report, &by_path, public_key);
-    let slice = check_proof(&mut report, &manifest, &by_path);
-    if let Some(slice) = slice {
-        check_export_row(&mut report, &manifest, &slice);
+    if let Some(proof) = check_proof(&mut report, &manifest, &by_path, public_key) {
+        check_export_row(&mut report, &manifest, &proof);
     }
     report.ok = report.problems.is_empty();
     report
@@ -126,61 +124,83 @@ fn check_files(report: &mut VerifyReport, m: &Manifest, files: &[File]) {
     report.add("files", problems, format!("{} files match the manifest (SHA-256 and size)", m.files.len()));
 }
 
-/// TODO(design): the manifest is signed by the audit checkpoint key once the keyed audit chain
-/// (branch `audit-keyed`) lands; until then a bundle is unsigned and a given key cannot match.
+/// The manifest's Ed25519 signature, against `public_key` if given, else the embedded key
+/// (which must be the audit proof's checkpoint key).
 fn check_signature(report: &mut VerifyReport, files: &BTreeMap<&str, &File>, public_key: Option<&str>) {
-    match (files.get(manifest::SIGNATURE), public_key) {
-        (None, None) => report.add("signature", vec![], "the manifest is not signed (this kolokasi has no audit checkpoint key); its files are anchored by the export's audit row".into()),
-        (None, Some(_)) => report.add("signature", vec![format!("a public key was given but the bundle has no {}", manifest::SIGNATURE)], String::new()),
-        (Some(_), _) => report.add("signature", vec![format!("{} cannot be checked by this kolokasi (no Ed25519 support yet)", manifest::SIGNATURE)], String::new()),
+    let problems = match signature_problem(files, public_key) {
+        Some(p) => vec![p],
+        None => vec![],
+    };
+    let by = if public_key.is_some() { "the given public key" } else { "the embedded checkpoint key (pass --public-key to name who signed)" };
+    report.add("signature", problems, format!("{} is signed by {by}", manifest::MANIFEST));
+}
+
+fn signature_problem(files: &BTreeMap<&str, &File>, public_key: Option<&str>) -> Option<String> {
+    use ed25519_dalek::{Signature, VerifyingKey};
+    let Some(file) = files.get(manifest::SIGNATURE) else { return Some(format!("{}: missing", manifest::SIGNATURE)) };
+    let sig: manifest::ManifestSignature = match serde_json::from_slice(&file.bytes) {
+        Ok(s) => s,
+        Err(e) => return Some(format!("{}: not a signature: {e}", manifest::SIGNATURE)),
+    };
+    if let Some(proof) = files.get(manifest::PROOF).and_then(|f| serde_json::from_slice::<AuditProof>(&f.bytes).ok())
+        && proof.checkpoint.public_key != sig.public_key
+    {
+        return Some(format!("{}: signed by another key than the audit checkpoint", manifest::SIGNATURE));
+    }
+    let key_hex = public_key.unwrap_or(&sig.public_key);
+    let key = hex::decode(key_hex).ok().and_then(|b| <[u8; 32]>::try_from(b).ok()).and_then(|b| VerifyingKey::from_bytes(&b).ok());
+    let Some(key) = key else { return Some(format!("{key_hex:?} is not an Ed25519 public key (hex)")) };
+    let Some(bytes) = hex::decode(&sig.signature).ok().and_then(|b| <[u8; 64]>::try_from(b).ok()) else {
+        return Some(format!("{}: malformed signature", manifest::SIGNATURE));
+    };
+    let manifest_bytes = &files.get(manifest::MANIFEST)?.bytes;
+    match key.verify_strict(manifest::signed_message(manifest_bytes).as_bytes(), &Signature::from_bytes(&bytes)) {
+        Ok(()) => None,
+        Err(_) => Some(format!("{}: the signature does not match the manifest and key", manifest::MANIFEST)),
     }
 }
 
-fn check_proof(report: &mut VerifyReport, m: &Manifest, files: &BTreeMap<&str, &File>) -> Option<SliceProof> {
+fn check_proof(report: &mut VerifyReport, m: &Manifest, files: &BTreeMap<&str, &File>, public_key: Option<&str>) -> Option<AuditProof> {
     let Some(file) = files.get(manifest::PROOF) else {
         report.add("audit proof", vec![format!("{}: missing", manifest::PROOF)], String::new());
         return None;
     };
-    let slice: SliceProof = match serde_json::from_slice(&file.bytes) {
+    let parsed: AuditProof = match serde_json::from_slice(&file.bytes) {
         Ok(s) => s,
         Err(e) => {
-            report.add("audit proof", vec![format!("{}: not an audit slice: {e}", manifest::PROOF)], String::new());
+            report.add("audit proof", vec![format!("{}: not an audit proof: {e}", manifest::PROOF)], String::new());
             return None;
         }
     };
-    let mut problems = match proof::check(&slice) {
-        Ok(_) => Vec::new(),
-        Err(p) => p.into_iter().map(|p| format!("{}: {p}", manifest::PROOF)).collect(),
-    };
-    if slice.request_id != m.request_id {
-        problems.push(format!("{}: the slice is of request {}, the manifest of {}", manifest::PROOF, slice.request_id, m.request_id));
+    let mut problems = Vec::new();
+    let mut fine = String::new();
+    match proof::verify(&parsed, public_key) {
+        Ok(s) => {
+            fine = format!(
+                "{} rows linked from row {} to the signed checkpoint (row {}, {}); {} rows of this request checked, {} v1 rows; signed by {} ({:?})",
+                s.rows, s.first_seq, s.checkpoint_seq, short(&s.checkpoint_hash), s.entries, s.v1_rows, short(&s.public_key), s.signed_by
+            );
+        }
+        Err(e) => {
+            let cause = std::error::Error::source(&e).map(|c| format!(": {c}")).unwrap_or_default();
+            problems.push(format!("{}: {e}{cause}", manifest::PROOF));
+        }
     }
-    let mine = slice.entries().count();
-    let fine = format!(
-        "{} rows linked from row {} to the head (row {}, {}); {mine} rows of this request recomputed, {} of other requests linked only (v1 chain, head not signed)",
-        slice.rows.len(),
-        slice.rows.first().map_or(0, |r| r.seq),
-        slice.head_seq,
-        short(&slice.head_hash),
-        slice.rows.len() - mine
-    );
+    if parsed.request_id != m.request_id {
+        problems.push(format!("{}: the proof is of request {}, the manifest of {}", manifest::PROOF, parsed.request_id, m.request_id));
+    }
     report.add("audit proof", problems, fine);
-    Some(slice)
+    Some(parsed)
 }
 
 /// The export's audit row records exactly the hashes the manifest lists (all but the proof).
-fn check_export_row(report: &mut VerifyReport, m: &Manifest, slice: &SliceProof) {
-    let row = slice.entries().find(|e| e.seq == m.export_audit_seq);
+fn check_export_row(report: &mut VerifyReport, m: &Manifest, proof: &AuditProof) {
+    let row = proof.rows.iter().filter_map(|r| r.entry.as_ref()).find(|e| e.seq == m.export_audit_seq);
     let problems = match row {
         None => vec![format!("the export's audit row {} is not in {}", m.export_audit_seq, manifest::PROOF)],
         Some(r) if r.action != "evidence.export" => vec![format!("audit row {} is {:?}, not the export", r.seq, r.action)],
         Some(r) => {
-            let recorded: Vec<FileEntry> = r
-                .after_json
-                .as_deref()
-                .and_then(|s| serde_json::from_str::<Value>(s).ok())
-                .and_then(|v| serde_json::from_value(v["files"].clone()).ok())
-                .unwrap_or_default();
+            let recorded: Vec<FileEntry> = r.after.as_ref().and_then(|v| serde_json::from_value(v["files"].clone()).ok()).unwrap_or_default();
             let listed: Vec<&FileEntry> = m.files.iter().filter(|f| f.path != manifest::PROOF).collect();
             let mut problems = Vec::new();
             for f in &listed {

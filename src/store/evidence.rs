@@ -1,6 +1,5 @@
-//! What the evidence bundle reads that no other table group offers: the device read-backs kept
-//! with runs (`run_readbacks`) and the contiguous slice of the audit chain from a request's
-//! first row to the head, with the stored text each hash was computed from.
+//! What the evidence bundle needs that no other table group offers: the device read-backs kept
+//! with runs (`run_readbacks`) and the manifest's signature by the audit checkpoint key.
 
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -20,23 +19,6 @@ pub struct ReadbackRow {
     #[serde(with = "time::serde::rfc3339")]
     pub taken_at: OffsetDateTime,
     pub snapshot: serde_json::Value,
-}
-
-/// One audit row as stored: the exact text its v1 hash covers (`at` in micros, before/after
-/// as the JSON text written), so an auditor recomputes the hash without the database.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StoredAuditRow {
-    pub seq: i64,
-    pub at: i64,
-    pub actor: String,
-    pub role: String,
-    pub request_id: Option<String>,
-    pub action: String,
-    pub reason: Option<String>,
-    pub before_json: Option<String>,
-    pub after_json: Option<String>,
-    pub prev_hash: String,
-    pub hash: String,
 }
 
 impl Store {
@@ -88,37 +70,13 @@ impl Store {
         Ok(row.get(0))
     }
 
-    /// Every audit row from the request's first one to the head, in one query, and the head
-    /// `(seq, hash)` read in the same transaction. Empty rows if the request has none.
-    pub async fn audit_slice(&self, request_id: &str) -> Result<(Vec<StoredAuditRow>, (i64, String)), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&mut *tx).await?;
-        let head: (i64, String) = (head.get(0), head.get(1));
-        let rows = sqlx::query(
-            "SELECT seq, at, actor, role, request_id, action, reason, before_json, after_json, prev_hash, hash FROM audit
-             WHERE seq >= (SELECT COALESCE(MIN(seq), $2 + 1) FROM audit WHERE request_id = $1) AND seq <= $2 ORDER BY seq",
-        )
-        .bind(request_id)
-        .bind(head.0)
-        .fetch_all(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        let rows = rows
-            .iter()
-            .map(|r| StoredAuditRow {
-                seq: r.get(0),
-                at: r.get(1),
-                actor: r.get(2),
-                role: r.get(3),
-                request_id: r.get(4),
-                action: r.get(5),
-                reason: r.get(6),
-                before_json: r.get(7),
-                after_json: r.get(8),
-                prev_hash: r.get(9),
-                hash: r.get(10),
-            })
-            .collect();
-        Ok((rows, head))
+    /// Signs `message` with the audit chain's current checkpoint key (Ed25519): the evidence
+    /// manifest's signature. Returns `(key_id, public key hex, signature hex)`.
+    pub async fn sign_with_checkpoint_key(&self, message: &str) -> Result<(String, String, String), StoreError> {
+        use ed25519_dalek::Signer;
+        let keys = self.audit_keys_for_writing().await?.ok_or(super::audit::AuditKeyError::NoMasterKey)?;
+        let (key_id, key) = keys.current_signing();
+        let signature = key.sign(message.as_bytes());
+        Ok((key_id.to_string(), hex::encode(key.verifying_key().as_bytes()), hex::encode(signature.to_bytes())))
     }
 }

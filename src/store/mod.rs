@@ -35,7 +35,7 @@ use crate::secrets::MasterKey;
 pub use assets::{AssetFilter, AssetRecord, AssetReview};
 pub use audit::{AuditEntry, AuditRecord, ChainBreak, Checkpoint, VerifyReport};
 pub use drift::{AcceptedDrift, DriftRow};
-pub use evidence::{ReadbackRow, StoredAuditRow};
+pub use evidence::ReadbackRow;
 pub use claims::{ClaimSource, RecordOwner};
 pub use ipam::{AllocationRecord, PoolUsage};
 pub use limits::Budget;

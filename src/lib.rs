@@ -14,11 +14,13 @@
 //! - [`firewall`]: firewall drivers (nftables over SSH) and the typed rules they install.
 //! - [`hosting`]: application hosting on Kubernetes (namespace, quota, policies, ingress, RBAC).
 //! - [`drift`]: drift check and repair: devices read back against what the run log says was written.
+//! - [`evidence`]: the evidence bundle of one request (forms, run logs, read-backs, inspection,
+//!   documents, audit slice) and its offline check.
 //! - [`inspect`]: server inspection (SOP step 8): facts over SSH, compared with the declared spec.
 //! - [`notify`]: SOP notices (approval, completion report) by SMTP e-mail and signed webhook.
 //! - [`secrets`]: the `Secret` type that never prints, and AEAD sealing under the master key.
 //! - [`store`]: SQLite or PostgreSQL through one portable schema; requests, history, audit,
-//!   name claims and DNS record owners.
+//!   name claims, DNS record owners and the device read-backs kept with runs.
 //! - [`service`]: the operations every front end shares (CLI, REST API), each one audited.
 //! - [`engine`]: playbook runs: steps with forward and undo, durable run log, resume, workers.
 //! - [`actions`]: the built-in actions, one file each (address, DNS, gate, …).
@@ -42,6 +44,7 @@ pub mod documents;
 pub mod domain;
 pub mod drift;
 pub mod engine;
+pub mod evidence;
 pub mod firewall;
 pub mod hosting;
 pub mod inspect;

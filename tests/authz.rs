@@ -25,6 +25,8 @@ fn expected(method: &str, path: &str, role: Role, own: bool) -> Option<u16> {
         },
         ("get", "/api/v1/requests/{id}" | "/api/v1/requests/{id}/capacity" | "/api/v1/requests/{id}/audit" | "/api/v1/requests/{id}/runs") => scoped(200),
         ("get", "/api/v1/requests/{id}/documents/{kind}") => scoped(200),
+        // Evidence holds every record of the request: the admin and the auditor only.
+        ("get", "/api/v1/requests/{id}/evidence") => if matches!(role, Admin | Auditor) { 200 } else { 403 },
         // The body asks to verify a submitted request: the SOP gives that to the admin.
         ("post", "/api/v1/requests/{id}/events") => scoped(if role == Admin { 200 } else { 403 }),
         // The body is not a key: operator and admin get as far as "invalid", others no further.

@@ -10,6 +10,7 @@ mod assets;
 mod documents;
 mod drift;
 mod error;
+mod evidence;
 mod ops;
 mod ownership;
 mod privacy;
@@ -58,6 +59,7 @@ pub fn router_with_engine(engine: crate::engine::Engine, console: crate::console
         .route("/api/v1/openapi.json", get(openapi))
         .merge(requests::routes())
         .merge(documents::routes())
+        .merge(evidence::routes())
         .merge(assets::routes())
         .merge(privacy::routes())
         .merge(runs::routes())

@@ -9,6 +9,7 @@ mod datacenter;
 mod demo;
 mod document;
 mod drift;
+mod evidence;
 mod ipam;
 mod output;
 mod playbook;
@@ -74,6 +75,9 @@ enum Noun {
     /// Drift: compare live requests' devices with what their runs wrote; repair or accept.
     #[command(subcommand)]
     Drift(drift::DriftCmd),
+    /// Evidence bundle of a request for auditors: export (admin, auditor), verify offline.
+    #[command(subcommand)]
+    Evidence(evidence::EvidenceCmd),
     /// Playbooks: check, list, actions.
     #[command(subcommand)]
     Playbook(playbook::PlaybookCmd),
@@ -249,6 +253,10 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Offline: no configuration, no database.
+    if let Noun::Evidence(evidence::EvidenceCmd::Verify { archive, public_key }) = &cli.command {
+        return evidence::verify(archive, public_key.as_deref(), cli.json);
+    }
     let mut settings = Settings::load(cli.config.as_deref(), |k| std::env::var(k).ok())?;
     if let Some(url) = cli.database_url {
         settings.database_url = url;
@@ -267,6 +275,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Noun::Request(cmd) => request::run(&ctx, cmd).await,
         Noun::Run(cmd) => run::run(&ctx, cmd).await,
         Noun::Drift(cmd) => drift::run(&ctx, cmd).await,
+        Noun::Evidence(cmd) => evidence::run(&ctx, cmd).await,
         Noun::Playbook(cmd) => playbook::run(&ctx, cmd).await,
         Noun::Capacity(cmd) => capacity::run(&ctx, cmd).await,
         Noun::Datacenter(cmd) => datacenter::run(&ctx, cmd).await,

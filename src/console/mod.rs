@@ -169,6 +169,8 @@ pub fn router(console: Console) -> Router {
         .route("/requests/{id}", get(pages::request::show))
         .route("/requests/{id}/step", post(pages::steps::apply))
         .route("/requests/{id}/host-admin-key", post(pages::steps::attach_key))
+        .route("/requests/{id}/allow-name", post(pages::ownership::allow_name))
+        .route("/requests/{id}/adopt-record", post(pages::ownership::adopt_record))
         .route("/requests/{id}/run", post(pages::runs::control))
         .route("/requests/{id}/live", get(pages::runs::live))
         .route("/requests/{id}/audit", get(pages::audit::show))

@@ -12,6 +12,8 @@
 //!   device) and its Indonesian and English words.
 //! - [`service`]: check, accept (audited), record, and the repair: an ordinary, audited re-run
 //!   of the drifted steps through the engine's retry control, planned first.
+//! - [`readback`]: the read-back kept when a provisioning or decommission run succeeds (what
+//!   each device held of the request's items then), for the evidence bundle.
 //! - [`notice`]: one notice to the data center per newly drifted request, through the outbox.
 //! - [`schedule`]: the check `serve` runs on a schedule.
 //!
@@ -20,6 +22,7 @@
 pub mod expected;
 pub mod notice;
 pub mod read;
+pub mod readback;
 pub mod report;
 pub mod schedule;
 pub mod service;

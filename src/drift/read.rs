@@ -226,3 +226,32 @@ pub fn compare(e: &Expectation, r: &Readings) -> Result<Option<Value>, String> {
 fn firewall<'a>(r: &'a Readings, device: &str) -> Result<&'a FirewallSnapshot, String> {
     r.firewalls.get(device).ok_or_else(|| "the device was not read".to_string())?.as_ref().map_err(Clone::clone)
 }
+
+/// What `e`'s device holds, whether or not it is what was written: the value a read-back keeps
+/// (`Err` when the device could not be read).
+pub fn observed(e: &Expectation, r: &Readings) -> Result<Value, String> {
+    let missing = || "the device was not read".to_string();
+    match &e.probe {
+        Probe::Dns { provider, name, kind, .. } => Ok(json!(r.dns.get(&(provider.clone(), name.clone(), *kind)).ok_or_else(missing)?.clone()?)),
+        Probe::SwitchPort { port, .. } => {
+            let state = r.ports.get(&(e.device.clone(), port.clone())).ok_or_else(missing)?.clone()?;
+            serde_json::to_value(&state).map_err(|e| e.to_string())
+        }
+        Probe::FirewallRule { request, kind } => {
+            let snapshot = firewall(r, &e.device)?;
+            let rules: Vec<Value> = snapshot
+                .rules
+                .iter()
+                .filter(|x| x.comment.request == *request && x.comment.kind == *kind)
+                .map(|x| json!({ "chain": x.chain, "handle": x.handle, "comment": format!("kolokasi:{}:{}", x.comment.request, x.comment.kind) }))
+                .collect();
+            Ok(json!(rules))
+        }
+        Probe::FirewallMap { address, .. } => Ok(json!(firewall(r, &e.device)?.mapped.as_ref().and_then(|m| m.get(address)))),
+        Probe::FirewallJump => Ok(json!(firewall(r, &e.device)?.jumps)),
+        Probe::KubeObject { request, object, .. } => {
+            let difference = r.kube.get(&(request.to_string(), object.clone())).ok_or_else(missing)?.clone()?;
+            Ok(difference.map_or_else(|| json!("as applied"), |d| json!(d)))
+        }
+    }
+}

@@ -114,6 +114,10 @@ impl Engine {
             // An outcome is followed by the request's lifecycle before the run's status says so:
             // a crash in between leaves the run runnable, and the next worker applies it again.
             if view.status.is_outcome() {
+                if view.status == RunStatus::Succeeded {
+                    // The devices as the run left them, kept before the request moves on.
+                    crate::drift::readback::keep(self, run_id, &pb).await?;
+                }
                 let run = store.run(run_id).await?;
                 self.apply_outcome(&run.request_id, &pb, run_id, view.status).await?;
             }

@@ -11,7 +11,7 @@ mod documents;
 mod host_admin_key;
 mod ipam;
 mod oversight;
-mod ownership;
+pub(crate) mod ownership;
 mod privacy;
 mod rekey;
 mod requests;

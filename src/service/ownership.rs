@@ -13,7 +13,7 @@ use crate::lifecycle::{Actor, Role};
 use crate::store::{AuditEntry, ClaimSource, StoreError, Write};
 
 /// The record types an admin may let a request adopt (those kolokasi writes).
-const ADOPTABLE: &[&str] = &["A", "AAAA", "PTR", "CNAME", "TXT"];
+pub(crate) const ADOPTABLE: &[&str] = &["A", "AAAA", "PTR", "CNAME", "TXT"];
 
 /// Where a name stands against the configured forward zones.
 #[derive(Debug, Clone, PartialEq, Eq)]

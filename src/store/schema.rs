@@ -400,4 +400,23 @@ pub const MIGRATIONS: &[(i64, &[&str])] = &[
             )",
         ],
     ),
+    (
+        // 20: 19 is the keyed audit chain's (branch audit-keyed).
+        20,
+        &[
+            // Device read-backs (src/drift/readback.rs) taken when a provisioning or a
+            // decommission run succeeds: what each device held of the request's items then.
+            // One per completion (`run_seq`: the run's last log event), kept for the evidence bundle.
+            "CREATE TABLE IF NOT EXISTS run_readbacks (
+                run_id TEXT NOT NULL,
+                run_seq BIGINT NOT NULL,
+                request_id TEXT NOT NULL,
+                phase TEXT NOT NULL,
+                taken_at BIGINT NOT NULL,
+                snapshot_json TEXT NOT NULL,
+                PRIMARY KEY (run_id, run_seq)
+            )",
+            "CREATE INDEX IF NOT EXISTS run_readbacks_request ON run_readbacks (request_id)",
+        ],
+    ),
 ];

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod dashboard;
 pub mod documents;
 pub mod new_request;
+pub mod ownership;
 pub mod racks;
 pub mod request;
 pub mod requests;

@@ -43,6 +43,14 @@ pub async fn show(State(console): State<Console>, me: Signed, Path(id): Path<Str
             let text = page.t("done_key");
             page.with_flash("ok", text)
         }
+        Some("allow_name") => {
+            let text = page.t("done_allow_name");
+            page.with_flash("ok", text)
+        }
+        Some("adopt_record") => {
+            let text = page.t("done_adopt_record");
+            page.with_flash("ok", text)
+        }
         _ => page,
     };
     render(&console, &page, &id, StatusCode::OK).await
@@ -304,6 +312,7 @@ pub async fn render(console: &Console, page: &PageCtx, id: &RequestId, status: S
         runs => Serde(runs),
         run_controls => run_controls,
         host_key_form => host_key_form,
+        ownership => super::ownership::section(console, lang, actor, &view.form, view.state.is_final()),
         documents => documents(lang, &view),
         drift => drift,
     };

@@ -1,0 +1,35 @@
+//! `GET /api/v1/requests/{id}/evidence`: the request's evidence bundle (.zip) for an admin or
+//! the auditor; audited (`evidence.export`). Check it offline with `kolokasi evidence verify`.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use super::{ApiError, Caller};
+use crate::domain::RequestId;
+use crate::evidence::EvidenceError;
+use crate::service::Service;
+
+pub fn routes() -> Router<Service> {
+    Router::new().route("/api/v1/requests/{id}/evidence", get(export))
+}
+
+async fn export(State(service): State<Service>, Caller(actor): Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let id = RequestId::parse(&id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let bundle = crate::evidence::export(&service, &actor, &id).await.map_err(|e| match e {
+        EvidenceError::Service(e) => ApiError::from(e),
+        other => ApiError::Internal(Box::new(other)),
+    })?;
+    let sha256 = crate::evidence::manifest::sha256_hex(&bundle.bytes);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/zip".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}\"", bundle.filename)),
+            (header::HeaderName::from_static("x-kolokasi-sha256"), sha256),
+        ],
+        bundle.bytes,
+    )
+        .into_response())
+}

@@ -149,7 +149,7 @@ impl Engine {
                     if !store.renew_lease(run_id, &self.owner, self.lease).await? {
                         return Err(EngineError::Leased(run_id.to_string()));
                     }
-                    let waiting = self.renewing_lease(run_id, self.run_ready(run_id, observer)).await?;
+                    let waiting = self.renewing_lease(run_id, self.run_ready(run_id, observer, stop)).await?;
                     gate_checked |= waiting;
                     if waiting && self.view(run_id).await?.1.status == RunStatus::Waiting {
                         let (_, view) = self.view(run_id).await?;
@@ -242,14 +242,17 @@ impl Engine {
     /// Runs every step that is ready, starting each newly ready one as soon as the steps it
     /// waits for have finished, until none can start: a failure (or an unwind) starts nothing
     /// new but lets the steps under way finish. Each step writes its own events, so the log
-    /// keeps every attempt exactly. Returns true if a step rests at a gate.
-    async fn run_ready(&self, run_id: &str, observer: Observer<'_>) -> Result<bool, EngineError> {
+    /// keeps every attempt exactly. Once `stop` is set (a worker shutting down) nothing new
+    /// starts either: the steps in hand finish and the run rests at that boundary. Returns true
+    /// if a step rests at a gate.
+    async fn run_ready(&self, run_id: &str, observer: Observer<'_>, stop: Option<&std::sync::atomic::AtomicBool>) -> Result<bool, EngineError> {
         use futures_util::stream::{FuturesUnordered, StreamExt};
         let mut in_flight = FuturesUnordered::new();
         let mut launched = std::collections::BTreeSet::new();
         let (mut waiting, mut first_error) = (false, None);
         loop {
-            if first_error.is_none() {
+            let stopping = stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed));
+            if first_error.is_none() && !stopping {
                 let (pb, view) = self.view(run_id).await?;
                 let stopped = view.unwind_requested || view.steps.iter().any(|s| matches!(s.status, StepStatus::Failed { .. }));
                 let fresh: Vec<usize> = if stopped { Vec::new() } else { view.ready().into_iter().filter(|i| !launched.contains(i)).collect() };
@@ -274,7 +277,7 @@ impl Engine {
         if let Some(e) = first_error {
             return Err(e);
         }
-        if launched.is_empty() {
+        if launched.is_empty() && !stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed)) {
             return Err(EngineError::Corrupt(format!("run {run_id} is running but no step can start")));
         }
         Ok(waiting)

@@ -26,6 +26,7 @@ on_both_databases!(
     retryable_faults_are_retried_in_the_step_and_fatal_ones_stop_the_run,
     undo_failure_leaves_the_run_stuck_and_visible,
     runs_on_one_device_never_interleave_and_runs_on_different_devices_overlap,
+    many_runs_renewing_their_leases_over_a_busy_pool_all_finish,
 );
 
 struct Harness {
@@ -505,4 +506,68 @@ async fn runs_on_one_device_never_interleave_and_runs_on_different_devices_overl
     let diff: Vec<_> = log.lock().unwrap().drain(..).collect();
     let (x, y) = (&diff[0], &diff[1]);
     assert!(x.1 < y.2 && y.1 < x.2, "runs on different devices should overlap");
+}
+
+
+/// Reads the store in a loop for a while, as a step that records and looks things up does.
+struct Busy;
+
+impl Action for Busy {
+    fn name(&self) -> &'static str {
+        "busy"
+    }
+    fn describe(&self) -> &'static str {
+        "reads the store for 300 ms"
+    }
+    fn params(&self) -> &'static [Param] {
+        &[]
+    }
+    fn outputs(&self) -> &'static [&'static str] {
+        &[]
+    }
+    fn devices(&self, _: &Value) -> Vec<String> {
+        vec![]
+    }
+    fn plan(&self, _: &ActionCtx<'_>) -> String {
+        "busy".into()
+    }
+    fn run<'a>(&'a self, ctx: &'a ActionCtx<'a>) -> BoxFuture<'a, Result<Outcome, StepError>> {
+        Box::pin(async move {
+            let until = std::time::Instant::now() + std::time::Duration::from_millis(300);
+            while std::time::Instant::now() < until {
+                ctx.env.service.store.run(ctx.run_id).await.map_err(StepError::from)?;
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            Ok(Outcome::Done(json!({})))
+        })
+    }
+    fn undo<'a>(&'a self, _: &'a ActionCtx<'a>, _: Option<&'a Value>) -> BoxFuture<'a, Result<(), StepError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// The regression behind a red CI: a lease renewal (or the look at the run between steps)
+/// awaited a database connection while the run's steps sat unpolled — and the pool's fair queue
+/// had handed the connection to one of those steps' queries. Forty runs of four concurrent
+/// steps, each renewing its lease every 100 ms, on a 4-connection SQLite pool: before the fix
+/// every connection ended up promised to an unpolled query and all runs hung until the pool's
+/// 30 s timeout failed them.
+async fn many_runs_renewing_their_leases_over_a_busy_pool_all_finish(db: Db) {
+    let mut h = harness(db, |r| {
+        r.register(Busy);
+    })
+    .await;
+    h.engine.lease = time::Duration::milliseconds(300);
+    let yaml = "name: busy\nsteps:\n  - name: a\n    action: busy\n  - name: b\n    action: busy\n    after: []\n  - name: c\n    action: busy\n    after: []\n  - name: d\n    action: busy\n    after: []\n  - name: e\n    action: busy\n    after: [a, b, c, d]\n";
+    let mut runs = vec![];
+    for _ in 0..40 {
+        runs.push(custom_run(&h, yaml).await);
+    }
+    let drives = runs.iter().map(|run| h.engine.drive(run, &quiet));
+    let done = tokio::time::timeout(std::time::Duration::from_secs(25), futures_util::future::join_all(drives))
+        .await
+        .expect("the runs hung: a connection was promised to a query nobody polled");
+    for view in done {
+        assert_eq!(view.unwrap().status, RunStatus::Succeeded);
+    }
 }

@@ -182,20 +182,29 @@ impl Engine {
 
     /// Runs `work` (one step) while renewing the run's lease every third of its length, so a
     /// step that takes longer than the lease is not taken over by another worker meanwhile.
+    ///
+    /// The renewal is polled alongside the work, never instead of it: a renewal awaiting a
+    /// database connection while `work` sat unpolled would deadlock the pool, whose fair queue
+    /// may have handed the connection to a query inside `work` (see `poll_while`).
     async fn renewing_lease<T>(&self, run_id: &str, work: impl std::future::Future<Output = T>) -> T {
         let every = std::time::Duration::try_from(self.lease / 3).unwrap_or(std::time::Duration::from_secs(1)).max(std::time::Duration::from_millis(100));
-        let mut tick = tokio::time::interval(every);
-        tick.tick().await;
-        tokio::pin!(work);
-        loop {
-            tokio::select! {
-                out = &mut work => return out,
-                _ = tick.tick() => match self.service().store.renew_lease(run_id, &self.owner, self.lease).await {
+        let renew = async {
+            let mut tick = tokio::time::interval(every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                match self.service().store.renew_lease(run_id, &self.owner, self.lease).await {
                     Ok(true) => {}
                     Ok(false) => tracing::warn!(run = %run_id, "the run's lease was lost while a step ran"),
                     Err(e) => tracing::warn!(run = %run_id, error = %e, "cannot renew the run's lease"),
-                },
+                }
             }
+        };
+        tokio::pin!(work, renew);
+        tokio::select! {
+            biased;
+            out = &mut work => out,
+            _ = &mut renew => unreachable!("the renewal loop never ends"),
         }
     }
 
@@ -249,11 +258,12 @@ impl Engine {
         use futures_util::stream::{FuturesUnordered, StreamExt};
         let mut in_flight = FuturesUnordered::new();
         let mut launched = std::collections::BTreeSet::new();
+        let mut finished = Vec::new();
         let (mut waiting, mut first_error) = (false, None);
         loop {
             let stopping = stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed));
             if first_error.is_none() && !stopping {
-                let (pb, view) = self.view(run_id).await?;
+                let (pb, view) = poll_while(self.view(run_id), &mut in_flight, &mut finished).await?;
                 let stopped = view.unwind_requested || view.steps.iter().any(|s| matches!(s.status, StepStatus::Failed { .. }));
                 let fresh: Vec<usize> = if stopped { Vec::new() } else { view.ready().into_iter().filter(|i| !launched.contains(i)).collect() };
                 let shared = std::sync::Arc::new((pb, view));
@@ -266,7 +276,11 @@ impl Engine {
                     });
                 }
             }
-            match in_flight.next().await {
+            let next = match finished.pop() {
+                Some(done) => Some(done),
+                None => in_flight.next().await,
+            };
+            match next {
                 None => break,
                 Some(Ok(w)) => waiting |= w,
                 Some(Err(e)) => {
@@ -433,6 +447,26 @@ impl Engine {
 }
 
 /// Reports one step's progress to the observer, timed from `started`.
+/// Awaits `fut` while still polling the steps in flight, keeping those that finish meanwhile.
+/// Awaiting a query with those steps unpolled could deadlock the database pool: its fair queue
+/// hands a released connection to the longest waiter, and when that waiter is a step's query
+/// inside `in_flight`, nothing polls it while `fut` waits for that very connection.
+async fn poll_while<F, S>(fut: F, in_flight: &mut S, finished: &mut Vec<S::Item>) -> F::Output
+where
+    F: std::future::Future,
+    S: futures_util::Stream + Unpin,
+{
+    use futures_util::StreamExt;
+    tokio::pin!(fut);
+    loop {
+        tokio::select! {
+            biased;
+            out = &mut fut => return out,
+            Some(done) = in_flight.next() => finished.push(done),
+        }
+    }
+}
+
 fn reporter<'a>(observer: Observer<'a>, run_id: &'a str, pb: &'a Playbook, index: usize, started: Instant) -> impl Fn(ProgressPhase, String) + 'a {
     move |phase, detail| {
         observer(&Progress {

@@ -18,7 +18,7 @@ const PARAMS: &[Param] = &[required("step", ParamKind::Text)];
 /// The provisioning step's action and its attempts still to undo (newest first).
 async fn provisioned(ctx: &ActionCtx<'_>) -> Result<Option<(String, Vec<AttemptView>)>, StepError> {
     let store = &ctx.env.service.store;
-    let run_id = format!("{}/{}", ctx.request.id, Service::provisioning_playbook(ctx.request.form.kind));
+    let run_id = crate::domain::RunId::new(&ctx.request.id, Service::provisioning_playbook(ctx.request.form.kind)).to_string();
     let run = match store.run(&run_id).await {
         Ok(r) => r,
         Err(crate::store::StoreError::NotFound(_)) => return Ok(None),

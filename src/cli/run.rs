@@ -242,8 +242,8 @@ async fn drive(ctx: &Ctx, engine: &Engine, run: &str) -> anyhow::Result<ExitCode
         println!("{run}: {} in {} ms", view.status.as_str(), started.elapsed().as_millis());
         if let Some(s) = view.current() {
             match &s.status {
-                StepStatus::Failed { error } => println!("  failed at {}: {error}\n  then: kolokasi run retry|skip|unwind {} --reason …", s.name, run.split('/').next().unwrap_or("")),
-                StepStatus::UndoFailed { error } => println!("  undo failed at {}: {error}\n  then: kolokasi run retry-undo|resolve {} --reason …", s.name, run.split('/').next().unwrap_or("")),
+                StepStatus::Failed { error } => println!("  failed at {}: {error}\n  then: kolokasi run retry|skip|unwind {} --reason …", s.name, crate::domain::RunId::parse(run).map(|r| r.request().to_string()).unwrap_or_default()),
+                StepStatus::UndoFailed { error } => println!("  undo failed at {}: {error}\n  then: kolokasi run retry-undo|resolve {} --reason …", s.name, crate::domain::RunId::parse(run).map(|r| r.request().to_string()).unwrap_or_default()),
                 StepStatus::Waiting { reason } => println!("  waiting at {}: {reason}", s.name),
                 _ => {}
             }

@@ -5,7 +5,7 @@
 
 use crate::domain::Fqdn;
 
-use super::records::RecordKind;
+use super::kind::RecordKind;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DnsError {

@@ -11,7 +11,8 @@
 //! unconditional forms, for tools and tests.
 //!
 //! # Layout
-//! - `records`: record kinds, record sets, zone sets and the plan of records for one request.
+//! - `kind`: the record kinds kolokasi manages (the module's bottom: everything else names them).
+//! - `records`: record sets, zone sets and the plan of records for one request.
 //! - `value`: one record value parsed and put in canonical presentation form.
 //! - `rfc2136`: the RFC 2136 dynamic-update driver (BIND, Knot, Windows DNS).
 //! - `tsig`: TSIG keys, signing, and the server's verdict on our signature.
@@ -20,6 +21,7 @@
 //! - `error`: `DnsError`, and which failures are worth retrying.
 
 mod error;
+mod kind;
 mod powerdns;
 mod records;
 mod rfc2136;

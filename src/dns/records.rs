@@ -4,45 +4,15 @@
 //!
 //! Pure data and arithmetic: nothing here talks to a server.
 
-use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Serialize};
 
 use crate::domain::Fqdn;
 
+pub use super::kind::RecordKind;
 use super::error::DnsError;
 use super::value::RecordValue;
-
-/// The record types kolokasi manages. Anything else in a zone belongs to someone else.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum RecordKind {
-    A,
-    Aaaa,
-    Ptr,
-    Cname,
-    Txt,
-}
-
-impl RecordKind {
-    /// The type's mnemonic as DNS and the PowerDNS API spell it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::A => "A",
-            Self::Aaaa => "AAAA",
-            Self::Ptr => "PTR",
-            Self::Cname => "CNAME",
-            Self::Txt => "TXT",
-        }
-    }
-}
-
-impl fmt::Display for RecordKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// One rrset as kolokasi wants it to be: after a replace, (name, kind) holds exactly `values`.
 ///

@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use crate::domain::Fqdn;
 
 use super::error::DnsError;
-use super::records::RecordKind;
+use super::kind::RecordKind;
 
 /// Longest TXT text accepted; well inside one UDP update with a TSIG signature.
 const MAX_TXT_LEN: usize = 2048;

@@ -7,6 +7,7 @@ mod approval;
 mod fqdn;
 mod nip;
 mod request;
+mod run_id;
 mod server_spec;
 pub mod text;
 
@@ -14,6 +15,7 @@ pub use approval::{Approval, ApprovalDecision, ColocationBlock, DataCenterBlock,
 pub use fqdn::{Fqdn, FqdnError};
 pub use nip::{Nip, NipError};
 pub use request::{FormError, Official, RequestForm, RequestId, RequestIdError, RequestKind, Unit, Validity};
+pub use run_id::{RunId, RunIdError};
 pub use server_spec::{
     ApplicationSpec, CompareOp, Hostname, OsSpec, PackageName, Protocol, ServerSpec, ServicePort, SpecError, VersionConstraint,
 };

@@ -6,7 +6,6 @@
 use serde_json::json;
 
 use super::report::DriftReport;
-use super::service::Checker;
 use super::DriftError;
 use crate::domain::RequestId;
 use crate::lifecycle::Actor;
@@ -43,9 +42,7 @@ fn compose(report: &DriftReport, to: crate::domain::Email, id: RequestId) -> Not
 
 /// Sends the notice of drift `episode` of the report's request (once: the outbox row and the
 /// drift row both say so), by e-mail and, when configured, webhook.
-pub async fn send(checker: &Checker, report: &DriftReport, episode: i64) -> Result<(), DriftError> {
-    let notifier = &checker.drivers().notify;
-    let store = &checker.service().store;
+pub async fn send(notifier: &crate::notify::Notifier, store: &crate::store::Store, report: &DriftReport, episode: i64) -> Result<(), DriftError> {
     let Some(to) = notifier.head_email.clone() else {
         tracing::warn!(request = %report.request, "drift: no notifications.head_email configured; the drift is recorded but nobody is told");
         return Ok(());

@@ -159,7 +159,7 @@ impl Checker {
         crate::metrics::drift().record(&reports);
         for (report, row) in reports.iter().zip(&rows) {
             if row.status == "drifted" && row.episode > row.notified_episode
-                && let Err(e) = notice::send(self, report, row.episode).await {
+                && let Err(e) = notice::send(&self.drivers().notify, &self.service().store, report, row.episode).await {
                     tracing::warn!(request = %report.request, error = %e, "drift: the notice was not sent; the next check tries again");
                 }
         }

@@ -142,7 +142,10 @@ fn refuse(run_id: &str, state: State, view: &RunView, wanted: RunAction, allowed
 impl Engine {
     /// The run of (request, playbook).
     pub fn run_id(request_id: &str, playbook: &str) -> String {
-        format!("{request_id}/{playbook}")
+        match RequestId::parse(request_id) {
+            Ok(id) => crate::domain::RunId::new(&id, playbook).to_string(),
+            Err(_) => format!("{request_id}/{playbook}"), // a name that is no request: no run will match it
+        }
     }
 
     /// The run's view, its request's state, and what may be done to it now.
@@ -234,7 +237,7 @@ impl Engine {
         w.request_unwind(run_id, &actor.name, reason).await?;
         w.audit(AuditEntry {
             actor: actor.clone(),
-            request_id: run_id.split('/').next().map(str::to_string),
+            request_id: crate::domain::RunId::parse(run_id).ok().map(|r| r.request().to_string()),
             action: "run.unwind".into(),
             reason: Some(reason.into()),
             before: Some(json!({ "run": run_id, "status": view.status })),
@@ -284,7 +287,7 @@ impl Engine {
         w.set_run_status(run_id, "pending").await?;
         w.audit(AuditEntry {
             actor: actor.clone(),
-            request_id: run_id.split('/').next().map(str::to_string),
+            request_id: crate::domain::RunId::parse(run_id).ok().map(|r| r.request().to_string()),
             action: action.into(),
             reason: Some(reason.into()),
             before: None,

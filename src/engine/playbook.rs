@@ -80,6 +80,9 @@ impl Playbook {
         if self.steps.is_empty() {
             return Err(PlaybookError::Syntax { file: file.into(), message: "a playbook needs at least one step".into() });
         }
+        if !crate::domain::RunId::valid_playbook(&self.name) {
+            return Err(PlaybookError::Syntax { file: file.into(), message: format!("the playbook name {:?} must be 1-64 of a-z 0-9 - _ (it names the playbook's runs)", self.name) });
+        }
         let mut earlier: Vec<(&str, &[&str])> = Vec::new();
         for (index, step) in self.steps.iter().enumerate() {
             let err = |message: String| PlaybookError::Step { file: file.into(), line: step_line(text, &step.name), step: step.name.clone(), message };

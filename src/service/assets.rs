@@ -59,7 +59,7 @@ pub(super) async fn register_at_handover(w: &mut Write, row: &RequestRow, actor:
     if row.form.kind != RequestKind::Colocation {
         return Ok(Vec::new());
     }
-    let run_id = format!("{}/{}", row.id, Service::provisioning_playbook(row.form.kind));
+    let run_id = crate::domain::RunId::new(&row.id, Service::provisioning_playbook(row.form.kind)).to_string();
     let steps = w.step_outputs(&run_id).await?;
     let address = |v6: bool| {
         steps

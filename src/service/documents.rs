@@ -35,7 +35,7 @@ impl Service {
         }
         let (row, events) = tokio::try_join!(self.store.request(id), self.store.request_events(id))?;
         access::scope(actor, id.as_str(), row.form.unit.name.as_str())?;
-        let run_id = format!("{id}/{}", Service::provisioning_playbook(row.form.kind));
+        let run_id = crate::domain::RunId::new(id, Service::provisioning_playbook(row.form.kind)).to_string();
         let provisioning = self.store.step_outputs(&run_id).await?;
 
         let password = if include_credentials {

@@ -228,14 +228,51 @@ impl Service {
         let event = command.event(capacity_ok);
         let next = next_state(row.state, event, row.form.kind, actor.role)?;
         let mut reason = command.reason();
-        let mut detail = json!({});
+        let detail = self.change_row(&mut w, actor, id, &mut row, command, verdict, next, &mut reason, now).await?;
+        self.follow_event(&mut w, actor, id, &row, event, next, now).await?;
+        w.add_event(id, event, before_state, next, actor, now, reason.as_deref()).await?;
+        let events = w.events(id).await?;
+        row.state = next;
+        row.updated_at = now;
+        row.sla_due_at = sla::evaluate(&self.calendar, &sla_history(&row, &events), now).due_at;
+        w.save_request(&row).await?;
+        w.audit(AuditEntry {
+            actor: actor.clone(),
+            request_id: Some(id.to_string()),
+            action: format!("request.{}", event.as_str()),
+            reason,
+            before: Some(json!({ "state": before_state })),
+            after: Some(json!({ "state": next, "detail": detail })),
+        })
+        .await?;
+        w.commit().await?;
+        tracing::info!(request = %id, actor = %actor.name, role = %actor.role, event = %event, from = %before_state, to = %next, "request moved");
+        Ok(Some(next))
+    }
 
+
+    /// What `command` changes on the request row (before the state moves), and the audit
+    /// detail that says so.
+    #[allow(clippy::too_many_arguments)]
+    async fn change_row(
+        &self,
+        w: &mut crate::store::Write,
+        actor: &Actor,
+        id: &RequestId,
+        row: &mut RequestRow,
+        command: Command,
+        verdict: Option<Verdict>,
+        next: State,
+        reason: &mut Option<String>,
+        now: OffsetDateTime,
+    ) -> Result<Value, ServiceError> {
+        let mut detail = json!({});
         match command {
             Command::Verify { .. } | Command::HandOver { .. } | Command::ReportLive { .. } | Command::StartProvisioning { .. } => {}
             Command::CheckCapacity { .. } => {
                 let v = verdict.clone().expect("computed above");
                 if !v.ok {
-                    reason = Some(reason.map_or_else(|| v.summary(), |r| format!("{r}; {}", v.summary())));
+                    *reason = Some(reason.take().map_or_else(|| v.summary(), |r| format!("{r}; {}", v.summary())));
                 }
                 detail = json!({ "capacity": v });
                 row.capacity = Some(v);
@@ -245,66 +282,12 @@ impl Service {
                     form.validate()?;
                     check_completion(&row.form, &form)?;
                     detail = json!({ "form_changes": form_diff(&row.form, &form) });
-                    self.claim_form_names(&mut w, actor, id, &form, now, true).await?;
+                    self.claim_form_names(w, actor, id, &form, now, true).await?;
                     row.form = *form;
                 }
             }
-            Command::Approve(input) => {
-                let v = verdict.expect("computed above");
-                if !v.ok {
-                    return Err(ServiceError::Conflict(format!("capacity is no longer available: {}; run the capacity check again", v.summary())));
-                }
-                self.check_names_at_approval(&mut w, actor, id, &row.form, now).await?;
-                w.reserve_capacity(id, &row.form, &v, now).await?;
-                let location = v.placements.iter().map(|p| p.location()).collect::<Vec<_>>().join(", ");
-                let noc = Text::parse(v.noc.as_deref().unwrap_or("-")).map_err(|e| ServiceError::Invalid(e.to_string()))?;
-                let location = Text::parse(if location.is_empty() { "platform hosting" } else { &location })
-                    .map_err(|e| ServiceError::Invalid(e.to_string()))?;
-                let host_admin = match (input.host_admin_user, input.host_admin_password) {
-                    (Some(user), password) => Some(HostAdmin {
-                        user,
-                        password: password.map(|p| self.key().map(|k| k.seal(&p, &HostAdmin::seal_context(id)))).transpose()?,
-                    }),
-                    (None, Some(_)) => return Err(ServiceError::Invalid("a host admin password needs a host admin user".into())),
-                    (None, None) => None,
-                };
-                let approval = Approval {
-                    decision: ApprovalDecision::Approve,
-                    place: input.place,
-                    date: now.to_offset(sla::WITA).date(),
-                    reasons: input.reasons,
-                    signed_by: input.signed_by,
-                    data_center: Some(DataCenterBlock { noc: noc.clone(), server_location: location.clone(), domain: row.form.domain.clone() }),
-                    colocation: (row.form.kind == RequestKind::Colocation).then(|| ColocationBlock {
-                        noc,
-                        server_location: location,
-                        serial_number: None,
-                        type_brand: None,
-                        domain: row.form.domain.clone(),
-                        host_admin,
-                        ip_address: None,
-                    }),
-                };
-                detail = json!({ "approval": view_approval(&approval), "placements": v.placements });
-                row.approval = Some(approval);
-                row.capacity = Some(v);
-            }
-            Command::Reject(input) => {
-                if input.reasons.is_empty() {
-                    return Err(ServiceError::Invalid("a rejection needs at least one reason (pertimbangan)".into()));
-                }
-                let approval = Approval {
-                    decision: ApprovalDecision::Reject,
-                    place: input.place,
-                    date: now.to_offset(sla::WITA).date(),
-                    reasons: input.reasons,
-                    signed_by: input.signed_by,
-                    data_center: None,
-                    colocation: None,
-                };
-                detail = json!({ "approval": view_approval(&approval) });
-                row.approval = Some(approval);
-            }
+            Command::Approve(input) => detail = self.approve_row(w, actor, id, row, input, verdict, now).await?,
+            Command::Reject(input) => detail = reject_row(row, input, now)?,
             Command::HardwareReceived { receipt, .. } => {
                 if let Some(block) = row.approval.as_mut().and_then(|a| a.colocation.as_mut()) {
                     block.serial_number = Some(receipt.serial_number.clone());
@@ -334,7 +317,7 @@ impl Service {
                     w.release_capacity(id, now).await?;
                 } else {
                     // What the run did is undone first; the request is withdrawn when it is.
-                    let run_id = format!("{id}/{}", Service::provisioning_playbook(row.form.kind));
+                    let run_id = crate::domain::RunId::new(id, Service::provisioning_playbook(row.form.kind)).to_string();
                     w.request_unwind(&run_id, &actor.name, reason.as_deref().unwrap_or_default()).await?;
                     detail = json!({ "unwinding": run_id });
                 }
@@ -349,13 +332,80 @@ impl Service {
             }
         }
 
+        Ok(detail)
+    }
+
+    /// Approval: capacity still there (reserved now), the names still the request's, and the
+    /// approval recorded. Returns the audit detail.
+    #[allow(clippy::too_many_arguments)]
+    async fn approve_row(
+        &self,
+        w: &mut crate::store::Write,
+        actor: &Actor,
+        id: &RequestId,
+        row: &mut RequestRow,
+        input: super::commands::ApproveInput,
+        verdict: Option<Verdict>,
+        now: OffsetDateTime,
+    ) -> Result<Value, ServiceError> {
+        let v = verdict.expect("computed above");
+        if !v.ok {
+            return Err(ServiceError::Conflict(format!("capacity is no longer available: {}; run the capacity check again", v.summary())));
+        }
+        self.check_names_at_approval(w, actor, id, &row.form, now).await?;
+        w.reserve_capacity(id, &row.form, &v, now).await?;
+        let approval = self.approval_of(id, row, input, &v, now)?;
+        let detail = json!({ "approval": view_approval(&approval), "placements": v.placements });
+        row.approval = Some(approval);
+        row.capacity = Some(v);
+        Ok(detail)
+    }
+
+    /// The approval an approving command records: the data center's block (NOC, location,
+    /// domain) and, for a co-location, the host admin with the password sealed.
+    fn approval_of(&self, id: &RequestId, row: &RequestRow, input: super::commands::ApproveInput, v: &Verdict, now: OffsetDateTime) -> Result<Approval, ServiceError> {
+        let location = v.placements.iter().map(|p| p.location()).collect::<Vec<_>>().join(", ");
+        let noc = Text::parse(v.noc.as_deref().unwrap_or("-")).map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        let location = Text::parse(if location.is_empty() { "platform hosting" } else { &location })
+            .map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        let host_admin = match (input.host_admin_user, input.host_admin_password) {
+            (Some(user), password) => Some(HostAdmin {
+                user,
+                password: password.map(|p| self.key().map(|k| k.seal(&p, &HostAdmin::seal_context(id)))).transpose()?,
+            }),
+            (None, Some(_)) => return Err(ServiceError::Invalid("a host admin password needs a host admin user".into())),
+            (None, None) => None,
+        };
+        let approval = Approval {
+            decision: ApprovalDecision::Approve,
+            place: input.place,
+            date: now.to_offset(sla::WITA).date(),
+            reasons: input.reasons,
+            signed_by: input.signed_by,
+            data_center: Some(DataCenterBlock { noc: noc.clone(), server_location: location.clone(), domain: row.form.domain.clone() }),
+            colocation: (row.form.kind == RequestKind::Colocation).then(|| ColocationBlock {
+                noc,
+                server_location: location,
+                serial_number: None,
+                type_brand: None,
+                domain: row.form.domain.clone(),
+                host_admin,
+                ip_address: None,
+            }),
+        };
+        Ok(approval)
+    }
+
+    /// What follows the event in the same transaction: the asset register, the runs it starts
+    /// or wakes, and the names a request that ends gives up.
+    async fn follow_event(&self, w: &mut crate::store::Write, actor: &Actor, id: &RequestId, row: &RequestRow, event: EventKind, next: State, now: OffsetDateTime) -> Result<(), ServiceError> {
         // The asset register follows the server: registered at handover, withdrawn (and kept)
         // at decommissioning, in this same transaction.
         match event {
             EventKind::HandOver => {
-                super::assets::register_at_handover(&mut w, &row, actor, now).await?;
+                super::assets::register_at_handover(w, row, actor, now).await?;
             }
-            EventKind::Decommissioned => super::assets::withdraw_at_decommission(&mut w, &row, actor, now).await?,
+            EventKind::Decommissioned => super::assets::withdraw_at_decommission(w, row, actor, now).await?,
             _ => {}
         }
 
@@ -372,31 +422,14 @@ impl Service {
             }
         if event == EventKind::HardwareReceived {
             // Wake the provisioning run waiting at its hardware gate.
-            let run_id = format!("{id}/{}", Service::provisioning_playbook(row.form.kind));
+            let run_id = crate::domain::RunId::new(id, Service::provisioning_playbook(row.form.kind)).to_string();
             w.set_run_status(&run_id, "pending").await?;
         }
         // A request that ends gives up its names in the same transaction.
         if next.is_final() {
             w.release_claims(id.as_str(), now).await?;
         }
-        w.add_event(id, event, before_state, next, actor, now, reason.as_deref()).await?;
-        let events = w.events(id).await?;
-        row.state = next;
-        row.updated_at = now;
-        row.sla_due_at = sla::evaluate(&self.calendar, &sla_history(&row, &events), now).due_at;
-        w.save_request(&row).await?;
-        w.audit(AuditEntry {
-            actor: actor.clone(),
-            request_id: Some(id.to_string()),
-            action: format!("request.{}", event.as_str()),
-            reason,
-            before: Some(json!({ "state": before_state })),
-            after: Some(json!({ "state": next, "detail": detail })),
-        })
-        .await?;
-        w.commit().await?;
-        tracing::info!(request = %id, actor = %actor.name, role = %actor.role, event = %event, from = %before_state, to = %next, "request moved");
-        Ok(Some(next))
+        Ok(())
     }
 
     /// True if the event is allowed for this request in its current state and the actor's role.
@@ -439,4 +472,23 @@ fn form_diff(before: &RequestForm, after: &RequestForm) -> serde_json::Value {
         .map(|p| (p.clone(), json!({ "before": b.get(p), "after": a.get(p) })))
         .collect();
     serde_json::Value::Object(changed)
+}
+
+/// A rejection, with its reasons (pertimbangan). Returns the audit detail.
+fn reject_row(row: &mut RequestRow, input: super::commands::RejectInput, now: OffsetDateTime) -> Result<Value, ServiceError> {
+    if input.reasons.is_empty() {
+        return Err(ServiceError::Invalid("a rejection needs at least one reason (pertimbangan)".into()));
+    }
+    let approval = Approval {
+        decision: ApprovalDecision::Reject,
+        place: input.place,
+        date: now.to_offset(sla::WITA).date(),
+        reasons: input.reasons,
+        signed_by: input.signed_by,
+        data_center: None,
+        colocation: None,
+    };
+    let detail = json!({ "approval": view_approval(&approval) });
+    row.approval = Some(approval);
+    Ok(detail)
 }

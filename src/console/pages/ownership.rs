@@ -7,38 +7,13 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use minijinja::{Value, context};
 
 use super::{parse_id, request, user_message};
 use crate::console::form::FormData;
 use crate::console::session::Signed;
 use crate::console::{Console, ConsoleError, Lang, csrf};
-use crate::domain::{Fqdn, RequestForm, RequestId};
-use crate::lifecycle::{Actor, Role};
+use crate::domain::{Fqdn, RequestId};
 use crate::service::ServiceError;
-use crate::service::ownership::{ADOPTABLE, NamePlace};
-
-/// The section's context for an admin on an open request: each name the request claims with
-/// where it stands against the configured zones, and the record types that may be adopted.
-pub fn section(console: &Console, lang: Lang, actor: &Actor, form: &RequestForm, is_final: bool) -> Option<Value> {
-    if actor.role != Role::Admin || is_final {
-        return None;
-    }
-    let service = console.service();
-    let names: Vec<Value> = service
-        .claimed_names(form)
-        .into_iter()
-        .map(|(name, _)| {
-            let place = match service.name_place(&name) {
-                NamePlace::Inside => lang.t("own_place_inside"),
-                NamePlace::Apex => lang.t("own_place_apex"),
-                NamePlace::Outside => lang.t("own_place_outside"),
-            };
-            context! { name => name.as_str(), place => place, needs_leave => service.name_place(&name) != NamePlace::Inside }
-        })
-        .collect();
-    Some(context! { names => names, kinds => ADOPTABLE.to_vec() })
-}
 
 /// The service's answer as the page shows it: back to the request with a note, or the error.
 async fn answer(console: &Console, me: &Signed, id: &RequestId, done: &str, result: Result<(), ServiceError>) -> Result<Response, ConsoleError> {

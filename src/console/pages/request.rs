@@ -312,11 +312,34 @@ pub async fn render(console: &Console, page: &PageCtx, id: &RequestId, status: S
         runs => Serde(runs),
         run_controls => run_controls,
         host_key_form => host_key_form,
-        ownership => super::ownership::section(console, lang, actor, &view.form, view.state.is_final()),
+        ownership => ownership_section(console, lang, actor, &view.form, view.state.is_final()),
         documents => documents(lang, &view),
         drift => drift,
     };
     let mut resp = console.render("request.html.j2", page, ctx)?;
     *resp.status_mut() = status;
     Ok(resp)
+}
+
+/// The ownership section's context (its forms post to `ownership.rs`) for an admin on an open request: each name the request claims with
+/// where it stands against the configured zones, and the record types that may be adopted.
+fn ownership_section(console: &Console, lang: Lang, actor: &crate::lifecycle::Actor, form: &crate::domain::RequestForm, is_final: bool) -> Option<Value> {
+    use crate::service::ownership::{ADOPTABLE, NamePlace};
+    if actor.role != Role::Admin || is_final {
+        return None;
+    }
+    let service = console.service();
+    let names: Vec<Value> = service
+        .claimed_names(form)
+        .into_iter()
+        .map(|(name, _)| {
+            let place = match service.name_place(&name) {
+                NamePlace::Inside => lang.t("own_place_inside"),
+                NamePlace::Apex => lang.t("own_place_apex"),
+                NamePlace::Outside => lang.t("own_place_outside"),
+            };
+            context! { name => name.as_str(), place => place, needs_leave => service.name_place(&name) != NamePlace::Inside }
+        })
+        .collect();
+    Some(context! { names => names, kinds => ADOPTABLE.to_vec() })
 }

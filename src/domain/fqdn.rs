@@ -2,13 +2,14 @@
 //!
 //! Stored lower-case without the trailing dot; `to_absolute` adds it for DNS wire use.
 
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Fqdn(String);
+
+crate::domain::string_newtype!(Fqdn, FqdnError, debug = named);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FqdnError {
@@ -59,10 +60,6 @@ impl Fqdn {
         Ok(Self(name))
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     /// The name with its trailing dot, as DNS wire formats want it.
     pub fn to_absolute(&self) -> String {
         format!("{}.", self.0)
@@ -71,31 +68,6 @@ impl Fqdn {
     /// Whether this name lies inside `zone` (equal to it or below it).
     pub fn is_within(&self, zone: &Fqdn) -> bool {
         self.0 == zone.0 || self.0.ends_with(&format!(".{}", zone.0))
-    }
-}
-
-impl TryFrom<String> for Fqdn {
-    type Error = FqdnError;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<Fqdn> for String {
-    fn from(value: Fqdn) -> Self {
-        value.0
-    }
-}
-
-impl fmt::Display for Fqdn {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for Fqdn {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Fqdn({})", self.0)
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod approval;
 mod fqdn;
+mod newtype;
 mod nip;
 mod request;
 mod run_id;
@@ -13,6 +14,7 @@ pub mod text;
 
 pub use approval::{Approval, ApprovalDecision, ColocationBlock, DataCenterBlock, HardwareReceipt, HostAdmin, Revocation};
 pub use fqdn::{Fqdn, FqdnError};
+pub(crate) use newtype::{string_newtype, text_form};
 pub use nip::{Nip, NipError};
 pub use request::{FormError, Official, RequestForm, RequestId, RequestIdError, RequestKind, Unit, Validity};
 pub use run_id::{RunId, RunIdError};

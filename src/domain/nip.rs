@@ -13,6 +13,8 @@ use time::{Date, Month};
 #[serde(try_from = "String", into = "String")]
 pub struct Nip(String);
 
+crate::domain::string_newtype!(Nip, NipError, debug = own);
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NipError {
     #[error("NIP must be exactly 18 digits (got {0} characters)")]
@@ -58,10 +60,6 @@ impl Nip {
         Ok(Self(compact))
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     /// The conventional grouped form printed on SOP forms: `19850315 201001 1 002`.
     pub fn grouped(&self) -> String {
         let s = &self.0;
@@ -74,25 +72,6 @@ fn ymd(year: i32, month: u8, day: u8) -> Option<Date> {
         return None;
     }
     Date::from_calendar_date(year, Month::try_from(month).ok()?, day).ok()
-}
-
-impl TryFrom<String> for Nip {
-    type Error = NipError;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<Nip> for String {
-    fn from(value: Nip) -> Self {
-        value.0
-    }
-}
-
-impl fmt::Display for Nip {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
 }
 
 impl fmt::Debug for Nip {

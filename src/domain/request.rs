@@ -1,6 +1,5 @@
 //! The request as the unit files it: surat permohonan + Form Pengajuan + server specification.
 
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use time::Date;
@@ -39,6 +38,8 @@ impl RequestKind {
 #[serde(try_from = "String", into = "String")]
 pub struct RequestId(String);
 
+crate::domain::string_newtype!(RequestId, RequestIdError, debug = plain);
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0:?} is not a request number; they look like KLK-2026-00042")]
 pub struct RequestIdError(pub String);
@@ -58,31 +59,6 @@ impl RequestId {
             return Err(err());
         }
         Ok(Self(s))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-impl TryFrom<String> for RequestId {
-    type Error = RequestIdError;
-    fn try_from(v: String) -> Result<Self, Self::Error> {
-        Self::parse(&v)
-    }
-}
-impl From<RequestId> for String {
-    fn from(v: RequestId) -> String {
-        v.0
-    }
-}
-impl fmt::Display for RequestId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl fmt::Debug for RequestId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 

@@ -67,18 +67,7 @@ impl std::str::FromStr for RunId {
     }
 }
 
-impl TryFrom<String> for RunId {
-    type Error = RunIdError;
-    fn try_from(v: String) -> Result<Self, Self::Error> {
-        Self::parse(&v)
-    }
-}
-
-impl From<RunId> for String {
-    fn from(v: RunId) -> String {
-        v.to_string()
-    }
-}
+crate::domain::text_form!(RunId);
 
 #[cfg(test)]
 mod tests {

@@ -73,6 +73,8 @@ pub enum SpecError {
 #[serde(try_from = "String", into = "String")]
 pub struct Hostname(String);
 
+crate::domain::string_newtype!(Hostname, SpecError, debug = quoted);
+
 impl Hostname {
     pub fn parse(input: &str) -> Result<Self, SpecError> {
         let s = input.trim().to_ascii_lowercase();
@@ -83,36 +85,14 @@ impl Hostname {
             && !s.ends_with('-');
         if ok { Ok(Self(s)) } else { Err(SpecError::Hostname(input.to_string())) }
     }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-impl TryFrom<String> for Hostname {
-    type Error = SpecError;
-    fn try_from(v: String) -> Result<Self, SpecError> {
-        Self::parse(&v)
-    }
-}
-impl From<Hostname> for String {
-    fn from(v: Hostname) -> String {
-        v.0
-    }
-}
-impl fmt::Display for Hostname {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl fmt::Debug for Hostname {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", self.0)
-    }
 }
 
 /// A package name (Debian policy characters plus `_` for rpm).
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct PackageName(String);
+
+crate::domain::string_newtype!(PackageName, SpecError, debug = quoted);
 
 impl PackageName {
     pub fn parse(input: &str) -> Result<Self, SpecError> {
@@ -122,30 +102,6 @@ impl PackageName {
             && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+-._".contains(&b))
             && s.as_bytes()[0].is_ascii_alphanumeric();
         if ok { Ok(Self(s.to_string())) } else { Err(SpecError::Package(input.to_string())) }
-    }
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-impl TryFrom<String> for PackageName {
-    type Error = SpecError;
-    fn try_from(v: String) -> Result<Self, SpecError> {
-        Self::parse(&v)
-    }
-}
-impl From<PackageName> for String {
-    fn from(v: PackageName) -> String {
-        v.0
-    }
-}
-impl fmt::Display for PackageName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl fmt::Debug for PackageName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", self.0)
     }
 }
 
@@ -197,17 +153,7 @@ impl FromStr for VersionConstraint {
     }
 }
 
-impl TryFrom<String> for VersionConstraint {
-    type Error = SpecError;
-    fn try_from(v: String) -> Result<Self, SpecError> {
-        v.parse()
-    }
-}
-impl From<VersionConstraint> for String {
-    fn from(v: VersionConstraint) -> String {
-        v.to_string()
-    }
-}
+crate::domain::text_form!(VersionConstraint);
 impl fmt::Display for VersionConstraint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let op = match self.op {
@@ -259,17 +205,7 @@ impl FromStr for ServicePort {
         Ok(Self { protocol, port })
     }
 }
-impl TryFrom<String> for ServicePort {
-    type Error = SpecError;
-    fn try_from(v: String) -> Result<Self, SpecError> {
-        v.parse()
-    }
-}
-impl From<ServicePort> for String {
-    fn from(v: ServicePort) -> String {
-        v.to_string()
-    }
-}
+crate::domain::text_form!(ServicePort);
 impl fmt::Display for ServicePort {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let p = match self.protocol {

@@ -12,6 +12,8 @@ use time::Date;
 #[serde(try_from = "String", into = "String")]
 pub struct Text(String);
 
+crate::domain::string_newtype!(Text, TextError, debug = quoted);
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TextError {
     #[error("must not be empty")]
@@ -80,32 +82,6 @@ impl Text {
         }
         Ok(Self(check_visible(t)?))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for Text {
-    type Error = TextError;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-impl From<Text> for String {
-    fn from(value: Text) -> Self {
-        value.0
-    }
-}
-impl fmt::Display for Text {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl fmt::Debug for Text {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", self.0)
-    }
 }
 
 /// An Indonesian phone number, normalised to E.164 (`+625417412345`).
@@ -113,6 +89,8 @@ impl fmt::Debug for Text {
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Phone(String);
+
+crate::domain::string_newtype!(Phone, PhoneError, debug = own);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PhoneError {
@@ -147,28 +125,8 @@ impl Phone {
         }
         Ok(Self(format!("+62{national}")))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl TryFrom<String> for Phone {
-    type Error = PhoneError;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-impl From<Phone> for String {
-    fn from(value: Phone) -> Self {
-        value.0
-    }
-}
-impl fmt::Display for Phone {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
 impl fmt::Debug for Phone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Phone(***{})", &self.0[self.0.len() - 3..])
@@ -180,6 +138,8 @@ impl fmt::Debug for Phone {
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Email(String);
+
+crate::domain::string_newtype!(Email, EmailError, debug = named);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EmailError {
@@ -201,32 +161,6 @@ impl Email {
         }
         let domain = super::Fqdn::parse(domain).map_err(EmailError::Domain)?;
         Ok(Self(format!("{local}@{domain}")))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for Email {
-    type Error = EmailError;
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-impl From<Email> for String {
-    fn from(value: Email) -> Self {
-        value.0
-    }
-}
-impl fmt::Display for Email {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl fmt::Debug for Email {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Email({})", self.0)
     }
 }
 

@@ -65,35 +65,14 @@ impl fmt::Display for NftFamily {
 #[serde(try_from = "String", into = "String")]
 pub struct NftName(String);
 
+crate::domain::string_newtype!(NftName, IntegrationError, debug = own);
+
 impl NftName {
     pub fn parse(text: &str) -> Result<Self, IntegrationError> {
         let ok = (1..=64).contains(&text.len())
             && text.starts_with(|c: char| c.is_ascii_alphabetic())
             && text.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
         if ok { Ok(Self(text.to_string())) } else { Err(IntegrationError::Name(text.to_string())) }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for NftName {
-    type Error = IntegrationError;
-    fn try_from(s: String) -> Result<Self, IntegrationError> {
-        Self::parse(&s)
-    }
-}
-
-impl From<NftName> for String {
-    fn from(n: NftName) -> String {
-        n.0
-    }
-}
-
-impl fmt::Display for NftName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
     }
 }
 
@@ -102,27 +81,12 @@ impl fmt::Display for NftName {
 #[serde(try_from = "String", into = "String")]
 pub struct NftComment(String);
 
+crate::domain::string_newtype!(NftComment, IntegrationError, debug = own);
+
 impl NftComment {
     pub fn parse(text: &str) -> Result<Self, IntegrationError> {
         let ok = (1..=128).contains(&text.len()) && text.chars().all(|c| (' '..='~').contains(&c) && !"\"'\\`$;".contains(c));
         if ok { Ok(Self(text.to_string())) } else { Err(IntegrationError::Comment(text.to_string())) }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for NftComment {
-    type Error = IntegrationError;
-    fn try_from(s: String) -> Result<Self, IntegrationError> {
-        Self::parse(&s)
-    }
-}
-
-impl From<NftComment> for String {
-    fn from(c: NftComment) -> String {
-        c.0
     }
 }
 

@@ -2,7 +2,6 @@
 //! `external_ids:kolokasi-request`, nftables rule comments), so a change can be found again,
 //! re-applied idempotently and undone exactly. Shared by every device driver.
 
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +12,8 @@ use crate::domain::RequestId;
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct RequestTag(String);
+
+crate::domain::string_newtype!(RequestTag, RequestTagError, debug = named);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0:?} is not a request tag: 1-40 of A-Z a-z 0-9 _ . - starting with a letter or digit")]
@@ -28,47 +29,12 @@ impl RequestTag {
             && input.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
         if ok { Ok(Self(input.to_string())) } else { Err(RequestTagError(input.to_string())) }
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 impl From<&RequestId> for RequestTag {
     fn from(id: &RequestId) -> Self {
         // A request id (`KLK-2026-00042`) is always a valid tag.
         Self::parse(id.as_str()).expect("request ids are valid request tags")
-    }
-}
-
-impl TryFrom<String> for RequestTag {
-    type Error = RequestTagError;
-    fn try_from(v: String) -> Result<Self, Self::Error> {
-        Self::parse(&v)
-    }
-}
-
-impl From<RequestTag> for String {
-    fn from(v: RequestTag) -> String {
-        v.0
-    }
-}
-
-impl AsRef<str> for RequestTag {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for RequestTag {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for RequestTag {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RequestTag({})", self.0)
     }
 }
 

@@ -133,6 +133,8 @@ impl fmt::Debug for InterfaceName {
 #[serde(try_from = "String", into = "String")]
 pub struct PortDescription(String);
 
+crate::domain::string_newtype!(PortDescription, PortValueError, debug = named_quoted);
+
 impl PortDescription {
     pub const MAX: usize = 64;
 
@@ -148,10 +150,6 @@ impl PortDescription {
             return Err(PortValueError::DescriptionTooLong(n));
         }
         Ok(Self(text.to_string()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 }
 
@@ -171,31 +169,6 @@ fn forbidden(c: char, text: &str) -> Option<String> {
         c if c.is_control() => format!("the non-printable character U+{:04X}", c as u32),
         c => format!("{c:?}"),
     })
-}
-
-impl TryFrom<String> for PortDescription {
-    type Error = PortValueError;
-    fn try_from(v: String) -> Result<Self, Self::Error> {
-        Self::parse(&v)
-    }
-}
-
-impl From<PortDescription> for String {
-    fn from(v: PortDescription) -> String {
-        v.0
-    }
-}
-
-impl fmt::Display for PortDescription {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for PortDescription {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PortDescription({:?})", self.0)
-    }
 }
 
 /// What a port should carry.

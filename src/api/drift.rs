@@ -52,8 +52,7 @@ async fn check(
     if !matches!(actor.role, Role::Operator | Role::Admin) {
         return Err(ApiError::Forbidden(format!("checking drift needs the role operator or admin; {} may not", actor.role)));
     }
-    let row = service.store.request(&id).await.map_err(crate::service::ServiceError::from)?;
-    if row.state != LifecycleState::Active {
+    if service.request_state(&actor, &id).await? != LifecycleState::Active {
         return Err(DriftError::NotLive(id.to_string()).into());
     }
     let Some(checker) = checker.0 else {

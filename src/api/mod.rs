@@ -75,7 +75,7 @@ pub fn router_with_engine(engine: crate::engine::Engine, console: crate::console
 }
 
 async fn health(State(service): State<Service>) -> Result<Json<serde_json::Value>, ApiError> {
-    service.store.ping().await.map_err(|e| ApiError::Internal(Box::new(e)))?;
+    service.database_readiness().await.map_err(|e| ApiError::Internal(Box::new(e)))?;
     Ok(Json(json!({ "status": "ok", "database": "ok" })))
 }
 

@@ -22,12 +22,7 @@ pub async fn ready(State(service): State<Service>) -> Response {
     if service.worker_is_down() {
         return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "not ready", "worker": "stopped" }))).into_response();
     }
-    let store = &service.store;
-    let missing = match store.ping().await {
-        Ok(()) => store.missing_migrations().await,
-        Err(e) => Err(e),
-    };
-    match missing {
+    match service.database_readiness().await {
         Ok(m) if m.is_empty() => Json(json!({ "status": "ready", "database": "ok", "schema_version": crate::store::expected_schema_version() })).into_response(),
         Ok(m) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "not ready", "database": "ok", "missing_migrations": m }))).into_response(),
         Err(e) => {
@@ -40,7 +35,7 @@ pub async fn ready(State(service): State<Service>) -> Response {
 /// Prometheus text exposition: the store's counts (three GROUP BY queries) and this process's
 /// step measurements.
 pub async fn metrics(State(service): State<Service>) -> Response {
-    match service.store.counts().await {
+    match service.counts().await {
         Ok(counts) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], crate::metrics::render(&counts)).into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "metrics: cannot read counts from the database");

@@ -22,7 +22,7 @@ pub async fn run(ctx: &Ctx, cmd: DatacenterCmd) -> anyhow::Result<ExitCode> {
         return check(ctx).await;
     }
     let service = ctx.service().await?;
-    let usage = service.store.capacity_usage().await?;
+    let usage = service.datacenter_usage(&ctx.reader()?).await?;
     if ctx.json {
         print_json(&serde_json::json!({ "inventory": *service.inventory, "usage": usage }));
         return Ok(ExitCode::SUCCESS);

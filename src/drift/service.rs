@@ -292,9 +292,7 @@ impl Checker {
 
 /// The latest recorded check of a request, for whoever may read the request.
 pub async fn latest(service: &Service, actor: &Actor, id: &RequestId) -> Result<Option<DriftReport>, DriftError> {
-    let row = service.store.request(id).await?;
-    access::scope(actor, id.as_str(), row.form.unit.name.as_str())?;
-    let Some(result) = service.store.drift_result(id.as_str()).await? else { return Ok(None) };
+    let Some(result) = service.drift_result(actor, id).await? else { return Ok(None) };
     Ok(serde_json::from_value(result.report).ok())
 }
 

@@ -9,6 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::OwnedMutexGuard;
 
+use crate::store::{AdvisoryLocks, Store, StoreError};
+
 #[derive(Default, Clone)]
 pub struct DeviceLocks {
     locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
@@ -36,42 +38,32 @@ pub fn advisory_key(device: &str) -> i64 {
     i64::from_be_bytes(d[..8].try_into().expect("8 bytes"))
 }
 
-/// Held while a step changes its devices: the in-process locks and, on PostgreSQL, a
-/// transaction holding `pg_advisory_xact_lock` for each device (dropping it rolls back, which
-/// releases the locks even if the step panics).
+/// Held while a step changes its devices: the in-process locks and, on PostgreSQL, the
+/// advisory locks of every device across processes.
 pub struct DeviceGuard {
     _local: Vec<OwnedMutexGuard<()>>,
-    _shared: Option<sqlx::Transaction<'static, sqlx::Any>>,
+    shared: Option<AdvisoryLocks>,
 }
 
 impl DeviceGuard {
-    /// Releases the devices now: the advisory locks by an explicit rollback (a dropped
-    /// transaction only queues its rollback until the connection is next used, which can keep
-    /// another process waiting), then the in-process locks.
+    /// Releases the devices now: the advisory locks first (explicitly, see
+    /// [`AdvisoryLocks::release`]), then the in-process locks.
     pub async fn release(mut self) {
-        if let Some(tx) = self._shared.take() {
-            // A failed rollback means a broken connection, which PostgreSQL ends, locks and all.
-            let _ = tx.rollback().await;
+        if let Some(shared) = self.shared.take() {
+            shared.release().await;
         }
     }
 }
 
 impl DeviceLocks {
     /// Locks `devices` in this process and, on PostgreSQL, across every kolokasi process.
-    pub async fn acquire(&self, store: &crate::store::Store, devices: &[String]) -> Result<DeviceGuard, crate::store::StoreError> {
+    pub async fn acquire(&self, store: &Store, devices: &[String]) -> Result<DeviceGuard, StoreError> {
         let local = self.lock(devices).await;
-        let shared = if store.backend() == crate::store::Backend::Postgres && !devices.is_empty() {
-            let mut names: Vec<&String> = devices.iter().collect();
-            names.sort();
-            names.dedup();
-            let mut tx = store.pool().begin().await?;
-            for name in names {
-                sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(advisory_key(name)).execute(&mut *tx).await?;
-            }
-            Some(tx)
-        } else {
-            None
-        };
-        Ok(DeviceGuard { _local: local, _shared: shared })
+        let mut names: Vec<&String> = devices.iter().collect();
+        names.sort();
+        names.dedup();
+        let keys: Vec<i64> = names.into_iter().map(|n| advisory_key(n)).collect();
+        let shared = store.advisory_locks(&keys).await?;
+        Ok(DeviceGuard { _local: local, shared })
     }
 }

@@ -65,9 +65,9 @@ pub(super) async fn register_at_handover(w: &mut Write, row: &RequestRow, actor:
         steps
             .iter()
             .filter(|s| s.action == "allocate_address")
-            .filter_map(|s| s.output.get("address").and_then(Value::as_str))
-            .find(|a| a.contains(':') == v6)
-            .map(str::to_string)
+            .filter_map(|s| s.output.get("address").and_then(Value::as_str)?.parse::<std::net::IpAddr>().ok())
+            .find(|a| a.is_ipv6() == v6)
+            .map(|a| a.to_string())
     };
     let (ipv4, ipv6) = (address(false), address(true));
     let mut created = Vec::new();

@@ -8,14 +8,12 @@ use minijinja::context;
 use super::{parse_id, wita};
 use crate::console::session::Signed;
 use crate::console::{Console, ConsoleError};
-use crate::service::ServiceError;
 
 pub async fn show(State(console): State<Console>, me: Signed, Path(id): Path<String>) -> Result<Response, ConsoleError> {
     let id = parse_id(&id)?;
     let page = &me.page;
-    // The scope check (a requester of another unit gets "not found") and the audited read.
-    console.service().request(page.me(), &id).await?;
-    let rows = console.service().store.audit_for_request(id.as_str()).await.map_err(ServiceError::from)?;
+    // Scoped (a requester of another unit gets "not found"), and the read is audited.
+    let rows = console.service().request_audit(page.me(), &id).await?;
     let chain = rows
         .last()
         .map(|r| format!("#{} {}…", r.seq, &r.hash[..r.hash.len().min(16)]))

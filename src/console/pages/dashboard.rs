@@ -12,7 +12,6 @@ use crate::console::session::Signed;
 use crate::console::{Console, ConsoleError};
 use crate::engine::RunStatus;
 use crate::lifecycle::Role;
-use crate::service::ServiceError;
 use crate::store::ListFilter;
 
 #[derive(Serialize)]
@@ -69,10 +68,8 @@ pub async fn show(State(console): State<Console>, me: Signed) -> Result<Response
         Vec::new()
     } else {
         service
-            .store
-            .runs_with_status(&["failed", "stuck"], 20)
-            .await
-            .map_err(ServiceError::from)?
+            .problem_runs(actor, 20)
+            .await?
             .into_iter()
             .map(|r| {
                 let status = if r.status == "stuck" { RunStatus::Stuck } else { RunStatus::Failed };

@@ -10,8 +10,6 @@ use crate::console::session::Signed;
 use crate::console::svg::{RackLabels, rack_elevation};
 use crate::console::{Console, ConsoleError, Lang};
 use crate::firewall::doctor::Level;
-use crate::lifecycle::Role;
-use crate::service::ServiceError;
 
 /// Figures (SVG + caption) for the racks of `noc` (all NOCs if `None`), or only the racks
 /// named in `only` (NOC, rack), with `planned` placements drawn over them.
@@ -40,10 +38,7 @@ pub fn rack_figures(console: &Console, lang: Lang, usage: &Usage, noc: Option<&s
 
 pub async fn show(State(console): State<Console>, me: Signed) -> Result<Response, ConsoleError> {
     let page = &me.page;
-    if matches!(page.me().role, Role::Requester) {
-        return Err(ConsoleError::Forbidden);
-    }
-    let usage = console.service().store.capacity_usage().await.map_err(ServiceError::from)?;
+    let usage = console.service().datacenter_usage(page.me()).await?;
     let sites: Vec<Value> = console
         .service()
         .inventory

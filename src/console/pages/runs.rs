@@ -25,10 +25,10 @@ const POLL: Duration = Duration::from_millis(500);
 const STREAM_LIFETIME: Duration = Duration::from_secs(600);
 
 /// What the page shows of the runs right now, as the JSON the script applies.
-async fn snapshot(console: &Console, lang: Lang, id: &RequestId) -> Result<String, ConsoleError> {
-    let row = console.service().store.request(id).await.map_err(ServiceError::from)?;
+async fn snapshot(console: &Console, actor: &crate::lifecycle::Actor, lang: Lang, id: &RequestId) -> Result<String, ConsoleError> {
+    let state = console.service().request_state(actor, id).await?;
     let runs = runs_of(console.service(), lang, id).await?;
-    Ok(json!({ "state": row.state.as_str(), "live_label": lang.t("live_on"), "runs": runs }).to_string())
+    Ok(json!({ "state": state.as_str(), "live_label": lang.t("live_on"), "runs": runs }).to_string())
 }
 
 pub async fn live(State(console): State<Console>, me: Signed, Path(id): Path<String>) -> Result<Response, ConsoleError> {
@@ -36,8 +36,11 @@ pub async fn live(State(console): State<Console>, me: Signed, Path(id): Path<Str
     // Scope (and audit) once: a requester of another unit gets "not found" here.
     console.service().request(me.page.me(), &id).await?;
     let lang = me.page.lang;
+    let actor = me.page.me().clone();
     let started = tokio::time::Instant::now();
-    let stream = futures_util::stream::unfold((console, id, String::new(), true), move |(console, id, last, first)| async move {
+    let stream = futures_util::stream::unfold((console, id, String::new(), true), move |(console, id, last, first)| {
+        let actor = actor.clone();
+        async move {
         let mut first = first;
         loop {
             if !first {
@@ -47,7 +50,7 @@ pub async fn live(State(console): State<Console>, me: Signed, Path(id): Path<Str
             if started.elapsed() > STREAM_LIFETIME {
                 return None;
             }
-            match snapshot(&console, lang, &id).await {
+            match snapshot(&console, &actor, lang, &id).await {
                 Ok(now) if now != last => {
                     let event = Event::default().event("runs").data(now.clone());
                     return Some((Ok::<_, Infallible>(event), (console, id, now, false)));
@@ -58,6 +61,7 @@ pub async fn live(State(console): State<Console>, me: Signed, Path(id): Path<Str
                     return None;
                 }
             }
+        }
         }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()).into_response())
@@ -70,10 +74,8 @@ pub async fn control(State(console): State<Console>, me: Signed, Path(id): Path<
     let page = &me.page;
     let actor = page.me();
     let run_id = form.get("run");
-    let run = console.service().store.run(run_id).await.map_err(ServiceError::from)?;
-    if run.request_id != id.as_str() {
-        return Err(ConsoleError::NotFound);
-    }
+    // Scoped, and a run of another request is "not found".
+    console.service().request_run(actor, &id, run_id).await?;
     let reason = form.get("reason");
     let step = form.opt("step");
     let engine = console.controls();

@@ -157,8 +157,32 @@ struct RackState<'a> {
 }
 
 fn check_site(site: &Site, usage: &Usage, form: &RequestForm) -> Verdict {
-    let mut racks: Vec<RackState> = site
-        .racks
+    let mut racks = rack_states(site, usage);
+    let mut shortages = Vec::new();
+    let mut placements = Vec::new();
+    // Largest chassis first, so small servers do not fragment the runs big ones need.
+    let mut order: Vec<_> = form.servers.iter().collect();
+    order.sort_by_key(|s| std::cmp::Reverse(s.rack_units));
+    for server in order {
+        match place(site, &mut racks, server) {
+            Ok(p) => placements.push(p),
+            Err(shortage) => shortages.push(shortage),
+        }
+    }
+    shortages.extend(site_shortages(site, usage, form));
+    let ok = shortages.is_empty();
+    Verdict {
+        ok,
+        noc: Some(site.noc.clone()),
+        placements: if ok { placements } else { vec![] },
+        bandwidth_mbps: form.total_bandwidth_mbps(),
+        shortages,
+    }
+}
+
+/// Each rack's free units and power headroom after what is installed and what is reserved.
+fn rack_states<'a>(site: &'a Site, usage: &Usage) -> Vec<RackState<'a>> {
+    site.racks
         .iter()
         .map(|r| {
             let mut free = vec![true; usize::from(r.height_u) + 1];
@@ -174,60 +198,54 @@ fn check_site(site: &Site, usage: &Usage, form: &RequestForm) -> Verdict {
             }
             RackState { name: &r.name, free, power_left: power }
         })
-        .collect();
+        .collect()
+}
 
-    let mut shortages = Vec::new();
-    let mut placements = Vec::new();
-    // Largest chassis first, so small servers do not fragment the runs big ones need.
-    let mut order: Vec<_> = form.servers.iter().collect();
-    order.sort_by_key(|s| std::cmp::Reverse(s.rack_units));
-    for server in order {
-        let need_u = server.rack_units;
-        let need_w = i64::from(server.psu_watts);
-        let mut space_somewhere = false;
-        let mut placed = None;
-        for rack in racks.iter_mut() {
-            let Some(from) = first_run(&rack.free, need_u) else { continue };
-            space_somewhere = true;
-            if rack.power_left >= need_w {
-                let to = from + need_u - 1;
-                (from..=to).for_each(|u| rack.free[usize::from(u)] = false);
-                rack.power_left -= need_w;
-                placed = Some(Placement {
-                    server: server.name.to_string(),
-                    noc: site.noc.clone(),
-                    rack: rack.name.to_string(),
-                    from_u: from,
-                    to_u: to,
-                    power_w: need_w as u64,
-                });
-                break;
-            }
-        }
-        match placed {
-            Some(p) => placements.push(p),
-            None if space_somewhere => {
-                let best = racks.iter().filter(|r| first_run(&r.free, need_u).is_some()).map(|r| r.power_left.max(0)).max().unwrap_or(0);
-                shortages.push(Shortage {
-                    resource: Resource::RackPower,
-                    needed: need_w as u64,
-                    available: best as u64,
-                    detail: format!("{}: no rack with {need_u} U free has {need_w} W of power budget left for {} (best: {best} W)", site.noc, server.name),
-                });
-            }
-            None => {
-                let longest = racks.iter().map(|r| longest_run(&r.free)).max().unwrap_or(0);
-                shortages.push(Shortage {
-                    resource: Resource::RackSpace,
-                    needed: u64::from(need_u),
-                    available: u64::from(longest),
-                    detail: format!("{}: no rack has {need_u} contiguous free U for {} (largest free run: {longest} U)", site.noc, server.name),
-                });
-            }
+/// Places one server in the first rack with a free run of its height and the power for it, or
+/// says which of the two is short.
+fn place(site: &Site, racks: &mut [RackState<'_>], server: &crate::domain::ServerSpec) -> Result<Placement, Shortage> {
+    let need_u = server.rack_units;
+    let need_w = i64::from(server.psu_watts);
+    let mut space_somewhere = false;
+    for rack in racks.iter_mut() {
+        let Some(from) = first_run(&rack.free, need_u) else { continue };
+        space_somewhere = true;
+        if rack.power_left >= need_w {
+            let to = from + need_u - 1;
+            (from..=to).for_each(|u| rack.free[usize::from(u)] = false);
+            rack.power_left -= need_w;
+            return Ok(Placement {
+                server: server.name.to_string(),
+                noc: site.noc.clone(),
+                rack: rack.name.to_string(),
+                from_u: from,
+                to_u: to,
+                power_w: need_w as u64,
+            });
         }
     }
+    Err(if space_somewhere {
+        let best = racks.iter().filter(|r| first_run(&r.free, need_u).is_some()).map(|r| r.power_left.max(0)).max().unwrap_or(0);
+        Shortage {
+            resource: Resource::RackPower,
+            needed: need_w as u64,
+            available: best as u64,
+            detail: format!("{}: no rack with {need_u} U free has {need_w} W of power budget left for {} (best: {best} W)", site.noc, server.name),
+        }
+    } else {
+        let longest = racks.iter().map(|r| longest_run(&r.free)).max().unwrap_or(0);
+        Shortage {
+            resource: Resource::RackSpace,
+            needed: u64::from(need_u),
+            available: u64::from(longest),
+            detail: format!("{}: no rack has {need_u} contiguous free U for {} (largest free run: {longest} U)", site.noc, server.name),
+        }
+    })
+}
 
-    // Site-wide power chain and uplink.
+/// Site-wide power chain (UPS, genset) and uplink.
+fn site_shortages(site: &Site, usage: &Usage, form: &RequestForm) -> Vec<Shortage> {
+    let mut shortages = Vec::new();
     let static_load: u64 = site.racks.iter().flat_map(|r| &r.occupied).map(|o| o.power_w).sum();
     let reserved_load: u64 = usage.units.iter().filter(|u| u.noc == site.noc).map(|u| u.power_w).sum();
     let need_power = form.total_power_watts();
@@ -255,15 +273,7 @@ fn check_site(site: &Site, usage: &Usage, form: &RequestForm) -> Verdict {
             detail: format!("{}: uplink has {bw_free} Mbps free of {} Mbps; the request needs {need_bw} Mbps", site.noc, site.uplink_mbps),
         });
     }
-
-    let ok = shortages.is_empty();
-    Verdict {
-        ok,
-        noc: Some(site.noc.clone()),
-        placements: if ok { placements } else { vec![] },
-        bandwidth_mbps: need_bw,
-        shortages,
-    }
+    shortages
 }
 
 fn check_hosting(inventory: &Inventory, usage: &Usage, form: &RequestForm) -> Verdict {

@@ -28,21 +28,7 @@ pub struct DemoArgs {
 }
 
 pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let dir = match args.dir {
-        Some(d) => d,
-        None => std::env::temp_dir().join(format!("kolokasi-demo-{}", std::process::id())),
-    };
-    std::fs::create_dir_all(&dir)?;
-    let url = format!("sqlite://{}/kolokasi-demo.db", dir.display());
-    let settings = Settings { database_url: url.clone(), master_key: None, master_key_file: None, ..ctx.settings.clone() };
-    let key = settings.master_key()?.context("the demo folder already holds a database without its key file; use another --dir")?;
-    let store = Store::connect(&url).await.context("cannot create the demo database")?;
-    let service = Service::new(store, settings.inventory()?, settings.calendar()?, Some(key));
-    service.ensure_pools().await?;
-    let drivers = if args.no_lab { Drivers::default() } else { Drivers::from_lab(&crate::lab::Lab::load()?)? };
-    let registry = crate::actions::builtin();
-    let playbooks = Engine::load_playbooks(settings.playbook_dir().as_deref(), &registry)?;
-    let engine = Engine::new(service, drivers, registry, playbooks)?;
+    let (engine, url) = demo_engine(ctx, &args).await?;
     let service = engine.service().clone();
 
     let form = RequestForm::from_yaml(include_str!("../../deploy/examples/colocation-request-lab.yaml"))?;
@@ -109,7 +95,35 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
         anyhow::ensure!(view.status == RunStatus::Succeeded, "the run stopped: {:?} (see `kolokasi run status {id}`)", view.status);
         println!("  8-9. serah terima & laporan    kolokasi (run {run} succeeded) → {}", service.request(&admin, &id).await?.state.label_id());
     }
-    let view = service.request(&admin, &id).await?;
+    summary(ctx, &service, &admin, &id, &url, started).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A new embedded store in the demo folder, with the lab's drivers unless `--no-lab`.
+async fn demo_engine(ctx: &Ctx, args: &DemoArgs) -> anyhow::Result<(Engine, String)> {
+    let dir = match &args.dir {
+        Some(d) => d.clone(),
+        None => std::env::temp_dir().join(format!("kolokasi-demo-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(&dir)?;
+    let url = format!("sqlite://{}/kolokasi-demo.db", dir.display());
+    let settings = Settings { database_url: url.clone(), master_key: None, master_key_file: None, ..ctx.settings.clone() };
+    let key = settings.master_key()?.context("the demo folder already holds a database without its key file; use another --dir")?;
+    let store = Store::connect(&url).await.context("cannot create the demo database")?;
+    let service = Service::new(store, settings.inventory()?, settings.calendar()?, Some(key));
+    service.ensure_pools().await?;
+    let drivers = if args.no_lab { Drivers::default() } else { Drivers::from_lab(&crate::lab::Lab::load()?)? };
+    let registry = crate::actions::builtin();
+    let playbooks = Engine::load_playbooks(settings.playbook_dir().as_deref(), &registry)?;
+    let engine = Engine::new(service, drivers, registry, playbooks)?;
+
+    Ok((engine, url))
+}
+
+/// What the demo leaves: the request's view (`--json`), or the capacity line, the audit chain's
+/// check and the commands to look further.
+async fn summary(ctx: &Ctx, service: &Service, admin: &Actor, id: &crate::domain::RequestId, url: &str, started: std::time::Instant) -> anyhow::Result<()> {
+    let view = service.request(admin, id).await?;
     if ctx.json {
         super::output::print_json(&view);
     } else {
@@ -121,7 +135,7 @@ pub async fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
         println!("\nNext: kolokasi --database-url {url} request show {id}");
         println!("      kolokasi --database-url {url} run status {id}");
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// The lab keeps the records an earlier demo wrote (this demo's database is new), and kolokasi

@@ -13,7 +13,7 @@ use super::output::{print_json, print_table, wita};
 use crate::domain::{HardwareReceipt, Nip, Official, RequestForm, RequestId, RequestKind, Revocation, Text};
 use crate::lifecycle::State;
 use crate::secrets::Secret;
-use crate::service::{ApproveInput, Command, RejectInput, RequestView};
+use crate::service::{ApproveInput, Command, RejectInput, RequestView, Service};
 use crate::store::ListFilter;
 
 #[derive(Debug, Subcommand)]
@@ -269,85 +269,124 @@ pub async fn run(ctx: &Ctx, cmd: RequestCmd) -> anyhow::Result<ExitCode> {
     };
     let service = || local.as_ref().expect("a local store when not remote");
     let (target, command) = match cmd {
-        RequestCmd::Submit { file } => {
-            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let form = RequestForm::from_yaml(&text).with_context(|| format!("{} is not a valid request", file.display()))?;
-            let id = service().submit(ctx.actor()?, form).await?;
-            if ctx.json {
-                print_json(&json!({ "id": id, "state": State::Submitted }));
-            } else {
-                println!("{id} submitted ({})", State::Submitted.label_id());
-            }
-            return Ok(ExitCode::SUCCESS);
-        }
-        RequestCmd::List(a) => {
-            let filter = ListFilter {
-                state: a.state.map(|s| s.parse()).transpose()?,
-                unit: a.unit,
-                kind: a.kind.map(|k| RequestKind::parse(&k).with_context(|| format!("unknown kind {k:?}"))).transpose()?,
-                due_before: a.overdue.then(time::OffsetDateTime::now_utc),
-                after: a.after,
-                limit: a.limit,
-            };
-            let items = service().list(&ctx.reader()?, &filter).await?;
-            if ctx.json {
-                print_json(&items);
-            } else {
-                let rows: Vec<Vec<String>> = items
-                    .iter()
-                    .map(|r| vec![r.id.clone(), r.kind.as_str().into(), r.state.to_string(), r.unit.clone(), r.domain.clone(), r.sla_due_at.map(wita).unwrap_or_else(|| "-".into())])
-                    .collect();
-                print_table(&["REQUEST", "KIND", "STATE", "UNIT", "DOMAIN", "SLA DUE"], &rows);
-            }
-            return Ok(ExitCode::SUCCESS);
-        }
+        RequestCmd::Submit { file } => return submit(ctx, service(), &file).await,
+        RequestCmd::List(a) => return list(ctx, service(), a).await,
         RequestCmd::Show { id: raw } => {
             let view = service().request(&ctx.reader()?, &id(&raw)?).await?;
             if ctx.json { print_json(&view) } else { print_view(&view) }
             return Ok(ExitCode::SUCCESS);
         }
-        RequestCmd::AttachKey { id: raw, file } => {
-            let target = id(&raw)?;
-            let pem = Secret::new(std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?);
-            let attached = match &ctx.remote {
-                Some(remote) => {
-                    let r = remote.post(&format!("/api/v1/requests/{target}/host-admin-key"), &json!({ "private_key": pem.expose() })).await?;
-                    serde_json::from_value::<Value>(r)?
-                }
-                None => serde_json::to_value(service().attach_host_admin_key(ctx.actor()?, &target, &pem).await?)?,
-            };
-            if ctx.json {
-                print_json(&attached);
-            } else {
-                println!(
-                    "{target}: host admin key attached ({} {})",
-                    attached["algorithm"].as_str().unwrap_or("?"),
-                    attached["fingerprint"].as_str().unwrap_or("?")
-                );
+        RequestCmd::AttachKey { id: raw, file } => return attach_key(ctx, local.as_ref(), &raw, &file).await,
+        RequestCmd::AllowName { id: raw, name, reason } => return allow_name(ctx, local.as_ref(), &raw, &name, &reason).await,
+        RequestCmd::AdoptRecord { id: raw, name, kind, reason } => return adopt_record(ctx, local.as_ref(), &raw, &name, &kind, &reason).await,
+        event => event_command(event)?,
+    };
+    let target = id(&target)?;
+    if let Some(remote) = &ctx.remote {
+        let r = remote.post(&format!("/api/v1/requests/{target}/events"), &super::remote::command_json(&command)).await?;
+        if ctx.json { print_json(&r) } else { println!("{target}: {} ({})", r["state"].as_str().unwrap_or("?"), r["state_label"].as_str().unwrap_or("?")) }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let state = service().apply(ctx.actor()?, &target, command).await?;
+    if ctx.json {
+        print_json(&json!({ "id": target, "state": state, "state_label": state.label_id() }));
+    } else {
+        println!("{target}: {} ({})", state, state.label_id());
+        if state == State::ClosedNoCapacity {
+            let view = service().request(ctx.actor()?, &target).await?;
+            if let Some(v) = view.capacity {
+                println!("  {}", v.summary());
             }
-            return Ok(ExitCode::SUCCESS);
         }
-        RequestCmd::AllowName { id: raw, name, reason } => {
-            let target = id(&raw)?;
-            let name = parse_name(&name)?;
-            match &ctx.remote {
-                Some(remote) => drop(remote.post(&format!("/api/v1/requests/{target}/allowed-names"), &json!({ "name": name, "reason": reason })).await?),
-                None => service().allow_name(ctx.actor()?, &target, &name, &reason).await?,
-            }
-            if ctx.json { print_json(&json!({ "request": target, "name": name, "allowed": true })) } else { println!("{target}: {name} allowed") }
-            return Ok(ExitCode::SUCCESS);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn submit(ctx: &Ctx, service: &Service, file: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let form = RequestForm::from_yaml(&text).with_context(|| format!("{} is not a valid request", file.display()))?;
+    let id = service.submit(ctx.actor()?, form).await?;
+    if ctx.json {
+        print_json(&json!({ "id": id, "state": State::Submitted }));
+    } else {
+        println!("{id} submitted ({})", State::Submitted.label_id());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn list(ctx: &Ctx, service: &Service, a: ListArgs) -> anyhow::Result<ExitCode> {
+    let filter = ListFilter {
+        state: a.state.map(|s| s.parse()).transpose()?,
+        unit: a.unit,
+        kind: a.kind.map(|k| RequestKind::parse(&k).with_context(|| format!("unknown kind {k:?}"))).transpose()?,
+        due_before: a.overdue.then(time::OffsetDateTime::now_utc),
+        after: a.after,
+        limit: a.limit,
+    };
+    let items = service.list(&ctx.reader()?, &filter).await?;
+    if ctx.json {
+        print_json(&items);
+    } else {
+        let rows: Vec<Vec<String>> = items
+            .iter()
+            .map(|r| vec![r.id.clone(), r.kind.as_str().into(), r.state.to_string(), r.unit.clone(), r.domain.clone(), r.sla_due_at.map(wita).unwrap_or_else(|| "-".into())])
+            .collect();
+        print_table(&["REQUEST", "KIND", "STATE", "UNIT", "DOMAIN", "SLA DUE"], &rows);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn attach_key(ctx: &Ctx, local: Option<&Service>, raw: &str, file: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let target = id(raw)?;
+    let pem = Secret::new(std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?);
+    let attached = match (&ctx.remote, local) {
+        (Some(remote), _) => {
+            let r = remote.post(&format!("/api/v1/requests/{target}/host-admin-key"), &json!({ "private_key": pem.expose() })).await?;
+            serde_json::from_value::<Value>(r)?
         }
-        RequestCmd::AdoptRecord { id: raw, name, kind, reason } => {
-            let target = id(&raw)?;
-            let name = parse_name(&name)?;
-            match &ctx.remote {
-                Some(remote) => drop(remote.post(&format!("/api/v1/requests/{target}/adopted-records"), &json!({ "name": name, "type": kind, "reason": reason })).await?),
-                None => service().adopt_record(ctx.actor()?, &target, &name, &kind, &reason).await?,
-            }
-            let kind = kind.trim().to_ascii_uppercase();
-            if ctx.json { print_json(&json!({ "request": target, "name": name, "type": kind, "adopted": true })) } else { println!("{target}: {name} {kind} adopted") }
-            return Ok(ExitCode::SUCCESS);
-        }
+        (None, Some(service)) => serde_json::to_value(service.attach_host_admin_key(ctx.actor()?, &target, &pem).await?)?,
+        (None, None) => unreachable!("a local store when not remote"),
+    };
+    if ctx.json {
+        print_json(&attached);
+    } else {
+        println!(
+            "{target}: host admin key attached ({} {})",
+            attached["algorithm"].as_str().unwrap_or("?"),
+            attached["fingerprint"].as_str().unwrap_or("?")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn allow_name(ctx: &Ctx, local: Option<&Service>, raw: &str, name: &str, reason: &str) -> anyhow::Result<ExitCode> {
+    let target = id(raw)?;
+    let name = parse_name(name)?;
+    match (&ctx.remote, local) {
+        (Some(remote), _) => drop(remote.post(&format!("/api/v1/requests/{target}/allowed-names"), &json!({ "name": name, "reason": reason })).await?),
+        (None, Some(service)) => service.allow_name(ctx.actor()?, &target, &name, reason).await?,
+        (None, None) => unreachable!("a local store when not remote"),
+    }
+    if ctx.json { print_json(&json!({ "request": target, "name": name, "allowed": true })) } else { println!("{target}: {name} allowed") }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn adopt_record(ctx: &Ctx, local: Option<&Service>, raw: &str, name: &str, kind: &str, reason: &str) -> anyhow::Result<ExitCode> {
+    let target = id(raw)?;
+    let name = parse_name(name)?;
+    match (&ctx.remote, local) {
+        (Some(remote), _) => drop(remote.post(&format!("/api/v1/requests/{target}/adopted-records"), &json!({ "name": name, "type": kind, "reason": reason })).await?),
+        (None, Some(service)) => service.adopt_record(ctx.actor()?, &target, &name, kind, reason).await?,
+        (None, None) => unreachable!("a local store when not remote"),
+    }
+    let kind = kind.trim().to_ascii_uppercase();
+    if ctx.json { print_json(&json!({ "request": target, "name": name, "type": kind, "adopted": true })) } else { println!("{target}: {name} {kind} adopted") }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The SOP event a subcommand asks for, with the request it names (not yet parsed).
+fn event_command(cmd: RequestCmd) -> anyhow::Result<(String, Command)> {
+    Ok(match cmd {
         RequestCmd::Verify(r) => (r.id, Command::Verify { reason: r.reason }),
         RequestCmd::CompleteForm { id, file, reason } => {
             let form = file
@@ -359,22 +398,12 @@ pub async fn run(ctx: &Ctx, cmd: RequestCmd) -> anyhow::Result<ExitCode> {
             (id, Command::CompleteForm { form, reason })
         }
         RequestCmd::Approve(a) => {
-            let password = if a.host_admin_password_stdin {
-                let mut s = String::new();
-                std::io::stdin().read_to_string(&mut s)?;
-                Some(Secret::new(s.trim_end_matches(['\r', '\n'])))
-            } else if let Some(f) = &a.host_admin_password_file {
-                let s = std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
-                Some(Secret::new(s.trim_end_matches(['\r', '\n'])))
-            } else {
-                None
-            };
             let input = ApproveInput {
                 place: Text::parse(&a.place).context("--place")?,
                 reasons: texts(&a.reasons, "--reason")?,
                 signed_by: a.signer.official()?,
                 host_admin_user: a.host_admin_user.as_deref().map(Text::parse).transpose().context("--host-admin-user")?,
-                host_admin_password: password,
+                host_admin_password: host_admin_password(&a)?,
             };
             (a.id, Command::Approve(input))
         }
@@ -397,26 +426,27 @@ pub async fn run(ctx: &Ctx, cmd: RequestCmd) -> anyhow::Result<ExitCode> {
         }
         RequestCmd::ApproveRevocation(r) => (r.id, Command::ApproveRevocation { approved_by: None, reason: r.reason }),
         RequestCmd::Withdraw { id, reason } => (id, Command::Withdraw { reason }),
-    };
-    let target = id(&target)?;
-    if let Some(remote) = &ctx.remote {
-        let r = remote.post(&format!("/api/v1/requests/{target}/events"), &super::remote::command_json(&command)).await?;
-        if ctx.json { print_json(&r) } else { println!("{target}: {} ({})", r["state"].as_str().unwrap_or("?"), r["state_label"].as_str().unwrap_or("?")) }
-        return Ok(ExitCode::SUCCESS);
-    }
-    let state = service().apply(ctx.actor()?, &target, command).await?;
-    if ctx.json {
-        print_json(&json!({ "id": target, "state": state, "state_label": state.label_id() }));
+        RequestCmd::Submit { .. }
+        | RequestCmd::List(_)
+        | RequestCmd::Show { .. }
+        | RequestCmd::AttachKey { .. }
+        | RequestCmd::AllowName { .. }
+        | RequestCmd::AdoptRecord { .. } => unreachable!("handled before the SOP events"),
+    })
+}
+
+/// The host admin password from standard input or a file, never from the command line.
+fn host_admin_password(a: &ApproveArgs) -> anyhow::Result<Option<Secret>> {
+    Ok(if a.host_admin_password_stdin {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s)?;
+        Some(Secret::new(s.trim_end_matches(['\r', '\n'])))
+    } else if let Some(f) = &a.host_admin_password_file {
+        let s = std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
+        Some(Secret::new(s.trim_end_matches(['\r', '\n'])))
     } else {
-        println!("{target}: {} ({})", state, state.label_id());
-        if state == State::ClosedNoCapacity {
-            let view = service().request(ctx.actor()?, &target).await?;
-            if let Some(v) = view.capacity {
-                println!("  {}", v.summary());
-            }
-        }
-    }
-    Ok(ExitCode::SUCCESS)
+        None
+    })
 }
 
 fn print_view(v: &RequestView) {

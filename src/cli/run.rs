@@ -76,116 +76,73 @@ pub struct Target {
     playbook: Option<String>,
 }
 
-async fn run_id(engine: &Engine, t: &Target) -> anyhow::Result<(RequestId, String)> {
+async fn run_id(ctx: &Ctx, engine: &Engine, t: &Target) -> anyhow::Result<(RequestId, String)> {
     let id = RequestId::parse(&t.request)?;
     if let Some(p) = &t.playbook {
         return Ok((id.clone(), Engine::run_id(id.as_str(), p)));
     }
-    let runs = engine.service().store.runs_for_request(id.as_str()).await?;
+    let reader = ctx.reader()?;
+    let runs = engine.service().request_runs(&reader, &id).await?;
     let chosen = runs.iter().find(|r| r.playbook == "decommission").or_else(|| runs.first());
     match chosen {
         Some(r) => Ok((id, r.id.clone())),
         None => {
-            let row = engine.service().store.request(&id).await?;
-            Ok((id, Engine::run_id(row.id.as_str(), Service::provisioning_playbook(row.form.kind))))
+            let kind = engine.service().request(&reader, &id).await?.kind;
+            Ok((id.clone(), Engine::run_id(id.as_str(), Service::provisioning_playbook(kind))))
         }
     }
 }
 
 pub async fn run(ctx: &Ctx, cmd: RunCmd) -> anyhow::Result<ExitCode> {
     if let Some(remote) = &ctx.remote {
-        // Remotely, only the status is offered: driving runs belongs to the server's workers.
-        let RunCmd::Status(t) = &cmd else { anyhow::bail!("with --server, only `run status` is available; the server's workers drive runs") };
-        let id = RequestId::parse(&t.request)?;
-        let r = remote.get(&format!("/api/v1/requests/{id}/runs")).await?;
-        if ctx.json {
-            print_json(&r);
-        } else {
-            for item in r["items"].as_array().into_iter().flatten() {
-                println!("{}: {}", item["run"].as_str().unwrap_or("?"), item["view"]["status"].as_str().unwrap_or("?"));
-                for step in item["view"]["steps"].as_array().into_iter().flatten() {
-                    println!("  {:<20} {}", step["name"].as_str().unwrap_or("?"), step["status"].get("status").or(Some(&step["status"])).map(|v| v.to_string()).unwrap_or_default());
-                }
-            }
-            if r["items"].as_array().is_none_or(Vec::is_empty) {
-                println!("{id} has no run yet");
-            }
-        }
-        return Ok(ExitCode::SUCCESS);
+        return remote_status(ctx, remote, &cmd).await;
     }
     let engine = ctx.engine().await?;
     match cmd {
         RunCmd::Start(t) => {
             engine.service().may_drive_runs(ctx.actor()?)?;
-            let (id, run) = run_id(&engine, &t).await?;
-            let row = engine.service().store.request(&id).await?;
-            if row.state == State::Approved {
+            let (id, run) = run_id(ctx, &engine, &t).await?;
+            if engine.service().request_state(ctx.actor()?, &id).await? == State::Approved {
                 // SOP step 6: telling the unit it is approved starts provisioning.
                 engine.service().apply(ctx.actor()?, &id, Command::StartProvisioning { reason: None }).await?;
             }
-            engine.service().store.run(&run).await.with_context(|| format!("{id} has no run yet: it starts when the request is approved and the team starts provisioning"))?;
+            engine.service().request_run(ctx.actor()?, &id, &run).await.with_context(|| format!("{id} has no run yet: it starts when the request is approved and the team starts provisioning"))?;
             drive(ctx, &engine, &run).await
         }
-        RunCmd::Status(t) => {
-            let (id, run) = run_id(&engine, &t).await?;
-            let runs = engine.service().request_runs(&ctx.reader()?, &id).await?;
-            if !runs.iter().any(|r| r.id == run) {
-                if ctx.json { print_json(&serde_json::json!({ "run": null, "request": id })) } else { println!("{id} has no run yet") }
-                return Ok(ExitCode::SUCCESS);
-            }
-            let (_, reports) = crate::engine::report::request_runs(engine.service(), &ctx.reader()?, &id).await?;
-            let report = reports.into_iter().find(|r| r.run == run).context("the run disappeared")?;
-            if ctx.json { print_json(&report) } else { print_status(&report) }
-            Ok(ExitCode::SUCCESS)
-        }
-        RunCmd::Plan(t) => {
-            let (id, run) = run_id(&engine, &t).await?;
-            engine.service().may_plan_run(&ctx.reader()?, &id).await?;
-            let lines = engine.plan(&id, &run).await?;
-            let (_, view) = engine.planned(&run).await?;
-            if ctx.json {
-                let steps: Vec<_> = lines.iter().zip(&view.steps).map(|((step, what), s)| serde_json::json!({ "step": step, "plan": what, "after": s.after })).collect();
-                print_json(&steps);
-            } else {
-                println!("Rencana {run} (tidak ada perubahan; langkah yang menunggu langkah yang sama berjalan bersamaan):");
-                for (i, ((step, what), s)) in lines.iter().zip(&view.steps).enumerate() {
-                    println!("  {:>2}. {step:<16} {}{what}", i + 1, after_label(&s.after));
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        RunCmd::Status(t) => status(ctx, &engine, &t).await,
+        RunCmd::Plan(t) => plan(ctx, &engine, &t).await,
         RunCmd::Retry { target, step, reason } => {
-            let (_, run) = run_id(&engine, &target).await?;
+            let (_, run) = run_id(ctx, &engine, &target).await?;
             let name = engine.retry(ctx.actor()?, &run, step.as_deref(), &reason).await?;
             eprintln!("re-running step {name}");
             drive(ctx, &engine, &run).await
         }
         RunCmd::Skip { target, step, reason } => {
-            let (_, run) = run_id(&engine, &target).await?;
+            let (_, run) = run_id(ctx, &engine, &target).await?;
             let name = engine.skip(ctx.actor()?, &run, step.as_deref(), &reason).await?;
             eprintln!("skipped step {name}");
             drive(ctx, &engine, &run).await
         }
         RunCmd::Unwind { target, reason } => {
-            let (_, run) = run_id(&engine, &target).await?;
+            let (_, run) = run_id(ctx, &engine, &target).await?;
             engine.unwind(ctx.actor()?, &run, &reason).await?;
             drive(ctx, &engine, &run).await
         }
         RunCmd::RetryUndo { target, reason } => {
-            let (_, run) = run_id(&engine, &target).await?;
+            let (_, run) = run_id(ctx, &engine, &target).await?;
             let name = engine.retry_undo(ctx.actor()?, &run, &reason).await?;
             eprintln!("trying the undo of step {name} again");
             drive(ctx, &engine, &run).await
         }
         RunCmd::Resolve { target, reason } => {
-            let (_, run) = run_id(&engine, &target).await?;
+            let (_, run) = run_id(ctx, &engine, &target).await?;
             let name = engine.resolve(ctx.actor()?, &run, &reason).await?;
             eprintln!("the undo of step {name} is marked resolved by hand");
             drive(ctx, &engine, &run).await
         }
         RunCmd::Resume => {
             engine.service().may_drive_runs(ctx.actor()?)?;
-            let runs = engine.service().store.runs_with_status(&["pending", "running", "unwinding"], 1000).await?;
+            let runs = engine.service().runnable_runs(ctx.actor()?, 1000).await?;
             for r in runs {
                 eprintln!("resuming {}", r.id);
                 drive(ctx, &engine, &r.id).await?;
@@ -193,6 +150,59 @@ pub async fn run(ctx: &Ctx, cmd: RunCmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Remotely, only the status is offered: driving runs belongs to the server's workers.
+async fn remote_status(ctx: &Ctx, remote: &super::remote::Remote, cmd: &RunCmd) -> anyhow::Result<ExitCode> {
+    let RunCmd::Status(t) = cmd else { anyhow::bail!("with --server, only `run status` is available; the server's workers drive runs") };
+    let id = RequestId::parse(&t.request)?;
+    let r = remote.get(&format!("/api/v1/requests/{id}/runs")).await?;
+    if ctx.json {
+        print_json(&r);
+    } else {
+        for item in r["items"].as_array().into_iter().flatten() {
+            println!("{}: {}", item["run"].as_str().unwrap_or("?"), item["view"]["status"].as_str().unwrap_or("?"));
+            for step in item["view"]["steps"].as_array().into_iter().flatten() {
+                println!("  {:<20} {}", step["name"].as_str().unwrap_or("?"), step["status"].get("status").or(Some(&step["status"])).map(|v| v.to_string()).unwrap_or_default());
+            }
+        }
+        if r["items"].as_array().is_none_or(Vec::is_empty) {
+            println!("{id} has no run yet");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `run status`: the run's steps and where each stands.
+async fn status(ctx: &Ctx, engine: &Engine, t: &Target) -> anyhow::Result<ExitCode> {
+    let (id, run) = run_id(ctx, engine, t).await?;
+    let runs = engine.service().request_runs(&ctx.reader()?, &id).await?;
+    if !runs.iter().any(|r| r.id == run) {
+        if ctx.json { print_json(&serde_json::json!({ "run": null, "request": id })) } else { println!("{id} has no run yet") }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let (_, reports) = crate::engine::report::request_runs(engine.service(), &ctx.reader()?, &id).await?;
+    let report = reports.into_iter().find(|r| r.run == run).context("the run disappeared")?;
+    if ctx.json { print_json(&report) } else { print_status(&report) }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `run plan`: what each step would do, changing nothing.
+async fn plan(ctx: &Ctx, engine: &Engine, t: &Target) -> anyhow::Result<ExitCode> {
+    let (id, run) = run_id(ctx, engine, t).await?;
+    engine.service().may_plan_run(&ctx.reader()?, &id).await?;
+    let lines = engine.plan(&id, &run).await?;
+    let (_, view) = engine.planned(&run).await?;
+    if ctx.json {
+        let steps: Vec<_> = lines.iter().zip(&view.steps).map(|((step, what), s)| serde_json::json!({ "step": step, "plan": what, "after": s.after })).collect();
+        print_json(&steps);
+    } else {
+        println!("Rencana {run} (tidak ada perubahan; langkah yang menunggu langkah yang sama berjalan bersamaan):");
+        for (i, ((step, what), s)) in lines.iter().zip(&view.steps).enumerate() {
+            println!("  {:>2}. {step:<16} {}{what}", i + 1, after_label(&s.after));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Drives a run in the foreground: a progress bar for people, JSON lines with `--json`.

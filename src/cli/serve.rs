@@ -25,32 +25,8 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let json = ctx.settings.log_format == "json";
     say(json, &format!("serving on http://{} (worker {})", listener.local_addr()?, if ctx.settings.worker { engine.owner.as_str() } else { "off" }));
     let stop = Arc::new(AtomicBool::new(false));
-    // The worker is supervised: if it stops unasked (a panic, say), readiness fails, the server
-    // shuts down and the process exits non-zero, so its supervisor starts it again.
     let worker_ended = Arc::new(tokio::sync::Notify::new());
-    let worker = ctx.settings.worker.then(|| {
-        let engine = engine.clone();
-        let stop = stop.clone();
-        let ended = worker_ended.clone();
-        tokio::spawn(async move {
-            let work = tokio::spawn({
-                let (engine, stop) = (engine.clone(), stop.clone());
-                async move { engine.work(stop).await }
-            });
-            let outcome = work.await;
-            let unasked = !stop.load(Ordering::Relaxed);
-            if unasked {
-                engine.service().report_worker_down();
-                let why = match &outcome {
-                    Err(e) if e.is_panic() => "it panicked",
-                    _ => "it returned",
-                };
-                tracing::error!(worker = %engine.owner, "the run worker stopped: {why}");
-                ended.notify_one();
-            }
-            unasked
-        })
-    });
+    let worker = ctx.settings.worker.then(|| supervised_worker(engine.clone(), stop.clone(), worker_ended.clone()));
     // The drift check on its schedule (read-only on the devices; results, metrics, notices).
     let checker = crate::drift::Checker::new(engine.clone());
     let interval = ctx.settings.drift.interval_seconds;
@@ -99,6 +75,30 @@ pub async fn run(ctx: &Ctx, args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     say(json, "stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The run worker, supervised: if it stops unasked (a panic, say), readiness fails, the server
+/// shuts down and the process exits non-zero, so its supervisor starts it again. The task's
+/// result says whether it stopped unasked.
+fn supervised_worker(engine: crate::engine::Engine, stop: Arc<AtomicBool>, ended: Arc<tokio::sync::Notify>) -> tokio::task::JoinHandle<bool> {
+    tokio::spawn(async move {
+        let work = tokio::spawn({
+            let (engine, stop) = (engine.clone(), stop.clone());
+            async move { engine.work(stop).await }
+        });
+        let outcome = work.await;
+        let unasked = !stop.load(Ordering::Relaxed);
+        if unasked {
+            engine.service().report_worker_down();
+            let why = match &outcome {
+                Err(e) if e.is_panic() => "it panicked",
+                _ => "it returned",
+            };
+            tracing::error!(worker = %engine.owner, "the run worker stopped: {why}");
+            ended.notify_one();
+        }
+        unasked
+    })
 }
 
 /// A status line for the operator: plain text, or with `log_format: json` a JSON object shaped

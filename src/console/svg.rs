@@ -38,11 +38,39 @@ pub struct RackLabels<'a> {
 
 /// The elevation of one rack: U1 at the bottom, as racks are numbered.
 pub fn rack_elevation(rack: &Rack, reserved: &[&ReservedUnits], planned: &[&Placement], labels: &RackLabels<'_>) -> String {
-    let h = u32::from(rack.height_u);
-    let body = h * U_PX;
-    let power_y = body + 14;
-    let total_h = power_y + 30;
-    let y_of = |u: u8| (h - u32::from(u)) * U_PX + 4;
+    let mut s = frame(rack);
+    let mut used_w = 0u64;
+    for o in &rack.occupied {
+        used_w += o.power_w;
+        block(&mut s, rack, o.from_u, o.to_u, "#8a94a6", "occupied", &format!("U{}-U{} {}", o.from_u, o.to_u, o.label));
+    }
+    for r in reserved {
+        used_w += r.power_w;
+        block(&mut s, rack, r.from_u, r.to_u, "#0b5cad", "reserved", &format!("U{}-U{} {}", r.from_u, r.to_u, labels.reserved));
+    }
+    let mut planned_w = 0u64;
+    for p in planned {
+        planned_w += p.power_w;
+        block(&mut s, rack, p.from_u, p.to_u, "#f0a500", "planned", &format!("{} {} ({})", p.location(), p.server, labels.planned));
+    }
+    power_bar(&mut s, rack, used_w, planned_w, labels.free);
+    s
+}
+
+/// The height of the rack's units in pixels, and the power bar's place below them.
+fn power_y(rack: &Rack) -> u32 {
+    u32::from(rack.height_u) * U_PX + 14
+}
+
+/// The top edge of unit `u` (U1 at the bottom).
+fn y_of(rack: &Rack, u: u8) -> u32 {
+    (u32::from(rack.height_u) - u32::from(u)) * U_PX + 4
+}
+
+/// The opened `<svg>` with the rack's outline and its numbered units.
+fn frame(rack: &Rack) -> String {
+    let body = u32::from(rack.height_u) * U_PX;
+    let total_h = power_y(rack) + 30;
     let mut s = String::new();
     let _ = write!(
         s,
@@ -56,7 +84,7 @@ pub fn rack_elevation(rack: &Rack, reserved: &[&ReservedUnits], planned: &[&Plac
         WIDTH - LEFT - 4
     );
     for u in 1..=rack.height_u {
-        let y = y_of(u);
+        let y = y_of(rack, u);
         let _ = write!(
             s,
             r##"<line x1="{LEFT}" x2="{}" y1="{y}" y2="{y}" stroke="#d0d6df" stroke-width="0.5"/>"##,
@@ -71,60 +99,32 @@ pub fn rack_elevation(rack: &Rack, reserved: &[&ReservedUnits], planned: &[&Plac
             );
         }
     }
-    let block = |s: &mut String, from: u8, to: u8, fill: &str, class: &str, label: &str| {
-        let (from, to) = (from.max(1), to.min(rack.height_u));
-        if from > to {
-            return;
-        }
-        let y = y_of(to);
-        let hh = (u32::from(to) - u32::from(from) + 1) * U_PX;
-        let _ = write!(
-            s,
-            r##"<g class="{class}"><rect x="{}" y="{y}" width="{}" height="{hh}" fill="{fill}" stroke="#fff"><title>{}</title></rect><text x="{}" y="{}" font-size="8" fill="#fff">{}</text></g>"##,
-            LEFT + 1,
-            WIDTH - LEFT - 6,
-            escape(label),
-            LEFT + 4,
-            y + U_PX - 3,
-            escape(&label.chars().take(30).collect::<String>())
-        );
-    };
-    let mut used_w = 0u64;
-    for o in &rack.occupied {
-        used_w += o.power_w;
-        block(
-            &mut s,
-            o.from_u,
-            o.to_u,
-            "#8a94a6",
-            "occupied",
-            &format!("U{}-U{} {}", o.from_u, o.to_u, o.label),
-        );
+    s
+}
+
+/// One block of units (`from`..=`to`, clipped to the rack) with its label.
+fn block(s: &mut String, rack: &Rack, from: u8, to: u8, fill: &str, class: &str, label: &str) {
+    let (from, to) = (from.max(1), to.min(rack.height_u));
+    if from > to {
+        return;
     }
-    for r in reserved {
-        used_w += r.power_w;
-        block(
-            &mut s,
-            r.from_u,
-            r.to_u,
-            "#0b5cad",
-            "reserved",
-            &format!("U{}-U{} {}", r.from_u, r.to_u, labels.reserved),
-        );
-    }
-    let mut planned_w = 0u64;
-    for p in planned {
-        planned_w += p.power_w;
-        block(
-            &mut s,
-            p.from_u,
-            p.to_u,
-            "#f0a500",
-            "planned",
-            &format!("{} {} ({})", p.location(), p.server, labels.planned),
-        );
-    }
-    // Power: used, planned, and what is left of the rack's budget.
+    let y = y_of(rack, to);
+    let hh = (u32::from(to) - u32::from(from) + 1) * U_PX;
+    let _ = write!(
+        s,
+        r##"<g class="{class}"><rect x="{}" y="{y}" width="{}" height="{hh}" fill="{fill}" stroke="#fff"><title>{}</title></rect><text x="{}" y="{}" font-size="8" fill="#fff">{}</text></g>"##,
+        LEFT + 1,
+        WIDTH - LEFT - 6,
+        escape(label),
+        LEFT + 4,
+        y + U_PX - 3,
+        escape(&label.chars().take(30).collect::<String>())
+    );
+}
+
+/// Power: used, planned, and what is left of the rack's budget; closes the `<svg>`.
+fn power_bar(s: &mut String, rack: &Rack, used_w: u64, planned_w: u64, free_label: &str) {
+    let power_y = power_y(rack);
     let budget = rack.power_budget_w.max(1);
     let bar_w = f64::from(WIDTH - LEFT - 4);
     let used_px = (bar_w * (used_w as f64 / budget as f64)).min(bar_w);
@@ -138,10 +138,9 @@ pub fn rack_elevation(rack: &Rack, reserved: &[&ReservedUnits], planned: &[&Plac
         used_w + planned_w,
         rack.power_budget_w,
         free_w,
-        escape(labels.free),
+        escape(free_label),
     );
     let _ = write!(s, r##"<text x="2" y="{}" font-size="8" fill="#5d6677">⚡</text></svg>"##, power_y + 8);
-    s
 }
 
 /// A bar of the SLA time used: green, amber past 75 %, red when overdue; grey while paused.

@@ -5,6 +5,8 @@
 //! sets it for an authorised, audited reveal); the hash is computed with it masked, so a
 //! document's hash never depends on, nor reveals anything about, the password.
 
+use std::net::IpAddr;
+
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -91,116 +93,9 @@ pub fn document_data(record: &Record<'_>, kind: DocumentKind, lang: Lang, office
     let form = &r.form;
     let issued = issued_at(record, kind)?;
     let issued_date = issued.to_offset(WITA).date();
-
-    let approval = r.approval.as_ref().map(|a| {
-        let coloc = a.colocation.as_ref().map(|c| {
-            let password = match (&c.host_admin.as_ref().and_then(|h| h.password.as_ref()), record.host_admin_password) {
-                (_, Some(p)) => Value::String(p.expose().to_string()),
-                (Some(_), None) => Value::String(PASSWORD_WITHHELD.into()),
-                (None, None) => Value::Null,
-            };
-            json!({
-                "noc": c.noc,
-                "server_location": c.server_location,
-                "serial_number": c.serial_number.as_ref().or(r.hardware.as_ref().map(|h| &h.serial_number)),
-                "type_brand": c.type_brand.as_ref().or(r.hardware.as_ref().map(|h| &h.type_brand)),
-                "domain": c.domain,
-                "host_admin_user": c.host_admin.as_ref().map(|h| &h.user),
-                "host_admin_password": password,
-                "credentials_included": record.host_admin_password.is_some(),
-                "ip_address": c.ip_address.map(|ip| ip.to_string()),
-            })
-        });
-        json!({
-            "approved": a.decision == ApprovalDecision::Approve,
-            "place": a.place,
-            "date": long_date(a.date, lang),
-            "reasons": a.reasons,
-            "signed_by": official(a.signed_by.as_ref()),
-            "data_center": a.data_center.as_ref().map(|d| json!({ "noc": d.noc, "server_location": d.server_location, "domain": d.domain })),
-            "colocation": coloc,
-        })
-    });
-
-    // Addresses and names as provisioning made them.
-    let mut ipv4 = Vec::new();
-    let mut ipv6 = Vec::new();
-    for s in outputs(record, "allocate_address") {
-        if let Some(a) = s.output.get("address").and_then(Value::as_str) {
-            let with_prefix = match s.output.get("prefix_len").and_then(Value::as_u64) {
-                Some(p) => format!("{a}/{p}"),
-                None => a.to_string(),
-            };
-            if a.contains(':') { ipv6.push(with_prefix) } else { ipv4.push(with_prefix) }
-        }
-    }
-    let mut dns_names: Vec<String> = outputs(record, "dns_records")
-        .flat_map(|s| s.output.get("records").and_then(Value::as_array).cloned().unwrap_or_default())
-        .filter(|rec| matches!(rec.get("kind").and_then(Value::as_str), Some("A" | "AAAA" | "CNAME")))
-        .filter_map(|rec| rec.get("name").and_then(Value::as_str).map(|n| n.trim_end_matches('.').to_string()))
-        .collect();
-    dns_names.dedup();
-    if dns_names.is_empty() {
-        dns_names.push(form.domain.to_string());
-    }
-    // The data-center copy of the "IP Address" line: the allocated address when the Form
-    // Persetujuan did not record one.
-    let ip_address = approval
-        .as_ref()
-        .and_then(|a| a["colocation"]["ip_address"].as_str().map(str::to_string))
-        .or_else(|| ipv4.first().map(|a| a.split('/').next().unwrap_or(a).to_string()));
-
-    let placement = r
-        .capacity
-        .as_ref()
-        .and_then(|c| c.placements.first())
-        .map(|p| json!({ "noc": p.noc, "rack": p.rack, "from_u": p.from_u, "to_u": p.to_u, "location": p.location() }));
-
-    // The server table: measured facts of each inspected server, declared values beside them.
-    let facts: Vec<(String, ServerFacts)> = outputs(record, "inspect_server")
-        .filter_map(|s| {
-            let server = s.output.get("server")?.as_str()?.to_string();
-            let facts = serde_json::from_value(s.output.get("facts")?.clone()).ok()?;
-            Some((server, facts))
-        })
-        .collect();
-    let rows: Vec<Value> = form
-        .servers
-        .iter()
-        .enumerate()
-        .map(|(i, spec)| {
-            let measured = facts.iter().find(|(n, _)| n.eq_ignore_ascii_case(spec.name.as_str())).map(|(_, f)| f);
-            let mut row = serde_json::to_value(server_row(spec, measured)).expect("serialisable");
-            row["no"] = json!(i + 1);
-            row
-        })
-        .collect();
-    let inspected = outputs(record, "inspect_server").any(|s| s.output.get("passed").and_then(Value::as_bool) == Some(true));
-    // A hosted application brings no hardware: its handover names what the platform gave it
-    // (namespace, the applied objects, the ingress it is reached through) and the quota each
-    // application received, which is its declared specification.
-    let platform = outputs(record, "kubernetes_app").last().map(|s| {
-        let ingress: Vec<&str> = ["ingress_v4", "ingress_v6"].iter().filter_map(|k| s.output.get(*k).and_then(Value::as_str)).collect();
-        json!({ "namespace": s.output["namespace"], "objects": s.output["objects"], "ingress": ingress })
-    });
-    let applications: Vec<Value> = form
-        .servers
-        .iter()
-        .enumerate()
-        .map(|(i, spec)| {
-            json!({
-                "no": i + 1,
-                "name": spec.name,
-                "cpu_cores": spec.cpu_cores,
-                "ram_gb": spec.ram_gb,
-                "storage_gb": spec.storage_gb,
-                "bandwidth_mbps": spec.bandwidth_mbps,
-                "services": spec.services.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
-            })
-        })
-        .collect();
-
+    let approval = approval_data(record, lang);
     let head = approval.as_ref().map(|a| a["signed_by"].clone()).filter(|v| !v.is_null()).unwrap_or_else(|| office.get("head").cloned().unwrap_or(Value::Null));
+    let handover = handover_data(record, approval.as_ref());
 
     let mut data = json!({
         "kind": kind,
@@ -229,23 +124,160 @@ pub fn document_data(record: &Record<'_>, kind: DocumentKind, lang: Lang, office
             "approved_by": official(v.approved_by.as_ref()),
         })),
         "hardware": r.hardware.as_ref().map(|h| json!({ "serial_number": h.serial_number, "type_brand": h.type_brand, "switch_port": h.switch_port })),
-        "handover": {
-            "servers": rows,
-            "inspected": inspected,
-            "platform": platform,
-            "applications": applications,
-            "ipv4": ipv4,
-            "ipv6": ipv6,
-            "ip_address": ip_address,
-            "dns_names": dns_names,
-            "placement": placement,
-        },
+        "handover": handover,
         "office": office,
         "head": head,
     });
     let hash = content_hash(&data);
     data["sha256"] = Value::String(hash);
     Ok(data)
+}
+
+/// The Form Persetujuan's decision and, for a co-location, its data-center block; the host admin
+/// password only for an authorised reveal, else withheld.
+fn approval_data(record: &Record<'_>, lang: Lang) -> Option<Value> {
+    let r = record.request;
+    r.approval.as_ref().map(|a| {
+        let coloc = a.colocation.as_ref().map(|c| {
+            let password = match (&c.host_admin.as_ref().and_then(|h| h.password.as_ref()), record.host_admin_password) {
+                (_, Some(p)) => Value::String(p.expose().to_string()),
+                (Some(_), None) => Value::String(PASSWORD_WITHHELD.into()),
+                (None, None) => Value::Null,
+            };
+            json!({
+                "noc": c.noc,
+                "server_location": c.server_location,
+                "serial_number": c.serial_number.as_ref().or(r.hardware.as_ref().map(|h| &h.serial_number)),
+                "type_brand": c.type_brand.as_ref().or(r.hardware.as_ref().map(|h| &h.type_brand)),
+                "domain": c.domain,
+                "host_admin_user": c.host_admin.as_ref().map(|h| &h.user),
+                "host_admin_password": password,
+                "credentials_included": record.host_admin_password.is_some(),
+                "ip_address": c.ip_address.map(|ip| ip.to_string()),
+            })
+        });
+        json!({
+            "approved": a.decision == ApprovalDecision::Approve,
+            "place": a.place,
+            "date": long_date(a.date, lang),
+            "reasons": a.reasons,
+            "signed_by": official(a.signed_by.as_ref()),
+            "data_center": a.data_center.as_ref().map(|d| json!({ "noc": d.noc, "server_location": d.server_location, "domain": d.domain })),
+            "colocation": coloc,
+        })
+    })
+}
+
+/// What the berita acara records of the installation: addresses, names, placement, the server
+/// table with measured facts, and for a hosted application what the platform gave it.
+fn handover_data(record: &Record<'_>, approval: Option<&Value>) -> Value {
+    let (ipv4, ipv6) = allocated_addresses(record);
+    // The data-center copy of the "IP Address" line: the allocated address when the Form
+    // Persetujuan did not record one.
+    let ip_address = approval
+        .and_then(|a| a["colocation"]["ip_address"].as_str().map(str::to_string))
+        .or_else(|| ipv4.first().map(|a| a.split('/').next().unwrap_or(a).to_string()));
+    let placement = record
+        .request
+        .capacity
+        .as_ref()
+        .and_then(|c| c.placements.first())
+        .map(|p| json!({ "noc": p.noc, "rack": p.rack, "from_u": p.from_u, "to_u": p.to_u, "location": p.location() }));
+    json!({
+        "servers": server_rows(record),
+        "inspected": outputs(record, "inspect_server").any(|s| s.output.get("passed").and_then(Value::as_bool) == Some(true)),
+        "platform": platform(record),
+        "applications": applications(record),
+        "ipv4": ipv4,
+        "ipv6": ipv6,
+        "ip_address": ip_address,
+        "dns_names": dns_names(record),
+        "placement": placement,
+    })
+}
+
+/// The addresses provisioning allocated, with their prefix length, v4 and v6 apart.
+fn allocated_addresses(record: &Record<'_>) -> (Vec<String>, Vec<String>) {
+    let mut ipv4 = Vec::new();
+    let mut ipv6 = Vec::new();
+    for s in outputs(record, "allocate_address") {
+        let Some(address) = s.output.get("address").and_then(Value::as_str).and_then(|a| a.parse::<IpAddr>().ok()) else { continue };
+        let with_prefix = match s.output.get("prefix_len").and_then(Value::as_u64) {
+            Some(p) => format!("{address}/{p}"),
+            None => address.to_string(),
+        };
+        if address.is_ipv6() { ipv6.push(with_prefix) } else { ipv4.push(with_prefix) }
+    }
+    (ipv4, ipv6)
+}
+
+/// The names the DNS step wrote (A, AAAA, CNAME), or the form's domain before it ran.
+fn dns_names(record: &Record<'_>) -> Vec<String> {
+    let mut names: Vec<String> = outputs(record, "dns_records")
+        .flat_map(|s| s.output.get("records").and_then(Value::as_array).cloned().unwrap_or_default())
+        .filter(|rec| matches!(rec.get("kind").and_then(Value::as_str), Some("A" | "AAAA" | "CNAME")))
+        .filter_map(|rec| rec.get("name").and_then(Value::as_str).map(|n| n.trim_end_matches('.').to_string()))
+        .collect();
+    names.dedup();
+    if names.is_empty() {
+        names.push(record.request.form.domain.to_string());
+    }
+    names
+}
+
+/// The server table: measured facts of each inspected server, declared values beside them.
+fn server_rows(record: &Record<'_>) -> Vec<Value> {
+    let facts: Vec<(String, ServerFacts)> = outputs(record, "inspect_server")
+        .filter_map(|s| {
+            let server = s.output.get("server")?.as_str()?.to_string();
+            let facts = serde_json::from_value(s.output.get("facts")?.clone()).ok()?;
+            Some((server, facts))
+        })
+        .collect();
+    record
+        .request
+        .form
+        .servers
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| {
+            let measured = facts.iter().find(|(n, _)| n.eq_ignore_ascii_case(spec.name.as_str())).map(|(_, f)| f);
+            let mut row = serde_json::to_value(server_row(spec, measured)).expect("serialisable");
+            row["no"] = json!(i + 1);
+            row
+        })
+        .collect()
+}
+
+/// A hosted application brings no hardware: its handover names what the platform gave it
+/// (namespace, the applied objects, the ingress it is reached through).
+fn platform(record: &Record<'_>) -> Option<Value> {
+    outputs(record, "kubernetes_app").last().map(|s| {
+        let ingress: Vec<&str> = ["ingress_v4", "ingress_v6"].iter().filter_map(|k| s.output.get(*k).and_then(Value::as_str)).collect();
+        json!({ "namespace": s.output["namespace"], "objects": s.output["objects"], "ingress": ingress })
+    })
+}
+
+/// The quota each application received, which is its declared specification.
+fn applications(record: &Record<'_>) -> Vec<Value> {
+    record
+        .request
+        .form
+        .servers
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| {
+            json!({
+                "no": i + 1,
+                "name": spec.name,
+                "cpu_cores": spec.cpu_cores,
+                "ram_gb": spec.ram_gb,
+                "storage_gb": spec.storage_gb,
+                "bandwidth_mbps": spec.bandwidth_mbps,
+                "services": spec.services.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+            })
+        })
+        .collect()
 }
 
 /// SHA-256 (hex) of the data with any revealed password masked.

@@ -8,7 +8,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::integration::Integration;
+use super::integration::{Integration, RuleAnchor};
 use super::nft_layout::{FAMILY, JUMP_COMMENT, TABLE};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -112,120 +112,148 @@ fn dropping_on(chains: &[BaseChain], hook: &str, except: (&str, &str, Option<&st
 pub fn diagnose(device: &str, integration: &Integration, listing: &str) -> Diagnosis {
     let doc: Value = serde_json::from_str(listing).unwrap_or(Value::Null);
     let chains = base_chains(&doc);
-    let mut f = Vec::new();
-    match integration {
-        Integration::OwnTable => {
-            let mut blocked = false;
-            for hook in ["forward", "input"] {
-                for c in dropping_on(&chains, hook, (FAMILY, TABLE, None)) {
-                    blocked = true;
-                    f.push(finding(
-                        Level::Problem,
-                        format!(
-                            "base chain {} (hook {hook}, priority {}) drops by policy: a packet must pass every base chain on its hook, so kolokasi's accepts in its own table {FAMILY} {TABLE} open nothing here — provisioned servers would stay unreachable while the step reports success. Use integration mode jump (into {}) or write_into.",
-                            c.label(), c.priority, c.label()
-                        ),
-                        format!(
-                            "Chain {} (hook {hook}, prioritas {}) menolak paket secara default (policy drop): aturan kolokasi di tabelnya sendiri tidak akan membuka apa pun, server tetap tidak dapat dijangkau. Gunakan mode jump atau write_into.",
-                            c.label(), c.priority
-                        ),
-                    ));
-                }
+    let f = if doc.is_null() {
+        vec![finding(Level::Problem, "the firewall printed no JSON ruleset".into(), "Firewall tidak mengembalikan ruleset.".into())]
+    } else {
+        match integration {
+            Integration::OwnTable => own_table(&chains),
+            Integration::Jump { family, table, chain, before, .. } => {
+                let at = Place { doc: &doc, family: family.as_str(), table: table.as_str(), chain: chain.as_str() };
+                jump(&at, &chains, before.as_ref())
             }
-            if !blocked {
-                f.push(finding(
-                    Level::Ok,
-                    format!("no other base chain on the forward or input hook drops by policy: table {FAMILY} {TABLE} can filter alone"),
-                    "Tidak ada base chain lain yang menolak paket secara default; tabel kolokasi dapat bekerja.".into(),
-                ));
+            Integration::WriteInto { family, table, chain } => {
+                let at = Place { doc: &doc, family: family.as_str(), table: table.as_str(), chain: chain.as_str() };
+                write_into(&at, &chains)
             }
         }
-        Integration::Jump { family, table, chain, before, .. } => {
-            let (fam, tab, ch) = (family.as_str(), table.as_str(), chain.as_str());
-            let label = format!("{fam} {tab} {ch}");
-            if !table_exists(&doc, fam, tab) {
-                f.push(finding(Level::Problem, format!("table {fam} {tab} does not exist"), format!("Tabel {fam} {tab} tidak ada.")));
-            } else if let Some(c) = chain_exists(&doc, fam, tab, ch) {
-                match c["hook"].as_str() {
-                    Some(hook) => {
-                        f.push(finding(
-                            Level::Ok,
-                            format!("{label} is a base chain: hook {hook}, priority {}, policy {}", c["prio"].as_i64().unwrap_or(0), c["policy"].as_str().unwrap_or("accept")),
-                            format!("{label} adalah base chain (hook {hook}).",),
-                        ));
-                        for other in dropping_on(&chains, hook, (fam, tab, Some(ch))) {
-                            f.push(finding(
-                                Level::Problem,
-                                format!(
-                                    "base chain {} (hook {hook}, priority {}) also drops by policy: what kolokasi accepts in {label} is still dropped there — accept kolokasi's addresses in it too, or jump from it instead",
-                                    other.label(), other.priority
-                                ),
-                                format!("Base chain {} juga menolak paket secara default; yang diterima kolokasi di {label} tetap ditolak di sana.", other.label()),
-                            ));
-                        }
-                        let rules: Vec<&Value> = rules(&doc, fam, tab).filter(|r| r["chain"] == ch).collect();
-                        let jumps = rules.iter().filter(|r| r["comment"] == JUMP_COMMENT).count();
-                        f.push(match jumps {
-                            0 => finding(Level::Ok, format!("no kolokasi jump yet in {label}: the first request adds it"), "Belum ada jump kolokasi; permintaan pertama akan menambahkannya.".into()),
-                            1 => finding(Level::Ok, format!("one kolokasi jump in {label}"), "Satu jump kolokasi sudah ada.".into()),
-                            n => finding(Level::Warning, format!("{n} kolokasi jumps in {label}: the next change keeps the first"), format!("Ada {n} jump kolokasi; perubahan berikutnya menyisakan satu.")),
-                        });
-                        if let Some(anchor) = before {
-                            let found = rules.iter().any(|r| {
-                                anchor.handle.is_some_and(|h| r["handle"].as_u64() == Some(h)) || anchor.comment.as_ref().is_some_and(|c| r["comment"] == c.as_str())
-                            });
-                            if found {
-                                f.push(finding(Level::Ok, format!("the jump goes before {anchor}"), "Posisi jump ditemukan.".into()));
-                            } else {
-                                f.push(finding(Level::Problem, format!("{anchor}, which the jump must precede, is not in {label}"), "Aturan acuan posisi jump tidak ditemukan.".into()));
-                            }
-                        }
-                    }
-                    None => f.push(finding(
-                        Level::Problem,
-                        format!("{label} is a regular chain (no hook): jump mode needs the operator's base chain; use write_into for a regular chain"),
-                        format!("{label} bukan base chain; mode jump memerlukan base chain."),
-                    )),
-                }
-            } else {
-                f.push(finding(Level::Problem, format!("chain {label} does not exist"), format!("Chain {label} tidak ada.")));
-            }
-        }
-        Integration::WriteInto { family, table, chain } => {
-            let (fam, tab, ch) = (family.as_str(), table.as_str(), chain.as_str());
-            let label = format!("{fam} {tab} {ch}");
-            if chain_exists(&doc, fam, tab, ch).is_none() {
-                f.push(finding(Level::Problem, format!("chain {label} does not exist"), format!("Chain {label} tidak ada.")));
-            } else {
-                let from: Vec<String> = rules(&doc, fam, tab)
-                    .filter(|r| r["expr"].as_array().into_iter().flatten().any(|e| e["jump"]["target"] == ch || e["goto"]["target"] == ch))
-                    .filter_map(|r| r["chain"].as_str().map(String::from))
-                    .collect();
-                if from.is_empty() && chains.iter().all(|c| !(c.family == fam && c.table == tab && c.name == ch)) {
-                    f.push(finding(
-                        Level::Problem,
-                        format!("no rule jumps to {label}: rules kolokasi writes there would filter nothing"),
-                        format!("Tidak ada aturan yang melompat ke {label}; aturan kolokasi di sana tidak berpengaruh."),
-                    ));
-                } else {
-                    f.push(finding(Level::Ok, format!("{label} exists and is reached from chain {}", from.join(", ")), format!("{label} ada dan dijangkau.")));
-                    for base in chains.iter().filter(|c| c.family == fam && c.table == tab && from.contains(&c.name)) {
-                        for other in dropping_on(&chains, &base.hook, (fam, tab, Some(&base.name))) {
-                            f.push(finding(
-                                Level::Problem,
-                                format!("base chain {} (hook {}, priority {}) also drops by policy: what kolokasi accepts in {label} is still dropped there", other.label(), base.hook, other.priority),
-                                format!("Base chain {} juga menolak paket secara default.", other.label()),
-                            ));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    if doc.is_null() {
-        f = vec![finding(Level::Problem, "the firewall printed no JSON ruleset".into(), "Firewall tidak mengembalikan ruleset.".into())];
-    }
+    };
     Diagnosis { device: device.into(), mode: integration.name(), works: f.iter().all(|x| x.level != Level::Problem), base_chains: chains, findings: f }
+}
+
+/// The operator's chain kolokasi is told to use, in the listing.
+struct Place<'a> {
+    doc: &'a Value,
+    family: &'a str,
+    table: &'a str,
+    chain: &'a str,
+}
+
+impl Place<'_> {
+    fn label(&self) -> String {
+        format!("{} {} {}", self.family, self.table, self.chain)
+    }
+}
+
+/// Own table: works only if no other base chain on forward or input drops by policy.
+fn own_table(chains: &[BaseChain]) -> Vec<Finding> {
+    let mut f = Vec::new();
+    for hook in ["forward", "input"] {
+        for c in dropping_on(chains, hook, (FAMILY, TABLE, None)) {
+            f.push(finding(
+                Level::Problem,
+                format!(
+                    "base chain {} (hook {hook}, priority {}) drops by policy: a packet must pass every base chain on its hook, so kolokasi's accepts in its own table {FAMILY} {TABLE} open nothing here — provisioned servers would stay unreachable while the step reports success. Use integration mode jump (into {}) or write_into.",
+                    c.label(), c.priority, c.label()
+                ),
+                format!(
+                    "Chain {} (hook {hook}, prioritas {}) menolak paket secara default (policy drop): aturan kolokasi di tabelnya sendiri tidak akan membuka apa pun, server tetap tidak dapat dijangkau. Gunakan mode jump atau write_into.",
+                    c.label(), c.priority
+                ),
+            ));
+        }
+    }
+    if f.is_empty() {
+        f.push(finding(
+            Level::Ok,
+            format!("no other base chain on the forward or input hook drops by policy: table {FAMILY} {TABLE} can filter alone"),
+            "Tidak ada base chain lain yang menolak paket secara default; tabel kolokasi dapat bekerja.".into(),
+        ));
+    }
+    f
+}
+
+/// Jump: the chain must be an existing base chain, alone in dropping on its hook, with the
+/// anchor the jump goes before.
+fn jump(at: &Place<'_>, chains: &[BaseChain], before: Option<&RuleAnchor>) -> Vec<Finding> {
+    let (fam, tab) = (at.family, at.table);
+    let label = at.label();
+    if !table_exists(at.doc, fam, tab) {
+        return vec![finding(Level::Problem, format!("table {fam} {tab} does not exist"), format!("Tabel {fam} {tab} tidak ada."))];
+    }
+    let Some(c) = chain_exists(at.doc, fam, tab, at.chain) else {
+        return vec![finding(Level::Problem, format!("chain {label} does not exist"), format!("Chain {label} tidak ada."))];
+    };
+    let Some(hook) = c["hook"].as_str() else {
+        return vec![finding(
+            Level::Problem,
+            format!("{label} is a regular chain (no hook): jump mode needs the operator's base chain; use write_into for a regular chain"),
+            format!("{label} bukan base chain; mode jump memerlukan base chain."),
+        )];
+    };
+    let mut f = vec![finding(
+        Level::Ok,
+        format!("{label} is a base chain: hook {hook}, priority {}, policy {}", c["prio"].as_i64().unwrap_or(0), c["policy"].as_str().unwrap_or("accept")),
+        format!("{label} adalah base chain (hook {hook}).",),
+    )];
+    for other in dropping_on(chains, hook, (fam, tab, Some(at.chain))) {
+        f.push(finding(
+            Level::Problem,
+            format!(
+                "base chain {} (hook {hook}, priority {}) also drops by policy: what kolokasi accepts in {label} is still dropped there — accept kolokasi's addresses in it too, or jump from it instead",
+                other.label(), other.priority
+            ),
+            format!("Base chain {} juga menolak paket secara default; yang diterima kolokasi di {label} tetap ditolak di sana.", other.label()),
+        ));
+    }
+    let rules: Vec<&Value> = rules(at.doc, fam, tab).filter(|r| r["chain"] == at.chain).collect();
+    let jumps = rules.iter().filter(|r| r["comment"] == JUMP_COMMENT).count();
+    f.push(match jumps {
+        0 => finding(Level::Ok, format!("no kolokasi jump yet in {label}: the first request adds it"), "Belum ada jump kolokasi; permintaan pertama akan menambahkannya.".into()),
+        1 => finding(Level::Ok, format!("one kolokasi jump in {label}"), "Satu jump kolokasi sudah ada.".into()),
+        n => finding(Level::Warning, format!("{n} kolokasi jumps in {label}: the next change keeps the first"), format!("Ada {n} jump kolokasi; perubahan berikutnya menyisakan satu.")),
+    });
+    if let Some(anchor) = before {
+        let found = rules.iter().any(|r| {
+            anchor.handle.is_some_and(|h| r["handle"].as_u64() == Some(h)) || anchor.comment.as_ref().is_some_and(|c| r["comment"] == c.as_str())
+        });
+        f.push(if found {
+            finding(Level::Ok, format!("the jump goes before {anchor}"), "Posisi jump ditemukan.".into())
+        } else {
+            finding(Level::Problem, format!("{anchor}, which the jump must precede, is not in {label}"), "Aturan acuan posisi jump tidak ditemukan.".into())
+        });
+    }
+    f
+}
+
+/// Write into: the regular chain must exist and be reached, and nothing else on its hook drop.
+fn write_into(at: &Place<'_>, chains: &[BaseChain]) -> Vec<Finding> {
+    let (fam, tab, ch) = (at.family, at.table, at.chain);
+    let label = at.label();
+    if chain_exists(at.doc, fam, tab, ch).is_none() {
+        return vec![finding(Level::Problem, format!("chain {label} does not exist"), format!("Chain {label} tidak ada."))];
+    }
+    let from: Vec<String> = rules(at.doc, fam, tab)
+        .filter(|r| r["expr"].as_array().into_iter().flatten().any(|e| e["jump"]["target"] == ch || e["goto"]["target"] == ch))
+        .filter_map(|r| r["chain"].as_str().map(String::from))
+        .collect();
+    if from.is_empty() && chains.iter().all(|c| !(c.family == fam && c.table == tab && c.name == ch)) {
+        return vec![finding(
+            Level::Problem,
+            format!("no rule jumps to {label}: rules kolokasi writes there would filter nothing"),
+            format!("Tidak ada aturan yang melompat ke {label}; aturan kolokasi di sana tidak berpengaruh."),
+        )];
+    }
+    let mut f = vec![finding(Level::Ok, format!("{label} exists and is reached from chain {}", from.join(", ")), format!("{label} ada dan dijangkau."))];
+    for base in chains.iter().filter(|c| c.family == fam && c.table == tab && from.contains(&c.name)) {
+        for other in dropping_on(chains, &base.hook, (fam, tab, Some(&base.name))) {
+            f.push(finding(
+                Level::Problem,
+                format!("base chain {} (hook {}, priority {}) also drops by policy: what kolokasi accepts in {label} is still dropped there", other.label(), base.hook, other.priority),
+                format!("Base chain {} juga menolak paket secara default.", other.label()),
+            ));
+        }
+    }
+    f
 }
 
 #[cfg(test)]

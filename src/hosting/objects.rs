@@ -80,120 +80,137 @@ fn default_share(total_cores: u64, total_gb: u64) -> (String, String) {
     (cpu(milli), bytes(mib))
 }
 
+/// The namespace's whole share: the declared CPU, memory and storage.
+fn quota(plan: &AppPlan) -> ResourceQuota {
+    let cores = cpu(plan.cpu_cores * 1000);
+    let ram = bytes(plan.ram_gb * 1024);
+    ResourceQuota {
+        metadata: meta(plan, plan::QUOTA, true),
+        spec: Some(ResourceQuotaSpec {
+            hard: quantities(&[
+                ("requests.cpu", cores.clone()),
+                ("limits.cpu", cores),
+                ("requests.memory", ram.clone()),
+                ("limits.memory", ram),
+                ("requests.storage", bytes(plan.storage_gb * 1024)),
+            ]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Each container's default and ceiling, and each volume claim's ceiling.
+fn limits(plan: &AppPlan) -> LimitRange {
+    let (cpu_default, mem_default) = default_share(plan.cpu_cores, plan.ram_gb);
+    LimitRange {
+        metadata: meta(plan, plan::LIMITS, true),
+        spec: Some(LimitRangeSpec {
+            limits: vec![
+                LimitRangeItem {
+                    type_: "Container".into(),
+                    default: quantities(&[("cpu", cpu_default), ("memory", mem_default)]),
+                    default_request: quantities(&[("cpu", "100m".into()), ("memory", "128Mi".into())]),
+                    max: quantities(&[("cpu", cpu(plan.cpu_cores * 1000)), ("memory", bytes(plan.ram_gb * 1024))]),
+                    ..Default::default()
+                },
+                LimitRangeItem {
+                    type_: "PersistentVolumeClaim".into(),
+                    max: quantities(&[("storage", bytes(plan.storage_gb * 1024))]),
+                    ..Default::default()
+                },
+            ],
+        }),
+    }
+}
+
+/// What reaches the application: the services the unit declared, from anywhere.
+fn allow_services(plan: &AppPlan) -> NetworkPolicy {
+    let ports = plan
+        .services
+        .iter()
+        .map(|s| NetworkPolicyPort {
+            protocol: Some(match s.protocol {
+                Protocol::Tcp => "TCP".into(),
+                Protocol::Udp => "UDP".into(),
+            }),
+            port: Some(IntOrString::Int(i32::from(s.port))),
+            end_port: None,
+        })
+        .collect();
+    NetworkPolicy {
+        metadata: meta(plan, plan::ALLOW_SERVICES, true),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector::default()),
+            policy_types: Some(vec!["Ingress".into()]),
+            ingress: Some(vec![NetworkPolicyIngressRule {
+                from: None,
+                ports: Some(ports),
+            }]),
+            ..Default::default()
+        }),
+    }
+}
+
+/// The domain over TLS (the issuer's annotation) to the backend service.
+fn ingress(plan: &AppPlan) -> Ingress {
+    let mut metadata = meta(plan, plan::INGRESS, true);
+    metadata.annotations.get_or_insert_default().insert(plan.issuer.0.clone(), plan.issuer.1.clone());
+    let backend = IngressBackend {
+        service: Some(IngressServiceBackend {
+            name: plan.backend.as_str().into(),
+            port: Some(ServiceBackendPort {
+                number: Some(i32::from(plan.backend_port)),
+                name: None,
+            }),
+        }),
+        resource: None,
+    };
+    Ingress {
+        metadata,
+        spec: Some(IngressSpec {
+            ingress_class_name: Some(plan.ingress_class.clone()),
+            tls: Some(vec![IngressTLS {
+                hosts: Some(vec![plan.domain.as_str().into()]),
+                secret_name: Some(plan::TLS_SECRET.into()),
+            }]),
+            rules: Some(vec![IngressRule {
+                host: Some(plan.domain.as_str().into()),
+                http: Some(HTTPIngressRuleValue {
+                    paths: vec![HTTPIngressPath {
+                        path: Some("/".into()),
+                        path_type: "Prefix".into(),
+                        backend,
+                    }],
+                }),
+            }]),
+            default_backend: None,
+        }),
+        ..Default::default()
+    }
+}
+
 impl AppObjects {
     pub fn build(plan: &AppPlan) -> Self {
-        let cores = cpu(plan.cpu_cores * 1000);
-        let ram = bytes(plan.ram_gb * 1024);
-        let storage = bytes(plan.storage_gb * 1024);
-        let (cpu_default, mem_default) = default_share(plan.cpu_cores, plan.ram_gb);
-        let every_pod = || Some(LabelSelector::default());
-        let ports = plan
-            .services
-            .iter()
-            .map(|s| NetworkPolicyPort {
-                protocol: Some(match s.protocol {
-                    Protocol::Tcp => "TCP".into(),
-                    Protocol::Udp => "UDP".into(),
-                }),
-                port: Some(IntOrString::Int(i32::from(s.port))),
-                end_port: None,
-            })
-            .collect();
         Self {
             namespace: Namespace {
                 metadata: meta(plan, &plan.namespace, false),
                 ..Default::default()
             },
-            quota: ResourceQuota {
-                metadata: meta(plan, plan::QUOTA, true),
-                spec: Some(ResourceQuotaSpec {
-                    hard: quantities(&[
-                        ("requests.cpu", cores.clone()),
-                        ("limits.cpu", cores.clone()),
-                        ("requests.memory", ram.clone()),
-                        ("limits.memory", ram.clone()),
-                        ("requests.storage", storage.clone()),
-                    ]),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-            limits: LimitRange {
-                metadata: meta(plan, plan::LIMITS, true),
-                spec: Some(LimitRangeSpec {
-                    limits: vec![
-                        LimitRangeItem {
-                            type_: "Container".into(),
-                            default: quantities(&[("cpu", cpu_default.clone()), ("memory", mem_default.clone())]),
-                            default_request: quantities(&[("cpu", "100m".into()), ("memory", "128Mi".into())]),
-                            max: quantities(&[("cpu", cores), ("memory", ram)]),
-                            ..Default::default()
-                        },
-                        LimitRangeItem {
-                            type_: "PersistentVolumeClaim".into(),
-                            max: quantities(&[("storage", storage)]),
-                            ..Default::default()
-                        },
-                    ],
-                }),
-            },
+            quota: quota(plan),
+            limits: limits(plan),
             // Ingress only: applications may still reach out (DNS, their databases); what
             // reaches them is what the unit declared.
             default_deny: NetworkPolicy {
                 metadata: meta(plan, plan::DEFAULT_DENY, true),
                 spec: Some(NetworkPolicySpec {
-                    pod_selector: every_pod(),
+                    pod_selector: Some(LabelSelector::default()),
                     policy_types: Some(vec!["Ingress".into()]),
                     ..Default::default()
                 }),
             },
-            allow_services: NetworkPolicy {
-                metadata: meta(plan, plan::ALLOW_SERVICES, true),
-                spec: Some(NetworkPolicySpec {
-                    pod_selector: every_pod(),
-                    policy_types: Some(vec!["Ingress".into()]),
-                    ingress: Some(vec![NetworkPolicyIngressRule {
-                        from: None,
-                        ports: Some(ports),
-                    }]),
-                    ..Default::default()
-                }),
-            },
-            ingress: Ingress {
-                metadata: {
-                    let mut m = meta(plan, plan::INGRESS, true);
-                    m.annotations.get_or_insert_default().insert(plan.issuer.0.clone(), plan.issuer.1.clone());
-                    m
-                },
-                spec: Some(IngressSpec {
-                    ingress_class_name: Some(plan.ingress_class.clone()),
-                    tls: Some(vec![IngressTLS {
-                        hosts: Some(vec![plan.domain.as_str().into()]),
-                        secret_name: Some(plan::TLS_SECRET.into()),
-                    }]),
-                    rules: Some(vec![IngressRule {
-                        host: Some(plan.domain.as_str().into()),
-                        http: Some(HTTPIngressRuleValue {
-                            paths: vec![HTTPIngressPath {
-                                path: Some("/".into()),
-                                path_type: "Prefix".into(),
-                                backend: IngressBackend {
-                                    service: Some(IngressServiceBackend {
-                                        name: plan.backend.as_str().into(),
-                                        port: Some(ServiceBackendPort {
-                                            number: Some(i32::from(plan.backend_port)),
-                                            name: None,
-                                        }),
-                                    }),
-                                    resource: None,
-                                },
-                            }],
-                        }),
-                    }]),
-                    default_backend: None,
-                }),
-                ..Default::default()
-            },
+            allow_services: allow_services(plan),
+            ingress: ingress(plan),
             deploy: RoleBinding {
                 metadata: meta(plan, plan::DEPLOY_BINDING, true),
                 role_ref: RoleRef {

@@ -105,21 +105,28 @@ pub struct WebhookSettings {
 /// A bad environment variable: (name, message).
 pub type EnvError = (String, String);
 
+fn bad(key: &str, message: String) -> EnvError {
+    (key.to_string(), message)
+}
+
 impl NotifySettings {
     /// Applies `KOLOKASI_SMTP_HOST`, `_PORT`, `_STARTTLS`, `_USERNAME`, `_PASSWORD_SECRET`,
     /// `_PASSWORD`, `_CA_FILE`; `KOLOKASI_NOTIFY_FROM`, `KOLOKASI_NOTIFY_HEAD_EMAIL`;
     /// `KOLOKASI_WEBHOOK_URL`, `_SECRET_NAME`, `_SECRET`. A host or URL from the environment
     /// creates the section; the other variables need one (from the file or the environment).
     pub fn apply_env(&mut self, env: &impl Fn(&str) -> Option<String>) -> Result<(), EnvError> {
-        let bad = |k: &str, m: String| (k.to_string(), m);
-        let email =
-            |k: &str, v: String| Email::parse(&v).map_err(|e| bad(k, format!("{v:?}: {e}")));
+        let email = |k: &str, v: String| Email::parse(&v).map_err(|e| bad(k, format!("{v:?}: {e}")));
         if let Some(v) = env("KOLOKASI_NOTIFY_FROM") {
             self.from = Some(email("KOLOKASI_NOTIFY_FROM", v)?);
         }
         if let Some(v) = env("KOLOKASI_NOTIFY_HEAD_EMAIL") {
             self.head_email = Some(email("KOLOKASI_NOTIFY_HEAD_EMAIL", v)?);
         }
+        self.apply_smtp_env(env)?;
+        self.apply_webhook_env(env)
+    }
+
+    fn apply_smtp_env(&mut self, env: &impl Fn(&str) -> Option<String>) -> Result<(), EnvError> {
         if let Some(host) = env("KOLOKASI_SMTP_HOST") {
             match &mut self.smtp {
                 Some(s) => s.host = host,
@@ -137,33 +144,17 @@ impl NotifySettings {
                 }
             }
         }
-        let smtp_vars = [
-            "PORT",
-            "STARTTLS",
-            "USERNAME",
-            "PASSWORD_SECRET",
-            "PASSWORD",
-            "CA_FILE",
-        ];
-        for var in smtp_vars {
+        for var in ["PORT", "STARTTLS", "USERNAME", "PASSWORD_SECRET", "PASSWORD", "CA_FILE"] {
             let key = format!("KOLOKASI_SMTP_{var}");
             let Some(v) = env(&key) else { continue };
-            let s = self.smtp.as_mut().ok_or_else(|| {
-                bad(
-                    &key,
-                    "set KOLOKASI_SMTP_HOST (or notifications.smtp.host) too".into(),
-                )
-            })?;
+            let s = self
+                .smtp
+                .as_mut()
+                .ok_or_else(|| bad(&key, "set KOLOKASI_SMTP_HOST (or notifications.smtp.host) too".into()))?;
             match var {
-                "PORT" => {
-                    s.port = v
-                        .parse()
-                        .map_err(|_| bad(&key, format!("{v:?} is not a port")))?
-                }
+                "PORT" => s.port = v.parse().map_err(|_| bad(&key, format!("{v:?} is not a port")))?,
                 "STARTTLS" => {
-                    s.starttls = StartTls::parse(&v).ok_or_else(|| {
-                        bad(&key, format!("{v:?}: say required, opportunistic or none"))
-                    })?
+                    s.starttls = StartTls::parse(&v).ok_or_else(|| bad(&key, format!("{v:?}: say required, opportunistic or none")))?
                 }
                 "USERNAME" => s.username = Some(v),
                 "PASSWORD_SECRET" => s.password_secret = Some(v),
@@ -171,27 +162,23 @@ impl NotifySettings {
                 _ => s.ca_file = Some(v.into()),
             }
         }
+        Ok(())
+    }
+
+    fn apply_webhook_env(&mut self, env: &impl Fn(&str) -> Option<String>) -> Result<(), EnvError> {
         if let Some(url) = env("KOLOKASI_WEBHOOK_URL") {
             match &mut self.webhook {
                 Some(w) => w.url = url,
-                None => {
-                    self.webhook = Some(WebhookSettings {
-                        url,
-                        secret_name: None,
-                        secret: None,
-                    })
-                }
+                None => self.webhook = Some(WebhookSettings { url, secret_name: None, secret: None }),
             }
         }
         for var in ["SECRET_NAME", "SECRET"] {
             let key = format!("KOLOKASI_WEBHOOK_{var}");
             let Some(v) = env(&key) else { continue };
-            let w = self.webhook.as_mut().ok_or_else(|| {
-                bad(
-                    &key,
-                    "set KOLOKASI_WEBHOOK_URL (or notifications.webhook.url) too".into(),
-                )
-            })?;
+            let w = self
+                .webhook
+                .as_mut()
+                .ok_or_else(|| bad(&key, "set KOLOKASI_WEBHOOK_URL (or notifications.webhook.url) too".into()))?;
             match var {
                 "SECRET_NAME" => w.secret_name = Some(v),
                 _ => w.secret = Some(Secret::new(v)),

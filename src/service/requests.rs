@@ -229,7 +229,7 @@ impl Service {
         let next = next_state(row.state, event, row.form.kind, actor.role)?;
         let mut reason = command.reason();
         let detail = self.change_row(&mut w, actor, id, &mut row, command, verdict, next, &mut reason, now).await?;
-        self.follow_event(&mut w, actor, id, &row, event, next, now).await?;
+        self.follow_event(&mut w, actor, &row, event, next, now).await?;
         w.add_event(id, event, before_state, next, actor, now, reason.as_deref()).await?;
         let events = w.events(id).await?;
         row.state = next;
@@ -398,7 +398,7 @@ impl Service {
 
     /// What follows the event in the same transaction: the asset register, the runs it starts
     /// or wakes, and the names a request that ends gives up.
-    async fn follow_event(&self, w: &mut crate::store::Write, actor: &Actor, id: &RequestId, row: &RequestRow, event: EventKind, next: State, now: OffsetDateTime) -> Result<(), ServiceError> {
+    async fn follow_event(&self, w: &mut crate::store::Write, actor: &Actor, row: &RequestRow, event: EventKind, next: State, now: OffsetDateTime) -> Result<(), ServiceError> {
         // The asset register follows the server: registered at handover, withdrawn (and kept)
         // at decommissioning, in this same transaction.
         match event {
@@ -418,16 +418,16 @@ impl Service {
         if let Some(name) = run_to_create
             && let Some(def) = self.run_definitions.get(name) {
                 // A run unwound earlier (its request went back to approved) starts again.
-                w.create_or_restart_run(id.as_str(), name, def, &actor.name).await?;
+                w.create_or_restart_run(row.id.as_str(), name, def, &actor.name).await?;
             }
         if event == EventKind::HardwareReceived {
             // Wake the provisioning run waiting at its hardware gate.
-            let run_id = crate::domain::RunId::new(id, Service::provisioning_playbook(row.form.kind)).to_string();
+            let run_id = crate::domain::RunId::new(&row.id, Service::provisioning_playbook(row.form.kind)).to_string();
             w.set_run_status(&run_id, "pending").await?;
         }
         // A request that ends gives up its names in the same transaction.
         if next.is_final() {
-            w.release_claims(id.as_str(), now).await?;
+            w.release_claims(row.id.as_str(), now).await?;
         }
         Ok(())
     }

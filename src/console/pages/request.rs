@@ -15,7 +15,7 @@ use crate::console::svg::sla_bar;
 use crate::console::{Console, ConsoleError, Lang};
 use crate::domain::{ApprovalDecision, RequestId, RequestKind, Validity};
 use crate::lifecycle::{EventKind, Role, State as LifecycleState, next_state};
-use crate::service::{RequestView, ServiceError};
+use crate::service::RequestView;
 
 #[derive(Debug, Deserialize)]
 pub struct DoneQuery {
@@ -185,8 +185,8 @@ fn sla_text(lang: Lang, view: &RequestView) -> String {
 }
 
 /// The latest drift check as a badge ("Sesuai" / "Menyimpang") and the drifted items.
-async fn drift_badge(console: &Console, lang: Lang, id: &RequestId) -> Result<Option<Value>, ConsoleError> {
-    let Some(row) = console.service().store.drift_result(id.as_str()).await.map_err(ServiceError::from)? else { return Ok(None) };
+async fn drift_badge(console: &Console, actor: &crate::lifecycle::Actor, lang: Lang, id: &RequestId) -> Result<Option<Value>, ConsoleError> {
+    let Some(row) = console.service().drift_result(actor, id).await? else { return Ok(None) };
     let Some(status) = crate::drift::DriftStatus::parse(&row.status) else { return Ok(None) };
     let report: Option<crate::drift::DriftReport> = serde_json::from_value(row.report).ok();
     let show = |v: &serde_json::Value| v.as_str().map_or_else(|| v.to_string(), str::to_string);
@@ -202,14 +202,8 @@ async fn drift_badge(console: &Console, lang: Lang, id: &RequestId) -> Result<Op
     Ok(Some(context! { status => status.as_str(), label => label, checked => wita(row.checked_at), items => items }))
 }
 
-/// Renders the page (also after a failed action, with the page's flash saying why).
-pub async fn render(console: &Console, page: &PageCtx, id: &RequestId, status: StatusCode) -> Result<Response, ConsoleError> {
-    let actor = page.me();
-    let service = console.service();
-    let view = service.request(actor, id).await?;
-    let lang = page.lang;
-    let staff = actor.role != Role::Requester;
-
+/// The request's own facts as the page shows them: form, decision, hardware, servers.
+fn request_summary(lang: Lang, view: &RequestView) -> Value {
     let approval = view.approval.as_ref();
     let location = approval
         .and_then(|a| a.pointer("/data_center/server_location"))
@@ -250,7 +244,7 @@ pub async fn render(console: &Console, page: &PageCtx, id: &RequestId, status: S
             context! { name => s.name.to_string(), summary => summary }
         })
         .collect();
-    let r = context! {
+    context! {
         id => view.id.clone(),
         state => view.state.as_str(),
         state_label => state_label(lang, view.state),
@@ -266,11 +260,15 @@ pub async fn render(console: &Console, page: &PageCtx, id: &RequestId, status: S
         hardware => hardware,
         decision => decision,
         servers => servers,
-    };
+    }
+}
 
-    // The capacity picture: where the request would go (before approval) or where it is.
-    let capacity = if staff && view.form.kind == RequestKind::Colocation && !view.state.is_final() {
-        let usage = service.store.capacity_usage().await.map_err(ServiceError::from)?;
+/// The capacity picture for staff on an open co-location: where the request would go (before
+/// approval) or where it is.
+async fn capacity_section(console: &Console, lang: Lang, actor: &crate::lifecycle::Actor, id: &RequestId, view: &RequestView) -> Result<Option<Value>, ConsoleError> {
+    let service = console.service();
+    Ok(if actor.role != Role::Requester && view.form.kind == RequestKind::Colocation && !view.state.is_final() {
+        let usage = service.datacenter_usage(actor).await?;
         let before_approval = matches!(
             view.state,
             LifecycleState::Submitted | LifecycleState::Verified | LifecycleState::CapacityConfirmed | LifecycleState::FormCompleted
@@ -290,9 +288,21 @@ pub async fn render(console: &Console, page: &PageCtx, id: &RequestId, status: S
         })
     } else {
         None
-    };
+    })
+}
 
-    let drift = if staff { drift_badge(console, lang, id).await? } else { None };
+/// Renders the page (also after a failed action, with the page's flash saying why).
+pub async fn render(console: &Console, page: &PageCtx, id: &RequestId, status: StatusCode) -> Result<Response, ConsoleError> {
+    let actor = page.me();
+    let service = console.service();
+    let view = service.request(actor, id).await?;
+    let lang = page.lang;
+    let staff = actor.role != Role::Requester;
+
+    let r = request_summary(lang, &view);
+    let capacity = capacity_section(console, lang, actor, id, &view).await?;
+
+    let drift = if staff { drift_badge(console, actor, lang, id).await? } else { None };
     let runs = runs_of(service, lang, id).await?;
     let run_controls = !runs.is_empty() && matches!(actor.role, Role::Operator | Role::Inspector | Role::Admin);
     // The host admin's SSH key (instead of the Form Persetujuan's password) may be attached by

@@ -9,7 +9,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 build_pid=
 if (($# == 0)); then
   build_log=$(mktemp)
-  (cargo test --locked --features test-hooks --no-run && cargo test --locked --benches --no-run) >"$build_log" 2>&1 &
+  cargo test --locked --features test-hooks --no-run --tests --benches >"$build_log" 2>&1 &
   build_pid=$!
   trap '[[ -n $build_pid ]] && kill "$build_pid" 2>/dev/null' EXIT
 fi
@@ -43,9 +43,9 @@ if [[ -n $build_pid ]]; then
   ((build_status == 0)) || exit "$build_status"
 fi
 cargo test --locked --features test-hooks "$@"
-# With no arguments (CI): the benchmarks must build, and the end-to-end one runs once on the lab
-# as a smoke check — its figures come from `cargo bench` in release, not from here.
+# With no arguments (CI): the benchmarks were built above with the tests (one build of the
+# library serves both), and the end-to-end one runs once on the lab as a smoke check — its
+# figures come from `cargo bench` in release, not from here.
 if (($# == 0)); then
-  cargo test --locked --benches --no-run
-  cargo test --locked --bench provision
+  cargo test --locked --features test-hooks --bench provision
 fi

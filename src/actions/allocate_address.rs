@@ -6,13 +6,19 @@
 //! `not_applicable` reason in its output, so later steps see no address (`dns_records` writes
 //! no AAAA/PTR, documents print "-") and run status shows why.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::engine::action::{optional, required};
 use crate::engine::{Action, ActionCtx, BoxFuture, Outcome, Param, ParamKind, StepError};
+use crate::ipam::AddressOutput;
 use crate::lifecycle::Actor;
 
 pub struct AllocateAddress;
+
+fn done(output: AddressOutput) -> Outcome {
+    Outcome::Done(serde_json::to_value(output).expect("serialisable"))
+}
+
 
 const PARAMS: &[Param] = &[required("pool", ParamKind::Text), optional("purpose", ParamKind::Text), optional("optional", ParamKind::Bool)];
 
@@ -56,20 +62,27 @@ impl Action for AllocateAddress {
             if is_optional(ctx) {
                 let pools = ctx.env.service.store.pools().await?;
                 if !pools.iter().any(|p| p.spec.name == pool) {
-                    return Ok(Outcome::Done(json!({
-                        "address": null, "prefix_len": null, "gateway": null, "vlan": null, "pool": pool,
-                        "not_applicable": not_applicable(pool),
-                    })));
+                    let output = AddressOutput {
+                        address: None,
+                        prefix_len: None,
+                        gateway: None,
+                        vlan: None,
+                        pool: pool.to_string(),
+                        not_applicable: Some(not_applicable(pool)),
+                    };
+                    return Ok(done(output));
                 }
             }
             let a = ctx.env.service.allocate_address(&Actor::system(), ctx.request.id.as_str(), pool, purpose(ctx)).await.map_err(StepError::from)?;
-            Ok(Outcome::Done(json!({
-                "address": a.address.to_string(),
-                "prefix_len": a.prefix_len,
-                "gateway": a.gateway.map(|g| g.to_string()),
-                "vlan": a.vlan.get(),
-                "pool": a.pool,
-            })))
+            let output = AddressOutput {
+                address: Some(a.address),
+                prefix_len: Some(a.prefix_len),
+                gateway: a.gateway,
+                vlan: Some(a.vlan.get()),
+                pool: a.pool,
+                not_applicable: None,
+            };
+            Ok(done(output))
         })
     }
     fn undo<'a>(&'a self, ctx: &'a ActionCtx<'a>, _output: Option<&'a Value>) -> BoxFuture<'a, Result<(), StepError>> {
@@ -77,5 +90,31 @@ impl Action for AllocateAddress {
             ctx.env.service.release_address(&Actor::system(), ctx.request.id.as_str(), purpose(ctx)).await.map_err(StepError::from)?;
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The keys the playbook checker allows references to are exactly the output's fields.
+    #[test]
+    fn declared_outputs_are_the_typed_outputs_fields() {
+        let full = AddressOutput {
+            address: Some("198.51.100.5".parse().unwrap()),
+            prefix_len: Some(25),
+            gateway: None,
+            vlan: Some(120),
+            pool: "dc-v4".into(),
+            not_applicable: Some("x".into()),
+        };
+        let value = serde_json::to_value(&full).unwrap();
+        let mut keys: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut declared = AllocateAddress.outputs().to_vec();
+        keys.sort();
+        declared.sort();
+        assert_eq!(keys, declared);
+        assert_eq!(AddressOutput::read(&value), Some(full.clone()));
+        assert_eq!(full.with_prefix().as_deref(), Some("198.51.100.5/25"));
     }
 }

@@ -5,8 +5,6 @@
 //! sets it for an authorised, audited reveal); the hash is computed with it masked, so a
 //! document's hash never depends on, nor reveals anything about, the password.
 
-use std::net::IpAddr;
-
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -15,6 +13,7 @@ use time::format_description::well_known::Rfc3339;
 use super::server_table::server_row;
 use super::words::{day_name, long_date, month_name, opening};
 use super::{DocumentError, DocumentKind, Lang};
+use crate::ipam::AddressOutput;
 use crate::domain::{ApprovalDecision, Official, Validity};
 use crate::inspect::ServerFacts;
 use crate::lifecycle::sla::WITA;
@@ -200,12 +199,8 @@ fn handover_data(record: &Record<'_>, approval: Option<&Value>) -> Value {
 fn allocated_addresses(record: &Record<'_>) -> (Vec<String>, Vec<String>) {
     let mut ipv4 = Vec::new();
     let mut ipv6 = Vec::new();
-    for s in outputs(record, "allocate_address") {
-        let Some(address) = s.output.get("address").and_then(Value::as_str).and_then(|a| a.parse::<IpAddr>().ok()) else { continue };
-        let with_prefix = match s.output.get("prefix_len").and_then(Value::as_u64) {
-            Some(p) => format!("{address}/{p}"),
-            None => address.to_string(),
-        };
+    for output in outputs(record, "allocate_address").filter_map(|s| AddressOutput::read(&s.output)) {
+        let (Some(address), Some(with_prefix)) = (output.address, output.with_prefix()) else { continue };
         if address.is_ipv6() { ipv6.push(with_prefix) } else { ipv4.push(with_prefix) }
     }
     (ipv4, ipv6)

@@ -211,6 +211,37 @@ pub struct Allocation {
     pub purpose: String,
 }
 
+/// What an `allocate_address` step saves and later steps, documents and the asset register read back
+/// (`${steps.address-v4.address}`): the address with its network, or, where the pool does not
+/// exist and the step is optional, nothing and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddressOutput {
+    pub address: Option<IpAddr>,
+    pub prefix_len: Option<u8>,
+    pub gateway: Option<IpAddr>,
+    pub vlan: Option<u16>,
+    pub pool: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_applicable: Option<String>,
+}
+
+impl AddressOutput {
+    /// The output of an `allocate_address` step as saved in the run log; `None` if it does not
+    /// have this shape.
+    pub fn read(saved: &serde_json::Value) -> Option<Self> {
+        serde_json::from_value(saved.clone()).ok()
+    }
+
+    /// `address/prefix_len`, or the bare address when the prefix is unknown.
+    pub fn with_prefix(&self) -> Option<String> {
+        let address = self.address?;
+        Some(match self.prefix_len {
+            Some(p) => format!("{address}/{p}"),
+            None => address.to_string(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
 
+use crate::ipam::AddressOutput;
 use super::{Service, ServiceError, access};
 use crate::documents::server_table::server_row;
 use crate::domain::RequestKind;
@@ -65,7 +66,7 @@ pub(super) async fn register_at_handover(w: &mut Write, row: &RequestRow, actor:
         steps
             .iter()
             .filter(|s| s.action == "allocate_address")
-            .filter_map(|s| s.output.get("address").and_then(Value::as_str)?.parse::<std::net::IpAddr>().ok())
+            .filter_map(|s| AddressOutput::read(&s.output)?.address)
             .find(|a| a.is_ipv6() == v6)
             .map(|a| a.to_string())
     };

@@ -137,8 +137,14 @@ async fn the_served_document_is_openapi_3_1() {
     assert_eq!(doc["openapi"], "3.1.0");
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
     assert_eq!(doc["security"], json!([{ "bearer": [] }]));
+    let mut operation_ids = std::collections::BTreeSet::new();
     for (method, path) in operations(&doc) {
         let op = &doc["paths"][&path][&method];
+        let id = op["operationId"].as_str().unwrap_or_default().to_string();
+        assert!(!id.is_empty() && operation_ids.insert(id.clone()), "{method} {path}: operationId {id:?} is missing or not unique");
+        for (status, response) in op["responses"].as_object().unwrap() {
+            assert!(response["description"].as_str().is_some_and(|d| !d.is_empty()), "{method} {path} {status}: a response needs a description");
+        }
         let public = path == "/health" || path.starts_with("/health/") || path == "/metrics" || path == "/api/v1/openapi.json";
         assert_eq!(op["security"] == json!([{}]), public, "{method} {path}: public {public}, security {}", op["security"]);
         assert!(op["tags"].as_array().is_some_and(|t| !t.is_empty()), "{method} {path} has no tag");
@@ -207,7 +213,10 @@ impl Checker {
         let mut compiler = boon::Compiler::new();
         compiler.set_default_draft(boon::Draft::V2020_12);
         let mut schemas = boon::Schemas::new();
-        let compiled = compiler.add_resource(&location, Value::Object(root)).and_then(|()| compiler.compile(&location, &mut schemas));
+        let compiled = match compiler.add_resource(&location, Value::Object(root)) {
+            Ok(()) => compiler.compile(&location, &mut schemas),
+            Err(e) => Err(e),
+        };
         let index = match compiled {
             Ok(i) => i,
             Err(e) => {

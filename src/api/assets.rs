@@ -35,7 +35,7 @@ struct AssetPage {
 }
 
 /// The asset register (staff and the auditor).
-#[utoipa::path(get, path = "/api/v1/assets", tag = "assets", params(ListQuery),
+#[utoipa::path(get, path = "/api/v1/assets", operation_id = "list_assets", tag = "assets", params(ListQuery),
     responses((status = 200, body = AssetPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn list(State(service): State<Service>, Caller(actor): Caller, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<AssetPage>, ApiError> {
     let items = if q.due || q.overdue { service.assets_due(&actor, q.overdue).await? } else { service.assets(&actor, AssetFilter::All).await? };
@@ -52,7 +52,7 @@ struct ExportQuery {
 }
 
 /// The register as a spreadsheet (audited).
-#[utoipa::path(get, path = "/api/v1/assets/export", tag = "assets", params(ExportQuery),
+#[utoipa::path(get, path = "/api/v1/assets/export", operation_id = "export_assets", tag = "assets", params(ExportQuery),
     responses(
         (status = 200, description = "The register", content(
             (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
@@ -73,7 +73,7 @@ struct ReviewBody {
 }
 
 /// Records a periodic review of an asset (operator, inspector, admin, head; audited).
-#[utoipa::path(post, path = "/api/v1/assets/{id}/reviews", tag = "assets", request_body = ReviewBody,
+#[utoipa::path(post, path = "/api/v1/assets/{id}/reviews", operation_id = "review_asset", tag = "assets", request_body = ReviewBody,
     params(("id" = String, Path, description = "The asset's id: the request number and the server's name.", example = "KLK-2026-00042-srv-sipd")),
     responses((status = 201, body = AssetReview), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 429, body = ErrorBody)))]

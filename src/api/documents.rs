@@ -34,7 +34,7 @@ struct DocumentQuery {
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
-#[allow(dead_code)] // read by axum's `Path<(String, String)>`; this type only documents it
+#[allow(dead_code)] // documents what the handler reads with `Path<(String, String)>`; never built
 struct DocumentPath {
     /// The request number.
     #[param(value_type = RequestId)]
@@ -44,7 +44,7 @@ struct DocumentPath {
 }
 
 /// One of the SOP's documents, rendered now; `X-Kolokasi-Sha256` carries the body's hash.
-#[utoipa::path(get, path = "/api/v1/requests/{id}/documents/{kind}", tag = "documents", params(DocumentPath, DocumentQuery),
+#[utoipa::path(get, path = "/api/v1/requests/{id}/documents/{kind}", operation_id = "render_document", tag = "documents", params(DocumentPath, DocumentQuery),
     responses(
         (status = 200, description = "The document", content((Vec<u8> = "application/pdf"), (String = "text/html"))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),

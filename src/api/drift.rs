@@ -48,7 +48,7 @@ impl From<DriftError> for ApiError {
 }
 
 /// The latest drift check of the request (whoever may read the request).
-#[utoipa::path(get, path = "/api/v1/requests/{id}/drift", tag = "drift", params(RequestPath),
+#[utoipa::path(get, path = "/api/v1/requests/{id}/drift", operation_id = "latest_drift", tag = "drift", params(RequestPath),
     responses((status = 200, body = Drift), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn latest(State(service): State<Service>, Caller(actor): Caller, Path(id): Path<String>) -> Result<Json<Drift>, ApiError> {
     let id = request_id(&id)?;
@@ -58,7 +58,7 @@ async fn latest(State(service): State<Service>, Caller(actor): Caller, Path(id):
 
 /// Checks a live request's devices against what its run wrote, now (operators and admins;
 /// 503 from a process without device drivers).
-#[utoipa::path(post, path = "/api/v1/requests/{id}/drift", tag = "drift", params(RequestPath),
+#[utoipa::path(post, path = "/api/v1/requests/{id}/drift", operation_id = "check_drift", tag = "drift", params(RequestPath),
     responses((status = 200, body = Drift), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn check(

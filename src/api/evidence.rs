@@ -18,7 +18,7 @@ pub fn routes() -> OpenApiRouter<Service> {
 }
 
 /// The request's evidence bundle (admin, auditor; audited); `X-Kolokasi-Sha256` carries its hash.
-#[utoipa::path(get, path = "/api/v1/requests/{id}/evidence", tag = "documents", params(RequestPath),
+#[utoipa::path(get, path = "/api/v1/requests/{id}/evidence", operation_id = "export_evidence", tag = "documents", params(RequestPath),
     responses(
         (status = 200, description = "The evidence bundle", content_type = "application/zip", body = Vec<u8>),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]

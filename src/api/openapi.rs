@@ -5,9 +5,9 @@
 
 use std::sync::OnceLock;
 
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use utoipa::openapi::OpenApi as Document;
+use utoipa::openapi::{OpenApi as Document, RefOr};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -75,7 +75,27 @@ pub(super) fn api_routes() -> OpenApiRouter<Service> {
 
 /// The API's OpenAPI document.
 pub fn openapi() -> Document {
-    api_routes().into_openapi()
+    let mut doc = api_routes().into_openapi();
+    describe_responses(&mut doc);
+    doc
+}
+
+/// OpenAPI 3.1 requires a description on every response; one the handler does not give is the
+/// status's reason phrase ("Not Found").
+fn describe_responses(doc: &mut Document) {
+    for item in doc.paths.paths.values_mut() {
+        let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+        for operation in operations.into_iter().flatten() {
+            for (status, response) in operation.responses.responses.iter_mut() {
+                if let RefOr::T(response) = response
+                    && response.description.is_empty()
+                {
+                    let reason = status.parse::<u16>().ok().and_then(|s| StatusCode::from_u16(s).ok()).and_then(|s| s.canonical_reason());
+                    response.description = reason.unwrap_or("Response").to_string();
+                }
+            }
+        }
+    }
 }
 
 /// The document as served at `/api/v1/openapi.json`, built once.
@@ -85,7 +105,7 @@ pub fn openapi_json() -> &'static str {
 }
 
 /// This document.
-#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta", security(()),
+#[utoipa::path(get, path = "/api/v1/openapi.json", operation_id = "openapi", tag = "meta", security(()),
     responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json", body = Object)))]
 async fn document() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], openapi_json())

@@ -20,7 +20,7 @@ pub struct Health {
 }
 
 /// The process serves and its database answers.
-#[utoipa::path(get, path = "/health", tag = "operations", security(()),
+#[utoipa::path(get, path = "/health", operation_id = "health", tag = "operations", security(()),
     responses((status = 200, body = Health), (status = 500, description = "The database does not answer", body = ErrorBody)))]
 pub async fn health(State(service): State<Service>) -> Result<Json<Health>, ApiError> {
     service.store.ping().await.map_err(|e| ApiError::Internal(Box::new(e)))?;
@@ -36,7 +36,7 @@ pub struct Liveness {
 
 /// The process is up and serving (no database call: a slow database must not get the pod
 /// restarted, only taken out of the Service by readiness).
-#[utoipa::path(get, path = "/health/live", tag = "operations", security(()), responses((status = 200, body = Liveness)))]
+#[utoipa::path(get, path = "/health/live", operation_id = "live", tag = "operations", security(()), responses((status = 200, body = Liveness)))]
 pub async fn live() -> Json<Liveness> {
     Json(Liveness { status: "live" })
 }
@@ -69,7 +69,7 @@ impl Readiness {
 
 /// 200 when the database answers a query and every migration this binary knows is applied;
 /// 503 otherwise, saying which.
-#[utoipa::path(get, path = "/health/ready", tag = "operations", security(()),
+#[utoipa::path(get, path = "/health/ready", operation_id = "ready", tag = "operations", security(()),
     responses((status = 200, description = "Ready", body = Readiness), (status = 503, description = "Not ready, and why", body = Readiness)))]
 pub async fn ready(State(service): State<Service>) -> Response {
     let unavailable = |r: Readiness| (StatusCode::SERVICE_UNAVAILABLE, Json(r)).into_response();
@@ -99,7 +99,7 @@ pub async fn ready(State(service): State<Service>) -> Response {
 
 /// Prometheus text exposition: the store's counts (three GROUP BY queries) and this process's
 /// step measurements.
-#[utoipa::path(get, path = "/metrics", tag = "operations", security(()),
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "operations", security(()),
     responses(
         (status = 200, description = "Prometheus text format 0.0.4", content_type = "text/plain; version=0.0.4; charset=utf-8", body = String),
         (status = 503, description = "The database does not answer", content_type = "text/plain", body = String)))]

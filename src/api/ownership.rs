@@ -60,7 +60,7 @@ fn name(raw: &str) -> Result<Fqdn, ApiError> {
 }
 
 /// Lets the request use a zone apex or a name outside the configured zones (admin, audited).
-#[utoipa::path(post, path = "/api/v1/requests/{id}/allowed-names", tag = "ownership", params(RequestPath), request_body = AllowBody,
+#[utoipa::path(post, path = "/api/v1/requests/{id}/allowed-names", operation_id = "allow_name", tag = "ownership", params(RequestPath), request_body = AllowBody,
     responses((status = 200, body = NameAllowed), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn allow_name(State(service): State<Service>, Caller(actor): Caller, Path(id): Path<String>, ApiBody(body): ApiBody) -> Result<Json<NameAllowed>, ApiError> {
@@ -72,7 +72,7 @@ async fn allow_name(State(service): State<Service>, Caller(actor): Caller, Path(
 }
 
 /// Lets the request's DNS step take over an rrset found in DNS (admin, audited).
-#[utoipa::path(post, path = "/api/v1/requests/{id}/adopted-records", tag = "ownership", params(RequestPath), request_body = AdoptBody,
+#[utoipa::path(post, path = "/api/v1/requests/{id}/adopted-records", operation_id = "adopt_record", tag = "ownership", params(RequestPath), request_body = AdoptBody,
     responses((status = 200, body = RecordAdopted), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn adopt_record(State(service): State<Service>, Caller(actor): Caller, Path(id): Path<String>, ApiBody(body): ApiBody) -> Result<Json<RecordAdopted>, ApiError> {

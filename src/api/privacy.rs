@@ -15,7 +15,7 @@ pub fn routes() -> OpenApiRouter<Service> {
 
 /// Everything kolokasi holds that names one official: requests, users, assets, changes and
 /// every read of them (admin, auditor; the export itself is audited).
-#[utoipa::path(get, path = "/api/v1/privacy/{nip}", tag = "privacy", params(("nip" = Nip, Path, description = "The official's NIP.")),
+#[utoipa::path(get, path = "/api/v1/privacy/{nip}", operation_id = "privacy_export", tag = "privacy", params(("nip" = Nip, Path, description = "The official's NIP.")),
     responses((status = 200, body = PrivacyExport), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn export(State(service): State<Service>, Caller(actor): Caller, Path(nip): Path<String>) -> Result<Json<PrivacyExport>, ApiError> {
     Ok(Json(service.privacy_export(&actor, &nip).await?))

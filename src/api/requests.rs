@@ -32,7 +32,7 @@ pub fn routes() -> OpenApiRouter<Service> {
 /// The `{id}` of a request's paths.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
-#[allow(dead_code)] // read by axum's `Path<String>`; this type only documents it
+#[allow(dead_code)] // documents the `{id}` the handlers read with `Path<String>`; never built
 pub(super) struct RequestPath {
     /// The request number.
     #[param(value_type = RequestId)]
@@ -76,7 +76,7 @@ struct RequestPage {
 }
 
 /// The requests the caller may see (a requester: their unit's).
-#[utoipa::path(get, path = "/api/v1/requests", tag = "requests", params(ListQuery),
+#[utoipa::path(get, path = "/api/v1/requests", operation_id = "list_requests", tag = "requests", params(ListQuery),
     responses((status = 200, body = RequestPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn list(State(service): State<Service>, Caller(actor): Caller, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<RequestPage>, ApiError> {
     let state = q.state.map(|s| s.parse::<LifecycleState>().map_err(|e| ApiError::BadRequest(e.to_string()))).transpose()?;
@@ -105,7 +105,7 @@ struct Moved {
 }
 
 /// SOP step 1: a unit files a request (the admin may file for any unit).
-#[utoipa::path(post, path = "/api/v1/requests", tag = "requests", request_body = RequestForm,
+#[utoipa::path(post, path = "/api/v1/requests", operation_id = "submit_request", tag = "requests", request_body = RequestForm,
     responses((status = 201, body = Moved), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn submit(State(service): State<Service>, Caller(actor): Caller, ApiBody(body): ApiBody) -> Result<(StatusCode, Json<Moved>), ApiError> {
@@ -115,14 +115,14 @@ async fn submit(State(service): State<Service>, Caller(actor): Caller, ApiBody(b
 }
 
 /// A request with its approval (password redacted), capacity verdict, SLA and history.
-#[utoipa::path(get, path = "/api/v1/requests/{id}", tag = "requests", params(RequestPath),
+#[utoipa::path(get, path = "/api/v1/requests/{id}", operation_id = "show_request", tag = "requests", params(RequestPath),
     responses((status = 200, body = RequestView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn show(State(service): State<Service>, Caller(actor): Caller, Path(id): Path<String>) -> Result<Json<RequestView>, ApiError> {
     Ok(Json(service.request(&actor, &request_id(&id)?).await?))
 }
 
 /// One SOP move (`{"event": "approve", …}`); moves that follow a run (hand-over, decommissioned) are the run's.
-#[utoipa::path(post, path = "/api/v1/requests/{id}/events", tag = "requests", params(RequestPath), request_body = Command,
+#[utoipa::path(post, path = "/api/v1/requests/{id}/events", operation_id = "move_request", tag = "requests", params(RequestPath), request_body = Command,
     responses((status = 200, body = Moved), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn apply(State(service): State<Service>, Caller(actor): Caller, Path(id): Path<String>, ApiBody(body): ApiBody) -> Result<Json<Moved>, ApiError> {
@@ -151,7 +151,7 @@ struct AttachedKeyAnswer {
 }
 
 /// Attaches the host admin's key for the inspection's login; answers with its type and fingerprint only.
-#[utoipa::path(post, path = "/api/v1/requests/{id}/host-admin-key", tag = "requests", params(RequestPath), request_body = HostAdminKeyBody,
+#[utoipa::path(post, path = "/api/v1/requests/{id}/host-admin-key", operation_id = "attach_host_admin_key", tag = "requests", params(RequestPath), request_body = HostAdminKeyBody,
     responses((status = 200, body = AttachedKeyAnswer), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn attach_key(State(service): State<Service>, Caller(actor): Caller, Path(id): Path<String>, ApiBody(body): ApiBody) -> Result<Json<AttachedKeyAnswer>, ApiError> {
@@ -164,7 +164,7 @@ async fn attach_key(State(service): State<Service>, Caller(actor): Caller, Path(
 }
 
 /// The capacity check as it would come out now (nothing is recorded).
-#[utoipa::path(get, path = "/api/v1/requests/{id}/capacity", tag = "requests", params(RequestPath),
+#[utoipa::path(get, path = "/api/v1/requests/{id}/capacity", operation_id = "preview_capacity", tag = "requests", params(RequestPath),
     responses((status = 200, body = Verdict), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn capacity(State(service): State<Service>, Caller(actor): Caller, Path(id): Path<String>) -> Result<Json<Verdict>, ApiError> {
     Ok(Json(service.capacity_preview(&actor, &request_id(&id)?).await?))
@@ -176,7 +176,7 @@ struct AuditPage {
 }
 
 /// The request's audit trail: who did what, when, why, before and after.
-#[utoipa::path(get, path = "/api/v1/requests/{id}/audit", tag = "audit", params(RequestPath),
+#[utoipa::path(get, path = "/api/v1/requests/{id}/audit", operation_id = "request_audit", tag = "audit", params(RequestPath),
     responses((status = 200, body = AuditPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn audit(State(service): State<Service>, Caller(actor): Caller, Path(id): Path<String>) -> Result<Json<AuditPage>, ApiError> {
     let id = request_id(&id)?;
@@ -193,7 +193,7 @@ struct Datacenter {
 }
 
 /// The data center's inventory and what the live requests use of it (staff and the auditor).
-#[utoipa::path(get, path = "/api/v1/datacenter", tag = "datacenter",
+#[utoipa::path(get, path = "/api/v1/datacenter", operation_id = "datacenter", tag = "datacenter",
     responses((status = 200, body = Datacenter), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn datacenter(State(service): State<Service>, Caller(actor): Caller) -> Result<Json<Datacenter>, ApiError> {
     let usage = service.datacenter_usage(&actor).await?;
@@ -214,7 +214,7 @@ struct ChainCheck {
 }
 
 /// Verifies the whole audit chain (admin, head, auditor).
-#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit",
+#[utoipa::path(get, path = "/api/v1/audit/verify", operation_id = "verify_audit", tag = "audit",
     responses((status = 200, body = ChainCheck), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn audit_verify(State(service): State<Service>, Caller(actor): Caller) -> Result<Json<ChainCheck>, ApiError> {
     Ok(Json(match service.verify_audit(&actor).await? {

@@ -27,7 +27,7 @@ pub fn routes() -> OpenApiRouter<Service> {
 /// Each firewall read now: whether kolokasi's rules can work there as configured (the same
 /// report as `kolokasi datacenter check`). Needs `serve`'s drivers; a router without them
 /// (an API-only embedding) reports no firewalls.
-#[utoipa::path(get, path = "/api/v1/datacenter/check", tag = "datacenter",
+#[utoipa::path(get, path = "/api/v1/datacenter/check", operation_id = "check_datacenter", tag = "datacenter",
     responses((status = 200, body = DatacenterCheck), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn datacenter_check(Extension(engine): Extension<Engine>, Caller(actor): Caller) -> Result<Json<DatacenterCheck>, ApiError> {
     Ok(Json(engine.datacenter_check(&actor).await?))
@@ -54,7 +54,7 @@ struct RequestRuns {
 
 /// The request's runs (provisioning, decommissioning) with every step's status, derived from
 /// the run log, and the actions each allows now.
-#[utoipa::path(get, path = "/api/v1/requests/{id}/runs", tag = "runs", params(RequestPath),
+#[utoipa::path(get, path = "/api/v1/requests/{id}/runs", operation_id = "request_runs", tag = "runs", params(RequestPath),
     responses((status = 200, body = RequestRuns), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn runs(State(service): State<Service>, Caller(actor): Caller, Path(id): Path<String>) -> Result<Json<RequestRuns>, ApiError> {
     let id = request_id(&id)?;
@@ -85,7 +85,7 @@ enum RunActionName {
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
-#[allow(dead_code)] // read by axum's `Path<(String, String)>`; this type only documents it
+#[allow(dead_code)] // documents what the handler reads with `Path<(String, String)>`; never built
 struct RunPath {
     /// The request number.
     #[param(value_type = RequestId)]
@@ -105,7 +105,7 @@ struct ControlAccepted {
 }
 
 /// An operator's control of a run: retry, skip, unwind, retry_undo or resolve, with a reason (audited).
-#[utoipa::path(post, path = "/api/v1/requests/{id}/runs/{playbook}/control", tag = "runs", params(RunPath), request_body = ControlBody,
+#[utoipa::path(post, path = "/api/v1/requests/{id}/runs/{playbook}/control", operation_id = "control_run", tag = "runs", params(RunPath), request_body = ControlBody,
     responses((status = 202, body = ControlAccepted), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn control(

@@ -162,7 +162,8 @@ async fn the_served_document_is_openapi_3_1() {
     assert_eq!(schemas["Fqdn"]["type"], "string");
 }
 
-/// Validates `body` against the schema documented for `method path status content_type`.
+/// Validates a response against what the document says of `method path status`: its headers,
+/// its content type and, for JSON, its body against the schema.
 struct Checker {
     doc: Value,
     /// The document's components, made strict: an object schema with properties allows no
@@ -179,7 +180,8 @@ impl Checker {
         Self { doc, components, validated: Vec::new(), failures: Vec::new() }
     }
 
-    fn check(&mut self, method: &str, path: &str, status: u16, content_type: &str, body: &[u8]) {
+    fn check(&mut self, method: &str, path: &str, status: u16, headers: &reqwest::header::HeaderMap, body: &[u8]) {
+        let content_type = headers.get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
         let what = format!("{} {path} → {status}", method.to_uppercase());
         let op = &self.doc["paths"][path][method];
         if op.is_null() {
@@ -190,6 +192,13 @@ impl Checker {
             self.failures.push(format!("{what}: status not documented"));
             return;
         };
+        if let Some(documented) = response["headers"].as_object() {
+            let missing: Vec<&String> = documented.keys().filter(|h| !headers.contains_key(h.as_str())).collect();
+            if !missing.is_empty() {
+                self.failures.push(format!("{what}: documented headers missing: {missing:?}"));
+                return;
+            }
+        }
         let media = content_type.split(';').next().unwrap_or("").trim();
         let Some(content) = response["content"].as_object() else {
             self.failures.push(format!("{what}: no content documented"));
@@ -281,10 +290,10 @@ async fn real_responses_validate_against_their_schemas(db: Db) {
             }
             let response = r.send().await.unwrap();
             let status = response.status().as_u16();
-            let content_type = response.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+            let headers = response.headers().clone();
             let bytes = response.bytes().await.unwrap();
             assert_eq!(status, $want, "{} {}: {:.300}", stringify!($method), $url, String::from_utf8_lossy(&bytes));
-            checker.check(&stringify!($method).to_lowercase(), $template, status, &content_type, &bytes);
+            checker.check(&stringify!($method).to_lowercase(), $template, status, &headers, &bytes);
             serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null)
         }};
     }
@@ -359,10 +368,10 @@ async fn real_responses_validate_against_their_schemas(db: Db) {
     for i in 0..50 {
         let r = serve.http.get(format!("{}/api/v1/requests", serve.base)).bearer_auth(format!("klk_{i:064x}")).send().await.unwrap();
         let status = r.status().as_u16();
-        let content_type = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+        let headers = r.headers().clone();
         let bytes = r.bytes().await.unwrap();
         if status == 429 || i == 0 {
-            checker.check("get", "/api/v1/requests", status, &content_type, &bytes);
+            checker.check("get", "/api/v1/requests", status, &headers, &bytes);
         }
         if status == 429 {
             limited = true;
@@ -374,12 +383,16 @@ async fn real_responses_validate_against_their_schemas(db: Db) {
     assert!(checker.failures.is_empty(), "{} responses differ from the document:\n{}", checker.failures.len(), checker.failures.join("\n"));
     // The checker itself: a field the document does not name, a wrong type, an unknown code.
     let validated = checker.validated.len();
+    let json_headers = reqwest::header::HeaderMap::from_iter([
+        (reqwest::header::CONTENT_TYPE, "application/json".parse().unwrap()),
+        (reqwest::header::WWW_AUTHENTICATE, "Bearer".parse().unwrap()),
+    ]);
     for (status, body) in [
         (200, r#"{"items": [], "next_after": null, "surprise": 1}"#),
         (200, r#"{"items": "none", "next_after": null}"#),
         (401, r#"{"error": {"code": "nope", "message": "x"}}"#),
     ] {
-        checker.check("get", "/api/v1/requests", status, "application/json", body.as_bytes());
+        checker.check("get", "/api/v1/requests", status, &json_headers, body.as_bytes());
     }
     assert_eq!((checker.validated.len(), checker.failures.len()), (validated, 3), "the checker accepted a wrong body: {:?}", checker.failures);
     let statuses: std::collections::BTreeSet<&str> = checker.validated.iter().filter_map(|w| w.rsplit(' ').next()).collect();

@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::schemas::Binary;
 use super::{ApiBody, ApiError, ApiQuery, Caller, ErrorBody};
 use crate::service::{ExportFormat, Service};
 use crate::store::{AssetFilter, AssetRecord, AssetReview};
@@ -55,7 +56,7 @@ struct ExportQuery {
 #[utoipa::path(get, path = "/api/v1/assets/export", operation_id = "export_assets", tag = "assets", params(ExportQuery),
     responses(
         (status = 200, description = "The register", content(
-            (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            (Binary = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
             (String = "text/csv"))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn export(State(service): State<Service>, Caller(actor): Caller, ApiQuery(q): ApiQuery<ExportQuery>) -> Result<Response, ApiError> {

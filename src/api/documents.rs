@@ -11,6 +11,7 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::schemas::Binary;
 use super::{ApiError, ApiQuery, Caller, ErrorBody};
 use crate::documents::{DocFormat, DocumentKind, Lang};
 use crate::domain::RequestId;
@@ -46,7 +47,8 @@ struct DocumentPath {
 /// One of the SOP's documents, rendered now; `X-Kolokasi-Sha256` carries the body's hash.
 #[utoipa::path(get, path = "/api/v1/requests/{id}/documents/{kind}", operation_id = "render_document", tag = "documents", params(DocumentPath, DocumentQuery),
     responses(
-        (status = 200, description = "The document", content((Vec<u8> = "application/pdf"), (String = "text/html"))),
+        (status = 200, description = "The document", content((Binary = "application/pdf"), (String = "text/html")),
+            headers(("X-Kolokasi-Sha256" = String, description = "The body's SHA-256, hex"))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn render(

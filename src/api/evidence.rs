@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::schemas::Binary;
 use super::requests::RequestPath;
 use super::{ApiError, Caller, ErrorBody};
 use crate::domain::RequestId;
@@ -20,7 +21,8 @@ pub fn routes() -> OpenApiRouter<Service> {
 /// The request's evidence bundle (admin, auditor; audited); `X-Kolokasi-Sha256` carries its hash.
 #[utoipa::path(get, path = "/api/v1/requests/{id}/evidence", operation_id = "export_evidence", tag = "documents", params(RequestPath),
     responses(
-        (status = 200, description = "The evidence bundle", content_type = "application/zip", body = Vec<u8>),
+        (status = 200, description = "The evidence bundle", content_type = "application/zip", body = Binary,
+            headers(("X-Kolokasi-Sha256" = String, description = "The bundle's SHA-256, hex"))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn export(State(service): State<Service>, Caller(actor): Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = RequestId::parse(&id).map_err(|e| ApiError::BadRequest(e.to_string()))?;

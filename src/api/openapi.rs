@@ -7,6 +7,8 @@ use std::sync::OnceLock;
 
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::{OpenApi as Document, RefOr};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -80,8 +82,9 @@ pub fn openapi() -> Document {
     doc
 }
 
-/// OpenAPI 3.1 requires a description on every response; one the handler does not give is the
-/// status's reason phrase ("Not Found").
+/// What every operation answers alike: OpenAPI 3.1 requires a description on every response
+/// (one the handler does not give is the status's reason phrase, "Not Found"); a 401 carries
+/// `WWW-Authenticate: Bearer` and a 429 `Retry-After` (see [`super::ApiError`]).
 fn describe_responses(doc: &mut Document) {
     for item in doc.paths.paths.values_mut() {
         let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
@@ -92,6 +95,17 @@ fn describe_responses(doc: &mut Document) {
                 {
                     let reason = status.parse::<u16>().ok().and_then(|s| StatusCode::from_u16(s).ok()).and_then(|s| s.canonical_reason());
                     response.description = reason.unwrap_or("Response").to_string();
+                }
+                if let RefOr::T(response) = response {
+                    let header = match status.as_str() {
+                        "401" => Some(("WWW-Authenticate", Type::String, "`Bearer`: send an API token.")),
+                        "429" => Some(("Retry-After", Type::Integer, "Seconds until this address may try again.")),
+                        _ => None,
+                    };
+                    if let Some((name, kind, description)) = header {
+                        let header = HeaderBuilder::new().schema(Some(ObjectBuilder::new().schema_type(kind))).description(Some(description));
+                        response.headers.insert(name.to_string(), RefOr::T(header.build()));
+                    }
                 }
             }
         }

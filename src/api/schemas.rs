@@ -198,3 +198,22 @@ impl ToSchema for AnyJson {
         Cow::Borrowed("AnyJson")
     }
 }
+
+/// A file's bytes as the body (a PDF, a spreadsheet, a zip), not JSON.
+pub(crate) struct Binary;
+
+impl PartialSchema for Binary {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .description(Some("The file's bytes."))
+            .into()
+    }
+}
+
+impl ToSchema for Binary {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("Binary")
+    }
+}

@@ -26,7 +26,7 @@
 //! - [`actions`]: the built-in actions, one file each (address, DNS, gate, …).
 //! - [`auth`]: passwords (argon2id), API tokens (random, stored as SHA-256), sign-in limits.
 //! - [`documents`]: the SOP's forms and the berita acara from `templates/`, as HTML and PDF.
-//! - [`api`]: the REST API (axum), its error type and OpenAPI document.
+//! - [`api`]: the REST API (axum), its error type and its OpenAPI document, generated from the handlers.
 //! - [`console`]: the web console (server-rendered, Bahasa Indonesia / English), served with the API.
 //! - [`cli`]: the command-line interface, one file per noun.
 //! - [`config`]: layered settings (file, then `KOLOKASI_*` environment).

@@ -144,23 +144,11 @@ async fn health_and_openapi_cover_every_route() {
     assert_eq!(h["database"], "ok");
     let spec: Value = app.http.get(format!("{}/api/v1/openapi.json", app.base)).send().await.unwrap().json().await.unwrap();
     assert_eq!(spec["openapi"], "3.1.0");
+    // The document is generated from the router's own routes; tests/openapi.rs checks both
+    // directions and the responses against it.
     let paths = spec["paths"].as_object().unwrap();
-    // Every route the router serves is documented (read from the source so neither drifts).
-    let sources = [
-        include_str!("../src/api/mod.rs"),
-        include_str!("../src/api/requests.rs"),
-        include_str!("../src/api/documents.rs"),
-        include_str!("../src/api/assets.rs"),
-        include_str!("../src/api/privacy.rs"),
-        include_str!("../src/api/runs.rs"),
-    ];
-    let mut routes = 0;
-    for src in sources {
-        for line in src.lines().filter(|l| l.contains(".route(\"")) {
-            let path = line.split('"').nth(1).unwrap();
-            assert!(paths.contains_key(path), "route {path} is missing from openapi.json");
-            routes += 1;
-        }
+    for path in ["/api/v1/requests", "/api/v1/requests/{id}", "/api/v1/requests/{id}/events", "/api/v1/requests/{id}/runs", "/api/v1/assets"] {
+        assert!(paths.contains_key(path), "route {path} is missing from openapi.json");
     }
-    assert!(routes >= 9);
+    assert!(paths.len() >= 20, "{} paths", paths.len());
 }

@@ -1,6 +1,6 @@
 //! The authorisation matrix: every REST endpoint × every role × own/other unit → the expected
-//! status. Endpoints are read from the OpenAPI document, so a route added there without a row
-//! in `expected` fails this test by name.
+//! status. Endpoints are read from the generated OpenAPI document (every route is in it, see
+//! tests/openapi.rs), so a route added without a row in `expected` fails this test by name.
 
 mod common;
 
@@ -76,7 +76,7 @@ async fn every_endpoint_every_role_own_and_other_unit() {
     tokio::spawn(kolokasi::api::serve(svc.clone(), listener, std::future::pending()));
     let http = reqwest::Client::new();
 
-    let spec: Value = serde_json::from_str(kolokasi::api::OPENAPI).unwrap();
+    let spec: Value = serde_json::from_str(kolokasi::api::openapi_json()).unwrap();
     let mut routes = Vec::new();
     for (path, ops) in spec["paths"].as_object().unwrap() {
         for method in ["get", "post", "put", "patch", "delete"] {

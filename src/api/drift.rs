@@ -3,13 +3,17 @@
 //! of `serve`).
 
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Extension, Json, Router};
-use serde_json::{Value, json};
+use axum::{Extension, Json};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::requests::request_id;
-use super::{ApiError, Caller};
+use super::requests::{RequestPath, request_id};
+use super::{ApiError, Caller, ErrorBody};
+use crate::domain::RequestId;
 use crate::drift::DriftError;
+use crate::drift::report::{DriftReport, DriftStatus};
 use crate::lifecycle::{Role, State as LifecycleState};
 use crate::service::Service;
 
@@ -17,8 +21,16 @@ use crate::service::Service;
 #[derive(Clone)]
 pub struct DriftChecker(pub Option<crate::drift::Checker>);
 
-pub fn routes() -> Router<Service> {
-    Router::new().route("/api/v1/requests/{id}/drift", get(latest).post(check))
+pub fn routes() -> OpenApiRouter<Service> {
+    OpenApiRouter::new().routes(routes!(latest, check))
+}
+
+/// A request's drift: the status and the report (both `null` before the first check).
+#[derive(Serialize, ToSchema)]
+struct Drift {
+    request: RequestId,
+    status: Option<DriftStatus>,
+    report: Option<DriftReport>,
 }
 
 impl From<DriftError> for ApiError {
@@ -35,19 +47,26 @@ impl From<DriftError> for ApiError {
     }
 }
 
-async fn latest(State(service): State<Service>, Caller(actor): Caller, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+/// The latest drift check of the request (whoever may read the request).
+#[utoipa::path(get, path = "/api/v1/requests/{id}/drift", operation_id = "latest_drift", tag = "drift", params(RequestPath),
+    responses((status = 200, body = Drift), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn latest(State(service): State<Service>, Caller(actor): Caller, Path(id): Path<String>) -> Result<Json<Drift>, ApiError> {
     let id = request_id(&id)?;
     let report = crate::drift::service::latest(&service, &actor, &id).await?;
-    let status = report.as_ref().map(|r| r.status.as_str());
-    Ok(Json(json!({ "request": id, "status": status, "report": report })))
+    Ok(Json(Drift { request: id, status: report.as_ref().map(|r| r.status), report }))
 }
 
+/// Checks a live request's devices against what its run wrote, now (operators and admins;
+/// 503 from a process without device drivers).
+#[utoipa::path(post, path = "/api/v1/requests/{id}/drift", operation_id = "check_drift", tag = "drift", params(RequestPath),
+    responses((status = 200, body = Drift), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn check(
     State(service): State<Service>,
     Extension(checker): Extension<DriftChecker>,
     Caller(actor): Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Drift>, ApiError> {
     let id = request_id(&id)?;
     if !matches!(actor.role, Role::Operator | Role::Admin) {
         return Err(ApiError::Forbidden(format!("checking drift needs the role operator or admin; {} may not", actor.role)));
@@ -59,5 +78,5 @@ async fn check(
         return Err(ApiError::Unavailable("this process has no device drivers; POST to a `kolokasi serve`".into()));
     };
     let report = checker.check_one(&actor, &id).await?;
-    Ok(Json(json!({ "request": id, "status": report.status.as_str(), "report": report })))
+    Ok(Json(Drift { request: id, status: Some(report.status), report: Some(report) }))
 }

@@ -1,21 +1,29 @@
 //! `GET /api/v1/requests/{id}/evidence`: the request's evidence bundle (.zip) for an admin or
 //! the auditor; audited (`evidence.export`). Check it offline with `kolokasi evidence verify`.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiError, Caller};
+use super::schemas::Binary;
+use super::requests::RequestPath;
+use super::{ApiError, Caller, ErrorBody};
 use crate::domain::RequestId;
 use crate::evidence::EvidenceError;
 use crate::service::Service;
 
-pub fn routes() -> Router<Service> {
-    Router::new().route("/api/v1/requests/{id}/evidence", get(export))
+pub fn routes() -> OpenApiRouter<Service> {
+    OpenApiRouter::new().routes(routes!(export))
 }
 
+/// The request's evidence bundle (admin, auditor; audited); `X-Kolokasi-Sha256` carries its hash.
+#[utoipa::path(get, path = "/api/v1/requests/{id}/evidence", operation_id = "export_evidence", tag = "documents", params(RequestPath),
+    responses(
+        (status = 200, description = "The evidence bundle", content_type = "application/zip", body = Binary,
+            headers(("X-Kolokasi-Sha256" = String, description = "The bundle's SHA-256, hex"))),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)))]
 async fn export(State(service): State<Service>, Caller(actor): Caller, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = RequestId::parse(&id).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let bundle = crate::evidence::export(&service, &actor, &id).await.map_err(|e| match e {

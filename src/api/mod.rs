@@ -1,5 +1,6 @@
-//! The REST API (axum): JSON in and out, one error type, an OpenAPI document at
-//! `/api/v1/openapi.json`, `/health` (`/health/live`, `/health/ready`) and `/metrics`.
+//! The REST API (axum): JSON in and out, one error type, an OpenAPI document generated from
+//! the handlers (see [`openapi`]) at `/api/v1/openapi.json`, `/health` (`/health/live`,
+//! `/health/ready`) and `/metrics`.
 //!
 //! Every `/api/v1` call but the OpenAPI document carries `Authorization: Bearer <token>` (an
 //! API token from `kolokasi token create`); the token's user is the actor every record names.
@@ -11,29 +12,27 @@ mod documents;
 mod drift;
 mod error;
 mod evidence;
+mod openapi;
 mod ops;
 mod ownership;
 mod privacy;
 mod requests;
 mod runs;
+pub(crate) mod schemas;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Query, Request};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::Json;
-use serde_json::json;
-
-pub use error::ApiError;
+pub use error::{ApiError, ErrorBody, ErrorCode, ErrorDetail};
+pub use openapi::{openapi, openapi_json};
 
 use crate::lifecycle::Actor;
 use crate::service::Service;
 
 /// Largest request body accepted (a request file is a few KiB).
 pub const BODY_LIMIT: usize = 256 * 1024;
-
-pub const OPENAPI: &str = include_str!("openapi.json");
 
 pub fn router(service: Service) -> Router {
     router_with_console(service, crate::console::Options::default())
@@ -51,21 +50,8 @@ pub fn router_with_console(service: Service, console: crate::console::Options) -
 /// console never drive a run; the worker does.
 pub fn router_with_engine(engine: crate::engine::Engine, console: crate::console::Options, checker: Option<crate::drift::Checker>) -> Router {
     let service = engine.service().clone();
-    Router::new()
-        .route("/health", get(health))
-        .route("/health/live", get(ops::live))
-        .route("/health/ready", get(ops::ready))
-        .route("/metrics", get(ops::metrics))
-        .route("/api/v1/openapi.json", get(openapi))
-        .merge(requests::routes())
-        .merge(documents::routes())
-        .merge(evidence::routes())
-        .merge(assets::routes())
-        .merge(privacy::routes())
-        .merge(runs::routes())
-        .merge(drift::routes())
-        .merge(ownership::routes())
-        .layer(axum::Extension(engine.clone()))
+    let (api, _) = openapi::api_routes().split_for_parts();
+    api.layer(axum::Extension(engine.clone()))
         .layer(axum::Extension(console.trusted_proxies.clone()))
         .layer(axum::Extension(drift::DriftChecker(checker)))
         .with_state(service)
@@ -74,13 +60,31 @@ pub fn router_with_engine(engine: crate::engine::Engine, console: crate::console
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }
 
-async fn health(State(service): State<Service>) -> Result<Json<serde_json::Value>, ApiError> {
-    service.database_readiness().await.map_err(|e| ApiError::Internal(Box::new(e)))?;
-    Ok(Json(json!({ "status": "ok", "database": "ok" })))
+/// A query string read into `T`; a bad one is the API's own 400, not axum's plain text.
+pub(crate) struct ApiQuery<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let Query(q) = Query::<T>::try_from_uri(&parts.uri).map_err(|e| ApiError::BadRequest(format!("query: {}", e.body_text())))?;
+        Ok(Self(q))
+    }
 }
 
-async fn openapi() -> impl IntoResponse {
-    ([(axum::http::header::CONTENT_TYPE, "application/json")], OPENAPI)
+/// A request body as bytes within [`BODY_LIMIT`]; one too large is the API's own 413.
+pub(crate) struct ApiBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(format!("the body is larger than {} KiB", BODY_LIMIT / 1024)),
+            _ => ApiError::BadRequest(e.body_text()),
+        })?;
+        Ok(Self(bytes))
+    }
 }
 
 /// The acting person, from the bearer token.

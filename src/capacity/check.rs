@@ -12,7 +12,7 @@ use super::{Inventory, Site};
 use crate::domain::{RequestForm, RequestKind};
 
 /// What requests hold now (from the store).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Usage {
     pub units: Vec<ReservedUnits>,
     /// Bandwidth reserved by requests, per NOC.
@@ -20,7 +20,7 @@ pub struct Usage {
     pub hosting: HostingUsage,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReservedUnits {
     pub noc: String,
     pub rack: String,
@@ -29,14 +29,14 @@ pub struct ReservedUnits {
     pub power_w: u64,
 }
 
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HostingUsage {
     pub cpu_cores: u64,
     pub ram_gb: u64,
     pub storage_gb: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Resource {
     /// Tempat: contiguous rack units.
@@ -69,7 +69,7 @@ impl Resource {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Shortage {
     pub resource: Resource,
     pub needed: u64,
@@ -77,7 +77,7 @@ pub struct Shortage {
     pub detail: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Placement {
     pub server: String,
     pub noc: String,
@@ -98,7 +98,7 @@ impl Placement {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Verdict {
     pub ok: bool,
     pub noc: Option<String>,

@@ -72,7 +72,7 @@ pub struct HostAdmin {
 }
 
 /// What the unit delivered at SOP step 7 (the hardware gate).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HardwareReceipt {
     pub serial_number: Text,
     pub type_brand: Text,
@@ -88,7 +88,7 @@ pub struct HardwareReceipt {
 }
 
 /// Form Pencabutan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Revocation {
     pub reasons: Vec<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none", with = "iso_date::option")]

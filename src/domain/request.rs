@@ -7,7 +7,7 @@ use time::Date;
 use super::{Email, Fqdn, Nip, Phone, ServerSpec, Text, iso_date};
 
 /// The two services of the SOP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RequestKind {
     /// Co-location: the unit brings its own server to the data center.
@@ -102,7 +102,7 @@ impl From<Validity> for ValidityRepr {
 }
 
 /// The requesting unit (OPD).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Unit {
     /// Nama Unit.
@@ -112,7 +112,7 @@ pub struct Unit {
 }
 
 /// An official (Penanggung Jawab) with their NIP.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Official {
     pub name: Text,
@@ -122,7 +122,7 @@ pub struct Official {
 }
 
 /// Form Pengajuan with the server specification: everything the unit files.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequestForm {
     pub kind: RequestKind,

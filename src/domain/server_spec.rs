@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::Text;
 
 /// One server the unit brings (co-location) or one application's resources (hosting).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSpec {
     /// Nama Server (host name the unit gives it).
@@ -39,14 +39,14 @@ pub struct ServerSpec {
     pub services: Vec<ServicePort>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OsSpec {
     pub name: Text,
     pub version: Text,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApplicationSpec {
     /// Package name as the OS's package manager knows it (`nginx`, `postgresql-14`).

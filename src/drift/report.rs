@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DriftStatus {
     InSync,
@@ -52,12 +52,14 @@ impl DriftStatus {
 }
 
 /// An item whose device holds something else than the run wrote.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DriftItem {
     pub item: String,
     pub step: String,
     pub device: String,
+    #[schema(value_type = crate::api::schemas::AnyJson)]
     pub expected: Value,
+    #[schema(value_type = crate::api::schemas::AnyJson)]
     pub found: Value,
     /// The operator's reason, for an accepted drift.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -65,14 +67,14 @@ pub struct DriftItem {
 }
 
 /// An item that could not be compared: its device did not answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Unreadable {
     pub item: String,
     pub device: String,
     pub error: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DriftReport {
     pub request: String,
     #[serde(with = "time::serde::rfc3339")]

@@ -9,9 +9,12 @@ use crate::lifecycle::Actor;
 use crate::service::ServiceError;
 
 /// Every firewall's diagnosis; `works` is false if one cannot work as configured.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DatacenterCheck {
     pub works: bool,
+    /// One diagnosis per firewall (mode, base chains, findings).
+    // TODO(design): the firewall doctor's Diagnosis schema.
+    #[schema(value_type = Vec<Object>)]
     pub firewalls: Vec<Diagnosis>,
 }
 

@@ -17,7 +17,7 @@ use crate::lifecycle::{Actor, Role, State};
 use crate::store::{AuditEntry, Write};
 
 /// What may be done to a run now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunAction {
     /// A worker (or `run start|resume`) drives it on.

@@ -11,10 +11,13 @@ use crate::domain::RequestId;
 use crate::lifecycle::{Actor, State};
 use crate::service::Service;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RunReport {
     pub run: String,
     pub playbook: String,
+    /// Each step's status and attempts, derived from the run log.
+    // TODO(design): RunView's own schema (run_log's step and attempt views).
+    #[schema(value_type = Object)]
     pub view: RunView,
     /// What an operator (or a worker) may do to the run now; empty once the request is closed.
     pub allowed_actions: Vec<RunAction>,

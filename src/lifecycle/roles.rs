@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// SOP roles. `Auditor` is read-only and not in the SOP; it exists for inspectors of the
 /// inspectorate and for privacy requests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// OPD staff filing the request.

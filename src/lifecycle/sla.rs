@@ -164,7 +164,7 @@ fn next_midnight(day: Date) -> OffsetDateTime {
 }
 
 /// Where a request stands against its service time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SlaStatus {
     /// Working time used so far, in seconds.
     pub used_seconds: i64,

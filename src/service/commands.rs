@@ -7,7 +7,7 @@ use crate::lifecycle::EventKind;
 use crate::secrets::Secret;
 
 /// One command; the JSON form is `{"event": "approve", …}`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "event", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Command {
     /// SOP step 2: the admin verifies and dispositions to the supervisor and DC team.
@@ -76,7 +76,7 @@ pub enum Command {
     ProvisioningUnwound { reason: Option<String> },
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApproveInput {
     /// Where the form is signed.
@@ -93,7 +93,7 @@ pub struct ApproveInput {
     pub host_admin_password: Option<Secret>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RejectInput {
     pub place: Text,

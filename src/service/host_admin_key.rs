@@ -16,7 +16,7 @@ use crate::secrets::{Secret, SecretKind, SecretName};
 use crate::store::AuditEntry;
 
 /// What may be shown of an attached key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AttachedKey {
     /// `ssh-ed25519`, `ssh-rsa`.
     pub algorithm: String,

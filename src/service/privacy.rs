@@ -11,7 +11,7 @@ use crate::lifecycle::{Actor, Role};
 use crate::store::{AssetNaming, AuditRecord, UserRecord};
 
 /// One request that names the official, and in which capacity.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RequestNaming {
     pub id: String,
     /// `official`, `unit_approver`, `approval_signatory`, `revocation_signatory`.
@@ -19,11 +19,12 @@ pub struct RequestNaming {
     pub state: crate::lifecycle::State,
     pub form: crate::domain::RequestForm,
     /// The approval with the host admin password as `[redacted]`.
+    #[schema(value_type = Option<Object>)]
     pub approval: Option<Value>,
     pub revocation: Option<crate::domain::Revocation>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PrivacyExport {
     pub nip: String,
     #[serde(with = "time::serde::rfc3339")]

@@ -12,7 +12,7 @@ use crate::secrets::secret::REDACTED;
 use crate::store::{AuditEntry, EventRecord, ListFilter, RequestRow, RequestSummary};
 
 /// A request as people see it: the form, the SOP records, the SLA and the history.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RequestView {
     pub id: String,
     pub kind: RequestKind,
@@ -24,6 +24,8 @@ pub struct RequestView {
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
     pub form: RequestForm,
+    /// The approval with the host admin password as `[redacted]`.
+    #[schema(value_type = Option<Object>)]
     pub approval: Option<Value>,
     pub hardware: Option<crate::domain::HardwareReceipt>,
     /// The SHA-256 fingerprint (`SHA256:…`) of the host key recorded at the hardware receipt,

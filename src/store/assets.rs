@@ -12,7 +12,7 @@ use super::{Store, StoreError, Write, from_micros, micros};
 use crate::documents::StepOutput;
 
 /// One server in the register.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AssetRecord {
     /// `KLK-2026-00042-srv-sipd`: the request number and the server's name.
     pub id: String,
@@ -21,6 +21,7 @@ pub struct AssetRecord {
     pub serial_number: Option<String>,
     pub type_brand: Option<String>,
     /// The measured-versus-declared server row (`documents::server_table::ServerRow`).
+    #[schema(value_type = Object)]
     pub spec: Value,
     pub unit: String,
     pub official_name: String,
@@ -45,7 +46,7 @@ pub struct AssetRecord {
 }
 
 /// One review of an asset.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AssetReview {
     pub asset_id: String,
     pub seq: i64,

@@ -8,7 +8,7 @@ use sqlx::Row;
 use super::{AuditRecord, RequestRow, Store, StoreError, audit, requests};
 
 /// An asset register row naming the official.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AssetNaming {
     pub id: String,
     pub request_id: String,

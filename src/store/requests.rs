@@ -26,7 +26,7 @@ pub struct RequestRow {
 }
 
 /// One line of a request list.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RequestSummary {
     pub id: String,
     pub kind: RequestKind,
@@ -40,7 +40,7 @@ pub struct RequestSummary {
 }
 
 /// One transition in a request's history.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EventRecord {
     pub seq: i64,
     pub event: String,

@@ -9,7 +9,7 @@ use super::{Store, StoreError, Write, from_micros, micros, parse_enum};
 use crate::lifecycle::Role;
 
 /// A user as stored, without the password hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct UserRecord {
     pub username: String,
     pub display_name: String,

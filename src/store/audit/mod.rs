@@ -40,7 +40,7 @@ pub struct AuditEntry {
     pub after: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditRecord {
     pub seq: i64,
     #[serde(with = "time::serde::rfc3339")]
@@ -50,13 +50,15 @@ pub struct AuditRecord {
     pub request_id: Option<String>,
     pub action: String,
     pub reason: Option<String>,
+    #[schema(value_type = Option<crate::api::schemas::AnyJson>)]
     pub before: Option<serde_json::Value>,
+    #[schema(value_type = Option<crate::api::schemas::AnyJson>)]
     pub after: Option<serde_json::Value>,
     pub hash: String,
 }
 
 /// Where the chain breaks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChainBreak {
     pub seq: i64,
     pub problem: String,

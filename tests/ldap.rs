@@ -306,6 +306,18 @@ async fn directory_down_local_users_still_sign_in(db: Db) {
     let failures = audit_rows(&svc, "auth.failure").await;
     assert!(failures[0].2.as_deref().unwrap().contains("directory_unreachable"), "{failures:?}");
 
+    // A directory that accepts the connection and then says nothing: the timeout ends it.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut s = settings(&lab, &format!("ldaps://{}", silent.local_addr().unwrap()), false);
+    s.timeout_seconds = 1;
+    let svc = directory_service(&db, Directory::new(s, Secret::new(&lab.bind_password)).unwrap()).await;
+    let started = std::time::Instant::now();
+    let e = sign_in(&svc, "siti", &lab.user_password).await.unwrap_err();
+    assert!(matches!(&e, ServiceError::DirectoryUnavailable(DirectoryError::Timeout { .. })), "{e:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(6), "{:?}", started.elapsed());
+    assert!(e.to_string().contains("office directory"), "{e}");
+    drop(silent);
+
     // A server whose certificate the configured CA did not sign is not talked to.
     let mut s = settings(&lab, &lab.ldaps_url, false);
     let tmp = tempfile::tempdir().unwrap();

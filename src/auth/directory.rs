@@ -48,15 +48,16 @@ pub enum DirectoryError {
     #[error("the office directory {url} cannot be reached")]
     Unreachable {
         url: String,
+        // Boxed: ldap3's error is large, and this one travels inside ServiceError.
         #[source]
-        source: LdapError,
+        source: Box<LdapError>,
     },
     #[error("the office directory {url} did not answer within {seconds} s")]
     Timeout { url: String, seconds: u64 },
     #[error("the office directory refused kolokasi's service account (check directory.bind_dn and its password)")]
-    ServiceBind(#[source] LdapError),
+    ServiceBind(#[source] Box<LdapError>),
     #[error("searching the office directory failed")]
-    Search(#[source] LdapError),
+    Search(#[source] Box<LdapError>),
     #[error("an empty password is never sent to the directory")]
     EmptyPassword,
     #[error("a login name is 1-64 letters, digits, '.', '_', '-' or '@'")]
@@ -242,13 +243,13 @@ impl Directory {
     fn transport(&self, source: LdapError) -> DirectoryError {
         match source {
             LdapError::Timeout { .. } => DirectoryError::Timeout { url: self.settings.url.clone(), seconds: self.settings.timeout_seconds },
-            source => DirectoryError::Unreachable { url: self.settings.url.clone(), source },
+            source => DirectoryError::Unreachable { url: self.settings.url.clone(), source: Box::new(source) },
         }
     }
 
     async fn sign_in(&self, ldap: &mut Ldap, login: &str, password: &Secret) -> Result<DirectoryUser, DirectoryError> {
         let bound = ldap.simple_bind(&self.settings.bind_dn, self.bind_password.expose()).await.map_err(|e| self.transport(e))?;
-        bound.success().map_err(DirectoryError::ServiceBind)?;
+        bound.success().map_err(|e| DirectoryError::ServiceBind(Box::new(e)))?;
         let entry = self.find_person(ldap, login).await?;
         if is_disabled(&entry) {
             return Err(DirectoryError::Disabled);
@@ -262,7 +263,7 @@ impl Directory {
         match result.rc {
             0 => {}
             INVALID_CREDENTIALS => return Err(DirectoryError::BadPassword),
-            _ => return Err(DirectoryError::Search(LdapError::LdapResult { result })),
+            _ => return Err(DirectoryError::Search(Box::new(LdapError::LdapResult { result }))),
         }
         Ok(DirectoryUser { username: login.to_string(), dn: entry.dn, display_name, role: mapping.role, unit, group: mapping.group.clone() })
     }
@@ -271,7 +272,7 @@ impl Directory {
         let filter = login_filter(&self.settings.login_attribute, login);
         let attributes = [self.settings.name_attribute.as_str(), self.settings.opd_attribute.as_str(), "pwdAccountLockedTime", "userAccountControl"];
         let found = ldap.search(&self.settings.base_dn, Scope::Subtree, &filter, attributes).await.map_err(|e| self.transport(e))?;
-        let (entries, _) = found.success().map_err(DirectoryError::Search)?;
+        let (entries, _) = found.success().map_err(|e| DirectoryError::Search(Box::new(e)))?;
         match entries.len() {
             0 => Err(DirectoryError::NotFound),
             1 => Ok(SearchEntry::construct(entries.into_iter().next().expect("one entry"))),
@@ -282,7 +283,7 @@ impl Directory {
     async fn groups_of(&self, ldap: &mut Ldap, dn: &str) -> Result<Vec<String>, DirectoryError> {
         let base = self.settings.group_base_dn.as_deref().unwrap_or(&self.settings.base_dn);
         let found = ldap.search(base, Scope::Subtree, &member_filter(dn), ["1.1"]).await.map_err(|e| self.transport(e))?;
-        let (entries, _) = found.success().map_err(DirectoryError::Search)?;
+        let (entries, _) = found.success().map_err(|e| DirectoryError::Search(Box::new(e)))?;
         Ok(entries.into_iter().map(|e| SearchEntry::construct(e).dn).collect())
     }
 

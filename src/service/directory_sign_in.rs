@@ -5,6 +5,13 @@
 //! The abuse limits and the audit of failures are those of local sign-ins: the attempt was
 //! spent by the caller, a refusal is audited with its reason and answered with the one
 //! generic message; only a directory that cannot be reached gets its own, clear error.
+//!
+//! TODO(design): a person disabled in (or removed from every mapped group of) the directory
+//! cannot sign in, but API tokens they made earlier work until revoked or the account is
+//! disabled here; a periodic directory sweep (as the drift check does for devices) would close
+//! that gap.
+//! TODO(robustness): directory checks do not take a verification slot (those bound argon2's
+//! memory); a black-holed directory costs each attempt up to the timeout, never local users' slots.
 
 use serde_json::json;
 use time::OffsetDateTime;

@@ -31,6 +31,7 @@ if ! command -v hadolint >/dev/null; then
 fi
 # Packages first, the lab after: an apt run while the lab is up must not be needed.
 bash deploy/lab/lab.sh up
+bash deploy/lab/ldap.sh up
 bash deploy/lab/postgres.sh up
 KOLOKASI_TEST_POSTGRES_URL="$(bash deploy/lab/postgres.sh url)"
 export KOLOKASI_TEST_POSTGRES_URL

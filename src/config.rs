@@ -57,6 +57,109 @@ pub struct Settings {
     pub drift: DriftSettings,
     /// Signed checkpoints of the audit chain head (see [`crate::service::audit_checkpoints`]).
     pub audit: AuditSettings,
+    /// Sign-in with the office directory, beside local users (see [`crate::auth::directory`]).
+    pub directory: Option<DirectorySettings>,
+}
+
+/// `directory:` in the configuration file: sign-in against the office's Active Directory or
+/// OpenLDAP. Only over TLS: `ldaps://`, or `ldap://` with `starttls: true`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectorySettings {
+    /// `ldaps://dc1.kaltimprov.go.id` or `ldap://dc1.kaltimprov.go.id` (with `starttls: true`).
+    pub url: String,
+    /// Upgrade an `ldap://` connection with StartTLS before anything is sent; required there.
+    #[serde(default)]
+    pub starttls: bool,
+    /// The CA (PEM) that signed the directory server's certificate; the only one trusted.
+    pub ca_file: PathBuf,
+    /// The service account kolokasi searches with (read-only is enough).
+    pub bind_dn: String,
+    /// Name of its password in the sealed secret store (preferred).
+    #[serde(default)]
+    pub bind_password_secret: Option<String>,
+    /// The password itself (prefer `bind_password_secret`, or `KOLOKASI_DIRECTORY_BIND_PASSWORD`).
+    #[serde(default)]
+    pub bind_password: Option<Secret>,
+    /// Where people (and, without `group_base_dn`, groups) are searched.
+    pub base_dn: String,
+    /// Where groups are searched; `base_dn` if unset.
+    #[serde(default)]
+    pub group_base_dn: Option<String>,
+    /// The attribute a person signs in with: `uid` (OpenLDAP) or `sAMAccountName` (AD).
+    #[serde(default = "default_login_attribute")]
+    pub login_attribute: String,
+    /// The attribute holding a person's OPD (unit), as requests name it.
+    #[serde(default = "default_opd_attribute")]
+    pub opd_attribute: String,
+    /// The attribute holding a person's display name.
+    #[serde(default = "default_name_attribute")]
+    pub name_attribute: String,
+    /// Group DN → kolokasi role; the first listed group a person is a member of decides.
+    pub groups: Vec<DirectoryGroup>,
+    /// Seconds for connecting and for each directory operation.
+    #[serde(default = "default_directory_timeout")]
+    pub timeout_seconds: u64,
+}
+
+/// One line of `directory.groups`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirectoryGroup {
+    /// The group's DN (`cn=kolokasi-operator,ou=groups,dc=kaltimprov,dc=go,dc=id`).
+    pub group: String,
+    pub role: crate::lifecycle::Role,
+}
+
+fn default_login_attribute() -> String {
+    "uid".into()
+}
+
+fn default_opd_attribute() -> String {
+    "ou".into()
+}
+
+fn default_name_attribute() -> String {
+    "cn".into()
+}
+
+fn default_directory_timeout() -> u64 {
+    5
+}
+
+impl DirectorySettings {
+    /// The checks made at configuration load: TLS is never optional, attribute names are
+    /// names (they go into search filters), at least one group is mapped.
+    pub fn check(&self) -> Result<(), String> {
+        let url = self.url.trim().to_ascii_lowercase();
+        if url.starts_with("ldaps://") {
+            if self.starttls {
+                return Err("starttls is for ldap:// URLs; an ldaps:// connection is TLS from the start".into());
+            }
+        } else if url.starts_with("ldap://") {
+            if !self.starttls {
+                return Err(format!(
+                    "{} is plain LDAP: passwords would cross the network in clear; use ldaps:// or set starttls: true",
+                    self.url
+                ));
+            }
+        } else {
+            return Err(format!("{:?} is not an ldaps:// or ldap:// URL", self.url));
+        }
+        for (key, attr) in [("login_attribute", &self.login_attribute), ("opd_attribute", &self.opd_attribute), ("name_attribute", &self.name_attribute)] {
+            let ok = attr.len() <= 64 && attr.starts_with(|c: char| c.is_ascii_alphabetic()) && attr.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            if !ok {
+                return Err(format!("{key} {attr:?} is not an attribute name"));
+            }
+        }
+        if self.groups.is_empty() {
+            return Err("groups maps no directory group to a role: nobody could sign in".into());
+        }
+        if self.timeout_seconds == 0 || self.timeout_seconds > 120 {
+            return Err("timeout_seconds must be between 1 and 120".into());
+        }
+        Ok(())
+    }
 }
 
 /// `audit:` in the configuration file.
@@ -111,6 +214,7 @@ impl Default for Settings {
             notifications: crate::notify::NotifySettings::default(),
             drift: DriftSettings::default(),
             audit: AuditSettings::default(),
+            directory: None,
         }
     }
 }
@@ -216,6 +320,12 @@ impl Settings {
             s.worker = !matches!(v.as_str(), "0" | "false" | "no");
         }
         s.notifications.apply_env(&env).map_err(|(path, message)| ConfigError::Parse { path, message })?;
+        if let Some(d) = &mut s.directory {
+            if let Some(v) = env("KOLOKASI_DIRECTORY_BIND_PASSWORD") {
+                d.bind_password = Some(Secret::new(v));
+            }
+            d.check().map_err(|message| ConfigError::Parse { path: "directory".into(), message })?;
+        }
         Ok(s)
     }
 

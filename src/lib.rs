@@ -24,7 +24,7 @@
 //! - [`service`]: the operations every front end shares (CLI, REST API), each one audited.
 //! - [`engine`]: playbook runs: steps with forward and undo, durable run log, resume, workers.
 //! - [`actions`]: the built-in actions, one file each (address, DNS, gate, …).
-//! - [`auth`]: passwords (argon2id), API tokens (random, stored as SHA-256), sign-in limits.
+//! - [`auth`]: passwords (argon2id), the office directory (LDAP), API tokens (random, stored as SHA-256), sign-in limits.
 //! - [`documents`]: the SOP's forms and the berita acara from `templates/`, as HTML and PDF.
 //! - [`api`]: the REST API (axum), its error type and its OpenAPI document, generated from the handlers.
 //! - [`console`]: the web console (server-rendered, Bahasa Indonesia / English), served with the API.

@@ -76,6 +76,10 @@ impl From<ServiceError> for ApiError {
             ServiceError::RateLimited(l) => Self::TooManyRequests(l),
             ServiceError::NotFound(m) => Self::NotFound(format!("{m} not found")),
             ServiceError::Conflict(m) => Self::Conflict(m),
+            e @ ServiceError::DirectoryUnavailable(_) => {
+                tracing::error!(error = %e, source = ?std::error::Error::source(&e), "directory sign-in impossible");
+                Self::Unavailable(e.to_string())
+            }
             other => Self::Internal(Box::new(other)),
         }
     }

@@ -139,6 +139,13 @@ impl Ctx {
             .with_context(|| format!("cannot open the database {}", redact_url(&self.settings.database_url)))?;
         let service = Service::new(store, self.settings.inventory()?, self.settings.calendar()?, key).with_template_dir(self.settings.template_dir.clone()).with_verification_slots(self.settings.auth_verification_slots);
         service.ensure_pools().await?;
+        let service = match &self.settings.directory {
+            Some(d) => {
+                let directory = directory(d, &service).await?;
+                service.with_directory(directory)
+            }
+            None => service,
+        };
         // Lifecycle events that start runs need the playbook definitions, whichever front end moves them.
         let playbooks = crate::engine::Engine::load_playbooks(self.settings.playbook_dir().as_deref(), &crate::actions::builtin())?;
         Ok(service.with_run_definitions(crate::engine::definitions(&playbooks)))
@@ -178,6 +185,17 @@ impl Ctx {
         let name: String = user.chars().filter(|c| c.is_ascii_alphanumeric() || "._-@".contains(*c)).take(48).collect();
         Ok(Actor::new(&format!("os.{}", if name.is_empty() { "local" } else { &name }), Role::Auditor)?)
     }
+}
+
+/// The office directory from `directory:`; its service password from the sealed store
+/// (`bind_password_secret`) or the settings / `KOLOKASI_DIRECTORY_BIND_PASSWORD`.
+async fn directory(d: &crate::config::DirectorySettings, service: &Service) -> anyhow::Result<crate::auth::Directory> {
+    let password = match (&d.bind_password_secret, &d.bind_password) {
+        (Some(name), _) => service.secret(name).await.with_context(|| format!("directory: cannot open secret {name}"))?,
+        (None, Some(p)) => p.clone(),
+        (None, None) => anyhow::bail!("directory: no password for bind_dn (bind_password_secret or KOLOKASI_DIRECTORY_BIND_PASSWORD)"),
+    };
+    Ok(crate::auth::Directory::new(d.clone(), password)?)
 }
 
 /// Whether a URL carries a password (`scheme://user:password@host`).

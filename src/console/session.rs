@@ -167,6 +167,10 @@ pub async fn sign_in(State(console): State<Console>, v: Visitor, body: Bytes) ->
         Err(ServiceError::Unauthorized(_) | ServiceError::Forbidden(_) | ServiceError::Conflict(_) | ServiceError::Invalid(_)) => {
             sign_in_form(&console, &v, &next, &username, Some(v.lang.t("sign_in_failed")), StatusCode::UNAUTHORIZED)
         }
+        // A directory user while the office directory is down: say so (local users still sign in).
+        Err(ServiceError::DirectoryUnavailable(_)) => {
+            sign_in_form(&console, &v, &next, &username, Some(v.lang.t("sign_in_directory_down")), StatusCode::SERVICE_UNAVAILABLE)
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -17,6 +17,7 @@ mod rekey;
 mod requests;
 mod secrets;
 mod sessions;
+mod directory_sign_in;
 mod users;
 
 use std::sync::Arc;
@@ -63,6 +64,10 @@ pub enum ServiceError {
     Document(#[from] crate::documents::DocumentError),
     #[error("secret handling failed")]
     Cipher(#[from] CipherError),
+    /// The office directory cannot check a directory user's sign-in now; local accounts
+    /// still sign in.
+    #[error("the office directory cannot be reached to check this sign-in; local accounts still sign in")]
+    DirectoryUnavailable(#[source] crate::auth::DirectoryError),
 }
 
 impl From<StoreError> for ServiceError {
@@ -98,6 +103,8 @@ pub struct Service {
     verifications: Arc<tokio::sync::Semaphore>,
     /// Set when this process's run worker has stopped on its own: readiness fails from then on.
     worker_down: Arc<std::sync::atomic::AtomicBool>,
+    /// The office directory people may sign in with, beside local users (`directory:`).
+    directory: Option<Arc<crate::auth::Directory>>,
 }
 
 /// A reason from a person (an audit row's "why"): visible text only, at most 500 characters
@@ -115,12 +122,18 @@ impl Service {
         let key = key.map(Arc::new);
         // The audit chain's keys are sealed under the master key too (see store::audit).
         store.use_master_key(key.clone());
-        Self { store, inventory: Arc::new(inventory), calendar: Arc::new(calendar), key, run_definitions: Arc::default(), dns_zones: Arc::default(), limiter: Arc::default(), verifications: Arc::new(tokio::sync::Semaphore::new(DEFAULT_VERIFICATION_SLOTS)), worker_down: Arc::default(), templates: Arc::new(crate::documents::Templates::new(crate::documents::default_template_dir())) }
+        Self { store, inventory: Arc::new(inventory), calendar: Arc::new(calendar), key, run_definitions: Arc::default(), dns_zones: Arc::default(), limiter: Arc::default(), verifications: Arc::new(tokio::sync::Semaphore::new(DEFAULT_VERIFICATION_SLOTS)), worker_down: Arc::default(), directory: None, templates: Arc::new(crate::documents::Templates::new(crate::documents::default_template_dir())) }
     }
 
     /// At most `slots` password verifications at once (`auth_verification_slots`).
     pub fn with_verification_slots(mut self, slots: usize) -> Self {
         self.verifications = Arc::new(tokio::sync::Semaphore::new(slots.max(1)));
+        self
+    }
+
+    /// Signs people unknown locally (or marked as directory users) in through `directory`.
+    pub fn with_directory(mut self, directory: crate::auth::Directory) -> Self {
+        self.directory = Some(Arc::new(directory));
         self
     }
 

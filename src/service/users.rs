@@ -17,7 +17,7 @@ use crate::secrets::Secret;
 use crate::store::{AuditEntry, NewUserRow, TokenRecord, UserRecord};
 
 /// The one message for every failed sign-in: it says nothing about which part was wrong.
-const BAD_CREDENTIALS: &str = "invalid credentials";
+pub(super) const BAD_CREDENTIALS: &str = "invalid credentials";
 /// Longest life of an API token.
 pub const MAX_TOKEN_TTL: Duration = Duration::days(366);
 
@@ -44,7 +44,7 @@ struct AuditedUser<'a> {
     has_password: bool,
 }
 
-fn actor_of(user: &UserRecord) -> Result<Actor, ServiceError> {
+pub(super) fn actor_of(user: &UserRecord) -> Result<Actor, ServiceError> {
     let actor = match &user.unit {
         Some(unit) => Actor::in_unit(&user.username, user.role, unit),
         None => Actor::new(&user.username, user.role),
@@ -99,6 +99,7 @@ impl Service {
             has_password: hash.is_some(),
             created_at: now,
             created_by: by.name.clone(),
+            source: crate::store::UserSource::Local,
         })
     }
 
@@ -152,6 +153,12 @@ impl Service {
         // them failed.
         self.spend_sign_in_attempt(&keys).await?;
         let found = if username.len() <= 64 { self.store.user_with_hash(username).await? } else { None };
+        // Unknown here, or a directory user: the office directory decides.
+        if let Some(directory) = self.directory.clone()
+            && found.as_ref().is_none_or(|(u, _)| u.source == crate::store::UserSource::Directory)
+        {
+            return self.sign_in_with_directory(&directory, username, password, client, &keys, found.map(|(u, _)| u)).await;
+        }
         let hash = found.as_ref().and_then(|(_, h)| h.clone());
         // Verify against a dummy hash when there is none, so that timing says nothing about
         // which accounts exist. argon2 is CPU-bound and takes ~19 MiB: at most
@@ -170,7 +177,7 @@ impl Service {
                 Ok(actor)
             }
             _ => {
-                self.audit_failure("password", Some(username), client).await?;
+                self.audit_failure("password", Some(username), client, None).await?;
                 Err(ServiceError::Unauthorized(BAD_CREDENTIALS.into()))
             }
         }
@@ -235,7 +242,7 @@ impl Service {
             }
             other => {
                 self.limiter.failed(&[&addr]);
-                self.audit_failure("token", other.as_ref().map(|o| o.user.username.as_str()), client).await?;
+                self.audit_failure("token", other.as_ref().map(|o| o.user.username.as_str()), client, None).await?;
                 Err(ServiceError::Unauthorized(BAD_CREDENTIALS.into()))
             }
         }
@@ -308,7 +315,7 @@ impl Service {
         Ok(self.store.tokens(username).await?)
     }
 
-    async fn audit_auth(&self, actor: &Actor, action: &str, detail: serde_json::Value) -> Result<(), ServiceError> {
+    pub(super) async fn audit_auth(&self, actor: &Actor, action: &str, detail: serde_json::Value) -> Result<(), ServiceError> {
         let mut w = self.store.write().await?;
         w.audit(AuditEntry { actor: actor.clone(), request_id: None, action: action.into(), reason: None, before: None, after: Some(detail) }).await?;
         w.commit().await?;
@@ -316,8 +323,9 @@ impl Service {
     }
 
     /// One audit row per failed sign-in while the budget lasts; past it, failures are counted
-    /// and the next row says how many were not written one by one.
-    async fn audit_failure(&self, method: &str, username: Option<&str>, client: &str) -> Result<(), ServiceError> {
+    /// and the next row says how many were not written one by one. `reason` is for the audit
+    /// only (the person is told nothing about which part was wrong).
+    pub(super) async fn audit_failure(&self, method: &str, username: Option<&str>, client: &str, reason: Option<&str>) -> Result<(), ServiceError> {
         let Some(suppressed) = self.limiter.audit_slot() else {
             tracing::warn!(method, client, "failed sign-in (audit budget spent; counted)");
             return Ok(());
@@ -325,7 +333,10 @@ impl Service {
         // The attempted name is untrusted input: keep it short and only if it is a valid name.
         let username = username.filter(|u| Actor::new(u, Role::Auditor).is_ok());
         let actor = Actor::new("anonymous", Role::Auditor).expect("valid name");
-        let detail = json!({ "method": method, "username": username, "client": client, "unaudited_failures_before": suppressed });
+        let mut detail = json!({ "method": method, "username": username, "client": client, "unaudited_failures_before": suppressed });
+        if let Some(reason) = reason {
+            detail["reason"] = json!(reason);
+        }
         tracing::warn!(method, client, username, "failed sign-in");
         self.audit_auth(&actor, "auth.failure", detail).await
     }

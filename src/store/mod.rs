@@ -48,7 +48,7 @@ pub use runs::{NewRunEvent, RunEvent, RunRow};
 pub use secrets::SecretRecord;
 pub use sessions::SessionRow;
 pub use stats::{StoreCounts, expected_schema_version};
-pub use users::{NewUserRow, TokenOwner, TokenRecord, UserRecord};
+pub use users::{NewUserRow, TokenOwner, TokenRecord, UserRecord, UserSource};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -419,4 +419,13 @@ pub const MIGRATIONS: &[(i64, &[&str])] = &[
             "CREATE INDEX IF NOT EXISTS run_readbacks_request ON run_readbacks (request_id)",
         ],
     ),
+    (
+        // 23 (branch ldap; 21 and 22 are left to the other branches of this round).
+        23,
+        &[
+            // Where a user's sign-in is checked (src/store/users.rs, UserSource): `local`
+            // (password hash or tokens) or `directory` (the office's LDAP; no hash kept).
+            "ALTER TABLE users ADD COLUMN source TEXT NOT NULL DEFAULT 'local'",
+        ],
+    ),
 ];

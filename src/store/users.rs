@@ -20,6 +20,27 @@ pub struct UserRecord {
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     pub created_by: String,
+    /// Who vouches for the person: kolokasi's own password (or tokens), or the office directory.
+    pub source: UserSource,
+}
+
+/// Where a user's sign-in is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserSource {
+    /// A local account: argon2id password hash or API tokens only.
+    Local,
+    /// Signed in through the office directory (LDAP); no local password hash.
+    Directory,
+}
+
+impl UserSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Directory => "directory",
+        }
+    }
 }
 
 /// An API token as stored and listed: never the token, not even its hash.
@@ -46,7 +67,7 @@ pub struct TokenOwner {
     pub user: UserRecord,
 }
 
-const USER_COLUMNS: &str = "u.username, u.display_name, u.role, u.unit, u.disabled, u.password_hash IS NOT NULL, u.created_at, u.created_by";
+const USER_COLUMNS: &str = "u.username, u.display_name, u.role, u.unit, u.disabled, u.password_hash IS NOT NULL, u.created_at, u.created_by, u.source";
 const TOKEN_COLUMNS: &str = "t.id, t.username, t.read_only, t.expires_at, t.created_at, t.created_by, t.revoked_at, t.last_used_at";
 
 fn user(r: &sqlx::any::AnyRow, at: usize) -> Result<UserRecord, StoreError> {
@@ -59,6 +80,7 @@ fn user(r: &sqlx::any::AnyRow, at: usize) -> Result<UserRecord, StoreError> {
         has_password: bool_col(r, at + 5),
         created_at: from_micros(r.get(at + 6)),
         created_by: r.get(at + 7),
+        source: if r.get::<String, _>(at + 8) == "directory" { UserSource::Directory } else { UserSource::Local },
     })
 }
 
@@ -83,7 +105,7 @@ fn token(r: &sqlx::any::AnyRow, at: usize) -> TokenRecord {
 async fn user_with_hash(conn: &mut AnyConnection, username: &str) -> Result<Option<(UserRecord, Option<String>)>, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {USER_COLUMNS}, u.password_hash FROM users u WHERE u.username = $1"));
     let row = sqlx::query(sql).bind(username).fetch_optional(&mut *conn).await?;
-    row.map(|r| Ok((user(&r, 0)?, r.get(8)))).transpose()
+    row.map(|r| Ok((user(&r, 0)?, r.get(9)))).transpose()
 }
 
 impl Store {
@@ -186,6 +208,27 @@ impl Write {
             Err(e) if e.is_unique_violation() => Err(StoreError::Conflict(format!("user {} exists already", u.username))),
             other => other.map(|_| ()),
         }
+    }
+
+    /// Creates or refreshes the row of a person the office directory vouched for: name, role
+    /// and unit as the directory says now, no local password. A local account of the same
+    /// name is never taken over (`Conflict`).
+    pub async fn upsert_directory_user(&mut self, u: &NewUserRow<'_>, now: OffsetDateTime) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO users (username, display_name, role, unit, password_hash, disabled, created_at, created_by, updated_at, source)
+             VALUES ($1, $2, $3, $4, NULL, 0, $5, $6, $5, 'directory')
+             ON CONFLICT (username) DO UPDATE SET display_name = $2, role = $3, unit = $4, updated_at = $5
+             WHERE users.source = 'directory'",
+        )
+        .bind(u.username)
+        .bind(u.display_name)
+        .bind(u.role.as_str())
+        .bind(u.unit)
+        .bind(micros(now))
+        .bind(u.created_by)
+        .execute(self.conn())
+        .await?;
+        if done.rows_affected() == 0 { Err(StoreError::Conflict(format!("user {} is a local account", u.username))) } else { Ok(()) }
     }
 
     pub async fn set_user_disabled(&mut self, username: &str, disabled: bool, now: OffsetDateTime) -> Result<(), StoreError> {

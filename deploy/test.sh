@@ -29,6 +29,9 @@ if ! command -v hadolint >/dev/null; then
   PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
   export PATH
 fi
+# slapd's package adds a system user, and replacing /etc/passwd while the lab's hosts are up
+# drops their bind-mounted passwd (their host admin logins then fail): install it first.
+bash deploy/lab/ldap.sh install
 # Packages first, the lab after: an apt run while the lab is up must not be needed.
 bash deploy/lab/lab.sh up
 bash deploy/lab/ldap.sh up

@@ -4,6 +4,7 @@
 #
 #   ldap.sh up     install slapd/ldap-utils if absent, make a CA and a server certificate,
 #                  load the directory and start slapd (idempotent: a healthy slapd is kept)
+#   ldap.sh install  only install the packages (CI does it before the lab: see deploy/test.sh)
 #   ldap.sh down   stop slapd and remove its folder
 #   ldap.sh url    print the LDAPS URL (ldaps://127.0.0.1:16636)
 #
@@ -265,7 +266,8 @@ cmd_down() {
 
 case "${1:-}" in
   up) cmd_up ;;
+  install) need_root; ensure_installed ;;
   down) cmd_down ;;
   url) echo "ldaps://127.0.0.1:$LDAPS_PORT" ;;
-  *) echo "usage: $0 up|down|url" >&2; exit 2 ;;
+  *) echo "usage: $0 up|install|down|url" >&2; exit 2 ;;
 esac

@@ -25,7 +25,7 @@ pub struct UserRecord {
 }
 
 /// Where a user's sign-in is checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum UserSource {
     /// A local account: argon2id password hash or API tokens only.

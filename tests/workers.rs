@@ -85,7 +85,13 @@ async fn a_second_worker_finishes_the_run_of_a_worker_that_died() {
     let events = svc.store.run_events(&run).await.unwrap();
     let b_done = events.iter().find(|e| e.step_index == v6 && e.event == "succeeded").unwrap();
     assert_ne!(b_done.actor, a_started.actor, "another worker finished the step");
-    assert!(b_done.at - a_started.at >= time::Duration::seconds(2), "B waited for A's lease to expire");
+    // A renews its 2 s lease every third of it, so its last renewal came at most 2/3 s before it
+    // started the step: the lease ran out no earlier than 4/3 s after that start.
+    assert!(
+        b_done.at - a_started.at >= time::Duration::milliseconds(2000 - 2000 / 3),
+        "B waited for A's lease to expire: {} after A started the step",
+        b_done.at - a_started.at
+    );
     // The step's work was not done twice: still exactly one address per purpose.
     let active = svc.store.allocations(Some(id.as_str()), None, 10).await.unwrap();
     assert_eq!(active.iter().filter(|a| a.released_at.is_none()).count(), 2, "{active:?}");

@@ -18,9 +18,9 @@
 
 use std::net::IpAddr;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::dns::{DnsError, RecordKind, RecordSet, plan_request_records};
+use crate::dns::{DnsError, DnsStepOutput, RecordKind, RecordSet, WrittenRecord, plan_request_records};
 use crate::domain::Fqdn;
 use crate::engine::action::{optional, required};
 use crate::engine::drivers::DnsTarget;
@@ -221,16 +221,13 @@ impl Action for DnsRecords {
             let t = target(ctx)?;
             let skip = owned_names(ctx, t).await?;
             let records = plan(ctx, t, &skip)?;
-            let mut out = Vec::new();
+            let mut written = Vec::new();
             for (zone, set) in &records {
-                let adopted = write_owned(ctx, t, zone, set).await?;
-                let mut entry = json!({ "zone": zone, "name": set.name, "kind": set.kind.as_str(), "values": set.values });
-                if let Some(previous) = adopted {
-                    entry["adopted_from"] = json!(previous);
-                }
-                out.push(entry);
+                let adopted_from = write_owned(ctx, t, zone, set).await?;
+                written.push(WrittenRecord { zone: zone.clone(), name: set.name.clone(), kind: set.kind, values: set.values.clone(), adopted_from });
             }
-            Ok(Outcome::Done(json!({ "provider": ctx.param_str("provider")?, "records": out })))
+            let output = DnsStepOutput { provider: ctx.param_str("provider")?.to_string(), records: written };
+            Ok(Outcome::Done(serde_json::to_value(output).expect("serialisable")))
         })
     }
     fn undo<'a>(&'a self, ctx: &'a ActionCtx<'a>, _output: Option<&'a Value>) -> BoxFuture<'a, Result<(), StepError>> {

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::engine::action::{optional, required};
 use crate::engine::{Action, ActionCtx, BoxFuture, Outcome, Param, ParamKind, StepError};
-use crate::firewall::{FirewallDriver, FirewallError, FirewallRule, Service, StaleMapping, parse_source};
+use crate::firewall::{FirewallDriver, FirewallError, FirewallRule, FirewallStepOutput, Service, StaleMapping, parse_source};
 use crate::lifecycle::Actor;
 use crate::store::AuditEntry;
 use crate::ssh::RequestTag;
@@ -138,15 +138,8 @@ impl Action for FirewallRules {
                 }
                 other => other.map_err(StepError::from)?,
             };
-            let mut out = json!({
-                "device": driver.device(),
-                "address": address(ctx)?.to_string(),
-                "rules": allowed.total,
-            });
-            if let Some(chain) = replaced {
-                out["replaced_stale"] = json!(chain);
-            }
-            Ok(Outcome::Done(out))
+            let output = FirewallStepOutput { device: driver.device().to_string(), address: address(ctx)?, rules: allowed.total, replaced_stale: replaced };
+            Ok(Outcome::Done(serde_json::to_value(output).expect("serialisable")))
         })
     }
     fn undo<'a>(&'a self, ctx: &'a ActionCtx<'a>, _output: Option<&'a Value>) -> BoxFuture<'a, Result<(), StepError>> {

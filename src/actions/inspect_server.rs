@@ -15,7 +15,7 @@
 use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::domain::ServerSpec;
 use crate::engine::action::{optional, required};
@@ -132,12 +132,8 @@ impl Action for InspectServer {
             if !report.passed() {
                 return Err(StepError::new(Cause::Mismatch, report.text_failures_first()));
             }
-            Ok(Outcome::Done(json!({
-                "server": ctx.param_str("server")?,
-                "passed": true,
-                "report": report,
-                "facts": facts,
-            })))
+            let output = inspect::InspectionOutput { server: ctx.param_str("server")?.to_string(), passed: true, report, facts };
+            Ok(Outcome::Done(serde_json::to_value(output).expect("serialisable")))
         })
     }
     fn undo<'a>(&'a self, _ctx: &'a ActionCtx<'a>, _output: Option<&'a Value>) -> BoxFuture<'a, Result<(), StepError>> {

@@ -5,13 +5,13 @@
 //! configuration (`external_ids`), so a re-run after a crash finds its own work and keeps the
 //! state saved the first time, and an undo works even if the forward output was never saved.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::engine::action::{optional, required};
 use crate::engine::{Action, ActionCtx, BoxFuture, Outcome, Param, ParamKind, StepError};
 use crate::ipam::Vlan;
 use crate::ssh::RequestTag;
-use crate::switch::{PortDescription, PortMode, SwitchDriver, SwitchPortConfig, SwitchPortState};
+use crate::switch::{PortDescription, PortMode, SwitchDriver, SwitchPortConfig, SwitchStepOutput};
 
 pub struct SwitchPort;
 
@@ -77,12 +77,8 @@ impl Action for SwitchPort {
             .map_err(fatal)?;
             let config = SwitchPortConfig { port, mode: PortMode::Access(vlan), description, enabled: true, request };
             let applied = driver.apply(&config).await.map_err(StepError::from)?;
-            Ok(Outcome::Done(json!({
-                "device": driver.device(),
-                "port": config.port.as_str(),
-                "vlan": vlan.get(),
-                "previous": serde_json::to_value(&applied.previous).expect("serialisable"),
-            })))
+            let output = SwitchStepOutput { device: driver.device().to_string(), port: config.port.as_str().to_string(), vlan: vlan.get(), previous: applied.previous };
+            Ok(Outcome::Done(serde_json::to_value(output).expect("serialisable")))
         })
     }
     fn undo<'a>(&'a self, ctx: &'a ActionCtx<'a>, output: Option<&'a Value>) -> BoxFuture<'a, Result<(), StepError>> {
@@ -101,7 +97,7 @@ impl Action for SwitchPort {
             if current.request.as_ref() != Some(&request) {
                 return Ok(());
             }
-            let saved = output.and_then(|o| o.get("previous")).and_then(|p| serde_json::from_value::<SwitchPortState>(p.clone()).ok());
+            let saved = output.and_then(SwitchStepOutput::read).map(|o| o.previous);
             let previous = saved.or_else(|| current.previous.as_deref().cloned()).ok_or_else(|| {
                 StepError::invalid(format!("port {port} on {} carries {request} but its previous state is unknown", driver.device()))
             })?;

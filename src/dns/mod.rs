@@ -22,6 +22,7 @@
 
 mod error;
 mod kind;
+mod output;
 mod powerdns;
 mod records;
 mod rfc2136;
@@ -30,6 +31,7 @@ mod value;
 mod verify;
 
 pub use error::DnsError;
+pub use output::{DnsStepOutput, WrittenRecord};
 pub use powerdns::{PowerDns, PowerDnsConfig};
 pub use records::{RecordKind, RecordSet, ZoneSet, plan_request_records, reverse_name};
 pub use rfc2136::{Rfc2136, Rfc2136Config};

@@ -14,8 +14,9 @@ use super::server_table::server_row;
 use super::words::{day_name, long_date, month_name, opening};
 use super::{DocumentError, DocumentKind, Lang};
 use crate::ipam::AddressOutput;
+use crate::dns::{DnsStepOutput, RecordKind};
 use crate::domain::{ApprovalDecision, Official, Validity};
-use crate::inspect::ServerFacts;
+use crate::inspect::{InspectionOutput, ServerFacts};
 use crate::lifecycle::sla::WITA;
 use crate::secrets::Secret;
 use crate::store::{EventRecord, RequestRow};
@@ -184,7 +185,7 @@ fn handover_data(record: &Record<'_>, approval: Option<&Value>) -> Value {
         .map(|p| json!({ "noc": p.noc, "rack": p.rack, "from_u": p.from_u, "to_u": p.to_u, "location": p.location() }));
     json!({
         "servers": server_rows(record),
-        "inspected": outputs(record, "inspect_server").any(|s| s.output.get("passed").and_then(Value::as_bool) == Some(true)),
+        "inspected": outputs(record, "inspect_server").filter_map(|s| InspectionOutput::read(&s.output)).any(|o| o.passed),
         "platform": platform(record),
         "applications": applications(record),
         "ipv4": ipv4,
@@ -209,9 +210,10 @@ fn allocated_addresses(record: &Record<'_>) -> (Vec<String>, Vec<String>) {
 /// The names the DNS step wrote (A, AAAA, CNAME), or the form's domain before it ran.
 fn dns_names(record: &Record<'_>) -> Vec<String> {
     let mut names: Vec<String> = outputs(record, "dns_records")
-        .flat_map(|s| s.output.get("records").and_then(Value::as_array).cloned().unwrap_or_default())
-        .filter(|rec| matches!(rec.get("kind").and_then(Value::as_str), Some("A" | "AAAA" | "CNAME")))
-        .filter_map(|rec| rec.get("name").and_then(Value::as_str).map(|n| n.trim_end_matches('.').to_string()))
+        .filter_map(|s| DnsStepOutput::read(&s.output))
+        .flat_map(|o| o.records)
+        .filter(|rec| matches!(rec.kind, RecordKind::A | RecordKind::Aaaa | RecordKind::Cname))
+        .map(|rec| rec.name.to_string())
         .collect();
     names.dedup();
     if names.is_empty() {
@@ -223,11 +225,8 @@ fn dns_names(record: &Record<'_>) -> Vec<String> {
 /// The server table: measured facts of each inspected server, declared values beside them.
 fn server_rows(record: &Record<'_>) -> Vec<Value> {
     let facts: Vec<(String, ServerFacts)> = outputs(record, "inspect_server")
-        .filter_map(|s| {
-            let server = s.output.get("server")?.as_str()?.to_string();
-            let facts = serde_json::from_value(s.output.get("facts")?.clone()).ok()?;
-            Some((server, facts))
-        })
+        .filter_map(|s| InspectionOutput::read(&s.output))
+        .map(|o| (o.server, o.facts))
         .collect();
     record
         .request

@@ -8,12 +8,13 @@ use std::net::IpAddr;
 
 use serde_json::{Value, json};
 
-use crate::dns::{RecordKind, RecordSet};
+use crate::dns::{DnsStepOutput, RecordKind, RecordSet};
 use crate::domain::Fqdn;
 use crate::engine::{Drivers, RunView, StepStatus};
 use crate::firewall::rule::drop_kind;
-use crate::firewall::{FirewallRule, Service, parse_source};
+use crate::firewall::{FirewallRule, FirewallStepOutput, Service, parse_source};
 use crate::ssh::RequestTag;
+use crate::switch::SwitchStepOutput;
 
 /// One thing a step wrote to a device, and how to read it back.
 #[derive(Debug, Clone)]
@@ -80,11 +81,10 @@ pub fn from_run(request: &RequestTag, view: &RunView, drivers: &Drivers) -> Vec<
 }
 
 fn dns(step: &str, output: &Value, out: &mut Vec<Expectation>) {
-    let provider = output["provider"].as_str().unwrap_or("primary").to_string();
-    for r in output["records"].as_array().into_iter().flatten() {
-        let Ok(name) = Fqdn::parse(r["name"].as_str().unwrap_or_default()) else { continue };
-        let Ok(kind) = serde_json::from_value::<RecordKind>(r["kind"].clone()) else { continue };
-        let values: Vec<String> = r["values"].as_array().into_iter().flatten().filter_map(Value::as_str).map(String::from).collect();
+    let Some(output) = DnsStepOutput::read(output) else { return };
+    let provider = output.provider;
+    for r in output.records {
+        let (name, kind, values) = (r.name, r.kind, r.values);
         let set = RecordSet::new(name.clone(), kind, 0, values.clone());
         let values = set.normalized_values().unwrap_or(values);
         out.push(Expectation {
@@ -97,13 +97,13 @@ fn dns(step: &str, output: &Value, out: &mut Vec<Expectation>) {
 }
 
 fn switch(step: &str, request: &RequestTag, params: &Value, output: &Value, out: &mut Vec<Expectation>) {
-    let (Some(device), Some(port), Some(vlan)) = (output["device"].as_str(), output["port"].as_str(), output["vlan"].as_u64()) else { return };
+    let Some(SwitchStepOutput { device, port, vlan, .. }) = SwitchStepOutput::read(output) else { return };
     let description = params["description"].as_str().filter(|d| !d.is_empty()).map_or_else(|| format!("kolokasi {request}"), String::from);
     out.push(Expectation {
         item: format!("switch:{device}/{port}"),
         step: step.to_string(),
-        device: device.to_string(),
-        probe: Probe::SwitchPort { port: port.to_string(), vlan: vlan as u16, description, request: request.clone() },
+        device,
+        probe: Probe::SwitchPort { port, vlan, description, request: request.clone() },
     });
 }
 
@@ -116,8 +116,8 @@ fn texts(v: &Value) -> Vec<&str> {
 }
 
 fn firewall(step: &str, request: &RequestTag, params: &Value, output: &Value, drivers: &Drivers, out: &mut Vec<Expectation>) {
-    let Some(device) = output["device"].as_str() else { return };
-    let Some(address) = output["address"].as_str().and_then(|a| a.parse::<IpAddr>().ok()) else { return };
+    let Some(FirewallStepOutput { device, address, .. }) = FirewallStepOutput::read(output) else { return };
+    let device = device.as_str();
     let sources: Vec<_> = texts(&params["sources"]).into_iter().filter_map(|s| parse_source(s).ok()).collect();
     let mut kinds: Vec<String> = texts(&params["services"])
         .into_iter()

@@ -131,3 +131,23 @@ impl FirewallDriver {
         }
     }
 }
+
+/// What a `firewall_rules` step saves in the run log, and what drift checks read back: the
+/// firewall, the destination address, how many of the request's rules are in place, and the
+/// leftover chain of another request it replaced, if any.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FirewallStepOutput {
+    pub device: String,
+    pub address: std::net::IpAddr,
+    pub rules: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced_stale: Option<String>,
+}
+
+impl FirewallStepOutput {
+    /// The output as saved in the run log; `None` if it does not have this shape.
+    pub fn read(saved: &serde_json::Value) -> Option<Self> {
+        serde_json::from_value(saved.clone()).ok()
+    }
+}
+

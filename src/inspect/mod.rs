@@ -26,7 +26,7 @@ pub use compare::{Rules, compare, version_satisfies};
 pub use debversion::{DebVersion, DebVersionError};
 pub use facts::{Board, Cpu, Disk, Fact, Listener, OsRelease, PackageManager, Packages, Privilege, ServerFacts};
 pub use gather::{gather, gather_limited};
-pub use report::{Check, Report, ReportItem, Verdict};
+pub use report::{Check, InspectionOutput, Report, ReportItem, Verdict};
 pub use rpmversion::{RpmVersion, RpmVersionError};
 
 use crate::ssh::SshError;

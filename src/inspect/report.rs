@@ -172,3 +172,22 @@ mod tests {
         assert_eq!(serde_json::from_value::<ReportItem>(v).unwrap(), i);
     }
 }
+
+/// What an `inspect_server` step saves and the documents and the asset register read back: the
+/// server's name, the measured facts and the conformance report (always passed: a mismatch stops
+/// the step instead).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InspectionOutput {
+    pub server: String,
+    pub passed: bool,
+    pub report: Report,
+    pub facts: super::ServerFacts,
+}
+
+impl InspectionOutput {
+    /// The output as saved in the run log; `None` if it does not have this shape.
+    pub fn read(saved: &serde_json::Value) -> Option<Self> {
+        serde_json::from_value(saved.clone()).ok()
+    }
+}
+

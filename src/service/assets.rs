@@ -9,7 +9,7 @@ use crate::ipam::AddressOutput;
 use super::{Service, ServiceError, access};
 use crate::documents::server_table::server_row;
 use crate::domain::RequestKind;
-use crate::inspect::ServerFacts;
+use crate::inspect::{InspectionOutput, ServerFacts};
 use crate::lifecycle::{Actor, Role};
 use crate::store::{AssetFilter, AssetRecord, AssetReview, AuditEntry, RequestRow, Write};
 
@@ -76,8 +76,9 @@ pub(super) async fn register_at_handover(w: &mut Write, row: &RequestRow, actor:
         let facts: Option<ServerFacts> = steps
             .iter()
             .filter(|s| s.action == "inspect_server")
-            .find(|s| s.output.get("server").and_then(Value::as_str).is_some_and(|n| n.eq_ignore_ascii_case(spec.name.as_str())))
-            .and_then(|s| serde_json::from_value(s.output.get("facts")?.clone()).ok());
+            .filter_map(|s| InspectionOutput::read(&s.output))
+            .find(|o| o.server.eq_ignore_ascii_case(spec.name.as_str()))
+            .map(|o| o.facts);
         let placement = row.capacity.as_ref().and_then(|c| c.placements.iter().find(|p| p.server == spec.name.as_str()).or(c.placements.first()));
         let asset = AssetRecord {
             id: format!("{}-{}", row.id, spec.name),

@@ -72,6 +72,24 @@ impl SwitchError {
     }
 }
 
+/// What a `switch_port` step saves in the run log, and what undo and drift checks read back:
+/// the device and port it set, the access VLAN, and the port as it was before (what undo
+/// restores).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SwitchStepOutput {
+    pub device: String,
+    pub port: String,
+    pub vlan: u16,
+    pub previous: SwitchPortState,
+}
+
+impl SwitchStepOutput {
+    /// The output as saved in the run log; `None` if it does not have this shape.
+    pub fn read(saved: &serde_json::Value) -> Option<Self> {
+        serde_json::from_value(saved.clone()).ok()
+    }
+}
+
 /// The result of [`SwitchDriver::apply`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Applied {

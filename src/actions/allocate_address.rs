@@ -96,6 +96,7 @@ impl Action for AllocateAddress {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::SavedOutput;
 
     /// The keys the playbook checker allows references to are exactly the output's fields.
     #[test]

@@ -7,6 +7,7 @@
 
 use serde_json::Value;
 
+use crate::domain::SavedOutput;
 use crate::engine::action::{optional, required};
 use crate::engine::{Action, ActionCtx, BoxFuture, Outcome, Param, ParamKind, StepError};
 use crate::ipam::Vlan;

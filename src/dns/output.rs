@@ -24,16 +24,12 @@ pub struct WrittenRecord {
     pub adopted_from: Option<Vec<String>>,
 }
 
-impl DnsStepOutput {
-    /// The output as saved in the run log; `None` if it does not have this shape.
-    pub fn read(saved: &serde_json::Value) -> Option<Self> {
-        serde_json::from_value(saved.clone()).ok()
-    }
-}
+impl crate::domain::SavedOutput for DnsStepOutput {}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::SavedOutput;
 
     #[test]
     fn reads_back_what_it_saves() {

@@ -13,6 +13,7 @@ use time::format_description::well_known::Rfc3339;
 use super::server_table::server_row;
 use super::words::{day_name, long_date, month_name, opening};
 use super::{DocumentError, DocumentKind, Lang};
+use crate::domain::SavedOutput;
 use crate::ipam::AddressOutput;
 use crate::dns::{DnsStepOutput, RecordKind};
 use crate::domain::{ApprovalDecision, Official, Validity};

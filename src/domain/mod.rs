@@ -10,6 +10,7 @@ mod nip;
 mod request;
 mod run_id;
 mod server_spec;
+mod saved_output;
 pub mod text;
 
 pub use approval::{Approval, ApprovalDecision, ColocationBlock, DataCenterBlock, HardwareReceipt, HostAdmin, Revocation};
@@ -21,4 +22,5 @@ pub use run_id::{RunId, RunIdError};
 pub use server_spec::{
     ApplicationSpec, CompareOp, Hostname, OsSpec, PackageName, Protocol, ServerSpec, ServicePort, SpecError, VersionConstraint,
 };
+pub use saved_output::SavedOutput;
 pub use text::{DateError, Email, EmailError, Phone, PhoneError, Text, TextError, iso_date, parse_date};

@@ -8,6 +8,7 @@ use std::net::IpAddr;
 
 use serde_json::{Value, json};
 
+use crate::domain::SavedOutput;
 use crate::dns::{DnsStepOutput, RecordKind, RecordSet};
 use crate::domain::Fqdn;
 use crate::engine::{Drivers, RunView, StepStatus};

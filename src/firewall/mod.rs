@@ -144,10 +144,5 @@ pub struct FirewallStepOutput {
     pub replaced_stale: Option<String>,
 }
 
-impl FirewallStepOutput {
-    /// The output as saved in the run log; `None` if it does not have this shape.
-    pub fn read(saved: &serde_json::Value) -> Option<Self> {
-        serde_json::from_value(saved.clone()).ok()
-    }
-}
+impl crate::domain::SavedOutput for FirewallStepOutput {}
 

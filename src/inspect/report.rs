@@ -184,10 +184,5 @@ pub struct InspectionOutput {
     pub facts: super::ServerFacts,
 }
 
-impl InspectionOutput {
-    /// The output as saved in the run log; `None` if it does not have this shape.
-    pub fn read(saved: &serde_json::Value) -> Option<Self> {
-        serde_json::from_value(saved.clone()).ok()
-    }
-}
+impl crate::domain::SavedOutput for InspectionOutput {}
 

@@ -225,13 +225,9 @@ pub struct AddressOutput {
     pub not_applicable: Option<String>,
 }
 
-impl AddressOutput {
-    /// The output of an `allocate_address` step as saved in the run log; `None` if it does not
-    /// have this shape.
-    pub fn read(saved: &serde_json::Value) -> Option<Self> {
-        serde_json::from_value(saved.clone()).ok()
-    }
+impl crate::domain::SavedOutput for AddressOutput {}
 
+impl AddressOutput {
     /// `address/prefix_len`, or the bare address when the prefix is unknown.
     pub fn with_prefix(&self) -> Option<String> {
         let address = self.address?;

@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 use time::{Duration, OffsetDateTime};
 
+use crate::domain::SavedOutput;
 use crate::ipam::AddressOutput;
 use super::{Service, ServiceError, access};
 use crate::documents::server_table::server_row;

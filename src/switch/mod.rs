@@ -83,12 +83,7 @@ pub struct SwitchStepOutput {
     pub previous: SwitchPortState,
 }
 
-impl SwitchStepOutput {
-    /// The output as saved in the run log; `None` if it does not have this shape.
-    pub fn read(saved: &serde_json::Value) -> Option<Self> {
-        serde_json::from_value(saved.clone()).ok()
-    }
-}
+impl crate::domain::SavedOutput for SwitchStepOutput {}
 
 /// The result of [`SwitchDriver::apply`].
 #[derive(Debug, Clone, PartialEq, Eq)]
